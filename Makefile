@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Makefile - build smtpscope, run the demo, the tests and the benchmark.
+
+CC ?= cc
+PKGS := libpcap json-c nettle
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Debian ships libnids as a static library; these are its own needs.
+NIDS_LIBS = -lnids -lnet $(shell pkg-config --libs gthread-2.0 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror
+HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) -Iinclude $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+LIBS = $(NIDS_LIBS) $(PKG_LIBS)
+
+# The test build: sanitizers on, no optimisation games.
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g $(SAN) -Iinclude $(PKG_CFLAGS)
+
+SRCS := $(wildcard src/*.c)
+OBJS := $(SRCS:src/%.c=build/%.o)
+SAN_OBJS := $(SRCS:src/%.c=build/san/%.o)
+LIB_SAN_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
+HDRS := $(wildcard include/*.h)
+
+.PHONY: all deps demo check unit golden clean format bench
+
+all: deps smtpscope
+
+deps:
+	@sh tools/deps.sh
+
+smtpscope: $(OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(OBJS) $(LIBS)
+
+build/%.o: src/%.c $(HDRS) | build
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/san/%.o: src/%.c $(HDRS) | build
+	$(CC) $(SAN_CFLAGS) -c -o $@ $<
+
+build:
+	@mkdir -p build/san
+
+build/smtpscope-san: $(SAN_OBJS)
+	$(CC) $(SAN) -o $@ $(SAN_OBJS) $(LIBS)
+
+build/test_smtp: tests/test_smtp.c $(LIB_SAN_OBJS) $(HDRS)
+	$(CC) $(SAN_CFLAGS) -o $@ tests/test_smtp.c $(LIB_SAN_OBJS) $(LIBS)
+
+demo: all
+	@sh tools/demo.sh
+
+check: deps smtpscope build/smtpscope-san build/test_smtp
+	@sh tests/run.sh
+
+golden: deps build/smtpscope-san
+	@sh tests/golden.sh --update
+
+format:
+	clang-format -i src/*.c include/*.h tests/*.c
+
+clean:
+	rm -rf build smtpscope
+
+-include bench/bench.mk

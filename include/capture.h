@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* capture.h - packets from a file or an interface, link layers stripped. */
+#ifndef SMTPSCOPE_CAPTURE_H
+#define SMTPSCOPE_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CAP_ERRBUF 512
+
+struct cap_options {
+	const char *file;   /* "-" is standard input */
+	const char *iface;
+	const char *filter; /* BPF expression, or NULL */
+	int snaplen;
+	uint64_t count;	    /* stop after this many packets; 0: no limit */
+};
+
+struct cap_stats {
+	uint64_t packets, bytes;
+	uint64_t ipv4, ipv6;
+	uint64_t other;	    /* not IP, or a link layer we could not read */
+	uint64_t cut;	    /* shorter than on the wire (snaplen) */
+	uint64_t kernel_recv, kernel_drop, if_drop; /* live only */
+	int truncated;	    /* the file ended inside a packet */
+};
+
+/* Called for each IP packet: version 4 or 6, the IP header first. */
+typedef void (*cap_ip_fn)(void *user, int version, const uint8_t *ip,
+			  size_t caplen, size_t wirelen, int64_t ts,
+			  uint64_t pktno);
+
+struct cap;
+
+/* Open the source; on failure NULL and a one-line reason in err. */
+struct cap *cap_open(const struct cap_options *opt, char *err);
+/* Read until the end, the count, or cap_break(); -1 on a read error. */
+int cap_run(struct cap *c, cap_ip_fn fn, void *user, char *err);
+/* Stop cap_run() from a signal handler. */
+void cap_break(struct cap *c);
+void cap_get_stats(struct cap *c, struct cap_stats *st);
+void cap_close(struct cap *c);
+/* Print the capture interfaces (-D); -1 with err on failure. */
+int cap_list_interfaces(char *err);
+
+#endif

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* event.h - the event model: decoder callbacks to JSON events and transcripts. */
+#ifndef SMTPSCOPE_EVENT_H
+#define SMTPSCOPE_EVENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "smtp.h"
+#include "util.h"
+
+struct json_object;
+
+/* Where events go and what is written; one per run. */
+struct ev_ctx {
+	FILE *json;	  /* NDJSON events, or NULL */
+	FILE *transcript; /* human transcripts, or NULL */
+	bool commands;	  /* emit smtp_command events */
+	uint64_t pcap_cnt; /* number of the packet being processed */
+	uint64_t written;  /* events written */
+	bool write_failed;
+};
+
+/* One SMTP connection as the event model sees it. */
+struct ev_flow {
+	struct ev_ctx *ctx;
+	char src_ip[48], dest_ip[48]; /* src is the client */
+	uint16_t src_port, dest_port;
+	uint64_t flow_id;
+	char community_id[48];
+	uint64_t session;
+	int64_t ts_start;
+	struct sbuf transcript;
+	uint32_t errors; /* 4xx and 5xx replies, for the transcript footer */
+	uint32_t messages;
+};
+
+/* The decoder callbacks; user is a struct ev_flow. */
+extern const struct smtp_callbacks ev_smtp_callbacks;
+
+/*
+ * Fill in the flow: addresses are 4 or 16 bytes in network order, client
+ * first; ts is the first packet's time (part of flow_id).
+ */
+void ev_flow_init(struct ev_flow *f, struct ev_ctx *ctx, uint64_t session,
+		  int family, const uint8_t *caddr, const uint8_t *saddr,
+		  uint16_t cport, uint16_t sport, int64_t ts);
+void ev_flow_free(struct ev_flow *f);
+
+/* Write a "stats" event; takes ownership of stats. */
+void ev_write_stats(struct ev_ctx *ctx, int64_t ts, struct json_object *stats);
+
+/* ISO 8601 UTC with microseconds and +0000 (out: at least 32 bytes). */
+void ev_format_time(char *out, size_t n, int64_t ts);
+
+#endif

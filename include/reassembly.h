@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* reassembly.h - libnids glue: IP packets in, one decoder session per TCP connection. */
+#ifndef SMTPSCOPE_REASSEMBLY_H
+#define SMTPSCOPE_REASSEMBLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "smtp.h"
+
+#define RS_MAX_PORTS 16
+
+struct rs_options {
+	uint16_t ports[RS_MAX_PORTS]; /* server ports treated as SMTP */
+	size_t n_ports;
+	uint16_t tls_port;	      /* implicit TLS (465): counted, not decoded */
+	int max_sessions;
+};
+
+struct rs_stats {
+	uint64_t sessions;	   /* SMTP connections seen */
+	uint64_t packets;	   /* packets given to libnids */
+	uint64_t skipped;	   /* IP packets not on an SMTP port */
+	uint64_t ipv6;		   /* IPv6 packets on SMTP ports, not reassembled */
+	uint64_t nids_ip, nids_tcp; /* libnids warnings (bad headers, queues) */
+	uint64_t open;		   /* sessions open now */
+};
+
+/* Set up libnids; -1 with a reason in err (at least 256 bytes). */
+int rs_init(const struct rs_options *opt, struct ev_ctx *ctx, char *err);
+/* One IP packet (version 4 or 6) and its time and number (a cap_ip_fn). */
+void rs_packet(void *user, int version, const uint8_t *ip, size_t caplen,
+	       size_t wirelen, int64_t ts, uint64_t pktno);
+/* Time of the last packet seen. */
+int64_t rs_last_ts(void);
+/* End every open session with reason (eof, shutdown) and stop libnids. */
+void rs_finish(enum smtp_close reason);
+void rs_get_stats(struct rs_stats *st);
+
+#endif

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* util.h - allocation that aborts on failure, capped growable strings. */
+#ifndef SMTPSCOPE_UTIL_H
+#define SMTPSCOPE_UTIL_H
+
+#include <stddef.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrndup(const char *s, size_t n);
+
+/* A growable byte string, always NUL-terminated once anything is added. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	size_t max;	/* bytes kept at most; the rest is dropped */
+	int truncated;	/* something was dropped */
+};
+
+void sb_append(struct sbuf *b, const void *data, size_t n);
+void sb_reset(struct sbuf *b);
+void sb_free(struct sbuf *b);
+/* Contents as a C string ("" when empty). */
+const char *sb_str(const struct sbuf *b);
+
+/*
+ * Escape wire bytes for output: valid UTF-8 is kept, every other byte and
+ * every control character becomes \xHH. The one place wire text is escaped.
+ */
+void wire_escape(struct sbuf *out, const void *data, size_t n);
+
+#endif

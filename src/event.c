@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* event.c - JSON events (schema v1) built from the decoder's callbacks. */
+#include "event.h"
+
+#include <arpa/inet.h>
+#include <json-c/json.h>
+#include <nettle/base64.h>
+#include <nettle/sha1.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "transcript.h"
+
+#define FLOW_ID_MASK ((UINT64_C(1) << 51) - 1)
+
+void ev_format_time(char *out, size_t n, int64_t ts)
+{
+	time_t sec = (time_t)(ts / 1000000);
+	long usec = (long)(ts % 1000000);
+	struct tm tm;
+
+	if (usec < 0) {
+		usec += 1000000;
+		sec--;
+	}
+	gmtime_r(&sec, &tm);
+	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%06ld+0000",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, usec);
+}
+
+/* FNV-1a, then a final mix: fixed seed, so runs are reproducible. */
+static uint64_t hash64(uint64_t h, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+
+	while (n--) {
+		h ^= *p++;
+		h *= UINT64_C(0x100000001b3);
+	}
+	return h;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= UINT64_C(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	x *= UINT64_C(0xc4ceb9fe1a85ec53);
+	x ^= x >> 33;
+	return x;
+}
+
+/* Community ID v1 (seed 0, TCP): the flow hash Zeek and Suricata share. */
+static void community_id(char *out, size_t alen, const uint8_t *a,
+			 const uint8_t *b, uint16_t pa, uint16_t pb)
+{
+	struct sha1_ctx ctx;
+	uint8_t digest[SHA1_DIGEST_SIZE], buf[2];
+	char b64[BASE64_ENCODE_RAW_LENGTH(SHA1_DIGEST_SIZE) + 1];
+	int c = memcmp(a, b, alen);
+
+	if (c > 0 || (c == 0 && pa > pb)) {
+		const uint8_t *t = a;
+		uint16_t tp = pa;
+
+		a = b;
+		b = t;
+		pa = pb;
+		pb = tp;
+	}
+	sha1_init(&ctx);
+	buf[0] = 0;
+	buf[1] = 0;
+	sha1_update(&ctx, 2, buf); /* seed */
+	sha1_update(&ctx, alen, a);
+	sha1_update(&ctx, alen, b);
+	buf[0] = 6; /* TCP */
+	buf[1] = 0; /* padding */
+	sha1_update(&ctx, 2, buf);
+	buf[0] = pa >> 8;
+	buf[1] = pa & 0xff;
+	sha1_update(&ctx, 2, buf);
+	buf[0] = pb >> 8;
+	buf[1] = pb & 0xff;
+	sha1_update(&ctx, 2, buf);
+	sha1_digest(&ctx, sizeof(digest), digest);
+	base64_encode_raw(b64, sizeof(digest), digest);
+	b64[sizeof(b64) - 1] = '\0';
+	snprintf(out, 48, "1:%s", b64);
+}
+
+void ev_flow_init(struct ev_flow *f, struct ev_ctx *ctx, uint64_t session,
+		  int family, const uint8_t *caddr, const uint8_t *saddr,
+		  uint16_t cport, uint16_t sport, int64_t ts)
+{
+	size_t alen = family == AF_INET6 ? 16 : 4;
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+	memset(f, 0, sizeof(*f));
+	f->ctx = ctx;
+	f->session = session;
+	f->src_port = cport;
+	f->dest_port = sport;
+	f->ts_start = ts;
+	inet_ntop(family, caddr, f->src_ip, sizeof(f->src_ip));
+	inet_ntop(family, saddr, f->dest_ip, sizeof(f->dest_ip));
+	h = hash64(h, caddr, alen);
+	h = hash64(h, saddr, alen);
+	h = hash64(h, &cport, sizeof(cport));
+	h = hash64(h, &sport, sizeof(sport));
+	h = hash64(h, &ts, sizeof(ts));
+	f->flow_id = mix64(h) & FLOW_ID_MASK;
+	community_id(f->community_id, alen, caddr, saddr, cport, sport);
+}
+
+void ev_flow_free(struct ev_flow *f)
+{
+	sb_free(&f->transcript);
+}
+
+/* ---- JSON helpers ---- */
+
+static struct json_object *jstr(const char *s, size_t n)
+{
+	struct sbuf b = { 0 };
+	struct json_object *o;
+
+	wire_escape(&b, s, n);
+	o = json_object_new_string_len(b.p, (int)b.len);
+	sb_free(&b);
+	return o;
+}
+
+static void add(struct json_object *o, const char *key, struct json_object *v)
+{
+	json_object_object_add(o, key, v);
+}
+
+static void add_str(struct json_object *o, const char *key, const char *s)
+{
+	if (s)
+		add(o, key, jstr(s, strlen(s)));
+}
+
+static void add_int(struct json_object *o, const char *key, int64_t v)
+{
+	add(o, key, json_object_new_int64(v));
+}
+
+static struct json_object *envelope(const struct ev_flow *f,
+				    const char *type, int64_t ts)
+{
+	struct json_object *o = json_object_new_object();
+	char t[40];
+
+	ev_format_time(t, sizeof(t), ts);
+	add(o, "timestamp", json_object_new_string(t));
+	add_int(o, "flow_id", (int64_t)f->flow_id);
+	add(o, "event_type", json_object_new_string(type));
+	add(o, "src_ip", json_object_new_string(f->src_ip));
+	add_int(o, "src_port", f->src_port);
+	add(o, "dest_ip", json_object_new_string(f->dest_ip));
+	add_int(o, "dest_port", f->dest_port);
+	add(o, "proto", json_object_new_string("TCP"));
+	add(o, "app_proto", json_object_new_string("smtp"));
+	add(o, "community_id", json_object_new_string(f->community_id));
+	if (f->ctx->pcap_cnt)
+		add_int(o, "pcap_cnt", (int64_t)f->ctx->pcap_cnt);
+	return o;
+}
+
+static struct json_object *smtp_obj(struct json_object *ev,
+				    const struct ev_flow *f)
+{
+	struct json_object *s = json_object_new_object();
+
+	add_int(s, "session", (int64_t)f->session);
+	add(ev, "smtp", s);
+	return s;
+}
+
+static void emit(struct ev_ctx *ctx, struct json_object *o)
+{
+	const char *line;
+
+	if (ctx->json) {
+		line = json_object_to_json_string_ext(
+			o, JSON_C_TO_STRING_PLAIN |
+				   JSON_C_TO_STRING_NOSLASHESCAPE);
+		if (fputs(line, ctx->json) == EOF ||
+		    fputc('\n', ctx->json) == EOF)
+			ctx->write_failed = true;
+		ctx->written++;
+	}
+	json_object_put(o);
+}
+
+static struct json_object *reply_obj(const struct smtp_reply *r)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_int(o, "code", r->code);
+	if (r->enhanced[0])
+		add_str(o, "enhanced", r->enhanced);
+	add(o, "text", jstr(r->text, r->text_len));
+	add_int(o, "lines", r->lines);
+	return o;
+}
+
+static struct json_object *saved_obj(const struct smtp_saved_reply *r)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_int(o, "code", r->code);
+	if (r->enhanced[0])
+		add_str(o, "enhanced", r->enhanced);
+	add_str(o, "text", r->text ? r->text : "");
+	return o;
+}
+
+static void add_command(struct json_object *s, const struct smtp_cmd *c)
+{
+	if (c->seq)
+		add_int(s, "seq", c->seq);
+	add(s, "command", jstr(c->verb, strlen(c->verb)));
+	add(s, "argument", jstr(c->arg, c->arg_len));
+	if (c->seq)
+		add(s, "pipelined", json_object_new_boolean(c->pipelined));
+}
+
+/* ---- decoder callbacks ---- */
+
+static void on_command(void *user, const struct smtp_cmd *c)
+{
+	struct ev_flow *f = user;
+
+	if (f->ctx->transcript)
+		tr_command(f, c);
+}
+
+static void on_reply(void *user, const struct smtp_cmd *c,
+		     const struct smtp_reply *r)
+{
+	struct ev_flow *f = user;
+	struct json_object *ev, *s;
+
+	if (r->code >= 400 && r->code <= 599)
+		f->errors++;
+	if (f->ctx->transcript && r->lines)
+		tr_reply(f, c, r);
+	if (!f->ctx->commands || !f->ctx->json)
+		return;
+	ev = envelope(f, "smtp_command", r->lines ? r->ts : c->ts);
+	s = smtp_obj(ev, f);
+	add_command(s, c);
+	if (r->lines) {
+		add(s, "reply", reply_obj(r));
+		add_int(s, "latency_us", r->ts - c->ts);
+	}
+	emit(f->ctx, ev);
+}
+
+static void on_body(void *user, const struct smtp_txn *t)
+{
+	struct ev_flow *f = user;
+
+	f->messages++;
+	if (f->ctx->transcript)
+		tr_body(f, t);
+}
+
+static void on_alert(void *user, const struct smtp_alert *a)
+{
+	struct ev_flow *f = user;
+	struct json_object *ev, *s, *al;
+
+	if (!f->ctx->json)
+		return;
+	ev = envelope(f, "smtp_alert", a->ts);
+	s = smtp_obj(ev, f);
+	al = json_object_new_object();
+	add_str(al, "kind", smtp_alert_kind_str(a->kind));
+	add_str(al, "severity",
+		smtp_severity_str(smtp_alert_severity(a->kind)));
+	add_str(al, "message", smtp_alert_text(a->kind));
+	add(s, "alert", al);
+	if (a->cmd)
+		add_command(s, a->cmd);
+	if (a->reply && a->reply->lines)
+		add(s, "reply", reply_obj(a->reply));
+	emit(f->ctx, ev);
+}
+
+static void on_transaction(void *user, const struct smtp_txn *t)
+{
+	struct ev_flow *f = user;
+	struct json_object *ev, *s, *arr, *o;
+	char hex[65];
+	size_t i;
+
+	if (!f->ctx->json)
+		return;
+	ev = envelope(f, "smtp_transaction", t->ts_end);
+	s = smtp_obj(ev, f);
+	add_int(s, "transaction", t->index);
+	add_str(s, "helo", t->helo);
+	add_str(s, "mail_from", t->mail_from);
+	o = json_object_new_object();
+	for (i = 0; i < t->n_params; i++)
+		add(o, t->params[i].key,
+		    t->params[i].value ? jstr(t->params[i].value,
+					      strlen(t->params[i].value)) :
+					 json_object_new_boolean(1));
+	add(s, "mail_params", o);
+	if (t->mail_reply.code)
+		add(s, "mail_reply", saved_obj(&t->mail_reply));
+	arr = json_object_new_array();
+	for (i = 0; i < t->n_rcpts; i++) {
+		const struct smtp_rcpt *r = &t->rcpts[i];
+
+		o = json_object_new_object();
+		add_str(o, "address", r->address);
+		if (r->code) {
+			add_int(o, "code", r->code);
+			if (r->enhanced[0])
+				add_str(o, "enhanced", r->enhanced);
+			add_str(o, "text", r->text);
+		}
+		json_object_array_add(arr, o);
+	}
+	add(s, "rcpt_to", arr);
+	add_int(s, "accepted_rcpts", (int64_t)t->accepted_rcpts);
+	if (t->dropped_rcpts)
+		add_int(s, "dropped_rcpts", (int64_t)t->dropped_rcpts);
+	if (t->data_reply.code)
+		add(s, "data_reply", saved_obj(&t->data_reply));
+	add_str(s, "queue_id", t->queue_id);
+	add_str(s, "status", smtp_status_str(t->status));
+	if (t->has_body) {
+		add_str(s, "body", t->bdat ? "bdat" : "data");
+		add_int(s, "size", (int64_t)t->size);
+		for (i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", t->sha256[i]);
+		add_str(s, "sha256", hex);
+	}
+	if (t->subject) {
+		o = json_object_new_object();
+		add_str(o, "subject", t->subject);
+		add(ev, "email", o);
+	}
+	emit(f->ctx, ev);
+}
+
+static void on_session(void *user, const struct smtp_session_info *si)
+{
+	struct ev_flow *f = user;
+	struct json_object *ev, *s, *o;
+	size_t i;
+
+	if (f->ctx->transcript)
+		tr_end(f, si);
+	if (!f->ctx->json)
+		return;
+	ev = envelope(f, "smtp_session", si->ts_end);
+	s = smtp_obj(ev, f);
+	add_str(s, "banner", si->banner);
+	add_str(s, "helo", si->helo);
+	o = json_object_new_array();
+	for (i = 0; i < si->n_extensions; i++)
+		json_object_array_add(o, jstr(si->extensions[i],
+					      strlen(si->extensions[i])));
+	add(s, "extensions", o);
+	o = json_object_new_object();
+	add(o, "offered", json_object_new_boolean(si->tls.offered));
+	add(o, "requested", json_object_new_boolean(si->tls.requested));
+	add(o, "accepted", json_object_new_boolean(si->tls.accepted));
+	if (si->tls.implicit)
+		add(o, "implicit", json_object_new_boolean(1));
+	add(s, "tls", o);
+	if (si->auth_mechanism) {
+		o = json_object_new_object();
+		add_str(o, "mechanism", si->auth_mechanism);
+		add_str(o, "result", si->auth_result);
+		if (si->auth_code)
+			add_int(o, "code", si->auth_code);
+		add(s, "auth", o);
+	}
+	add_int(s, "transactions", si->transactions);
+	add_int(s, "commands", si->commands);
+	o = json_object_new_object();
+	add_int(o, "2xx", si->replies[0]);
+	add_int(o, "3xx", si->replies[1]);
+	add_int(o, "4xx", si->replies[2]);
+	add_int(o, "5xx", si->replies[3]);
+	add(s, "replies", o);
+	o = json_object_new_object();
+	add_int(o, "client", (int64_t)si->bytes_client);
+	add_int(o, "server", (int64_t)si->bytes_server);
+	add(s, "bytes", o);
+	add_int(s, "duration_us", si->ts_end - si->ts_start);
+	add_str(s, "close", smtp_close_str(si->close));
+	emit(f->ctx, ev);
+}
+
+const struct smtp_callbacks ev_smtp_callbacks = {
+	.command = on_command,
+	.reply = on_reply,
+	.body = on_body,
+	.alert = on_alert,
+	.transaction = on_transaction,
+	.session = on_session,
+};
+
+void ev_write_stats(struct ev_ctx *ctx, int64_t ts, struct json_object *stats)
+{
+	struct json_object *o = json_object_new_object();
+	char t[40];
+
+	ev_format_time(t, sizeof(t), ts);
+	add(o, "timestamp", json_object_new_string(t));
+	add(o, "event_type", json_object_new_string("stats"));
+	add(o, "stats", stats);
+	emit(ctx, o);
+}

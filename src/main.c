@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* main.c - smtpscope's command line, signals and wiring. */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture.h"
+#include "event.h"
+#include "reassembly.h"
+#include "util.h"
+
+#define SMTPSCOPE_VERSION "0.1.0"
+#define DEFAULT_PORTS "25,465,587,2525"
+#define DEFAULT_MAX_SESSIONS 262144
+#define DEFAULT_SNAPLEN 262144
+
+static volatile sig_atomic_t stop_requested;
+static struct cap *the_cap;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+	if (the_cap)
+		cap_break(the_cap);
+}
+
+static void usage(FILE *out)
+{
+	fputs("usage: smtpscope [options] -r FILE [BPF expression]\n"
+	      "       smtpscope [options] -i IFACE [BPF expression]\n"
+	      "       smtpscope -D\n"
+	      "\n"
+	      "Rebuilds every SMTP dialogue seen on the wire and writes JSON\n"
+	      "events (one per line) or human transcripts.\n"
+	      "\n"
+	      "  -r, --read FILE        read a pcap or pcapng file ('-': stdin)\n"
+	      "  -i, --interface IFACE  capture live on IFACE\n"
+	      "  -D, --list-interfaces  list the interfaces and exit\n"
+	      "  -T, --transcript       print transcripts on stdout (JSON then\n"
+	      "                         goes only to -o)\n"
+	      "  -o, --output FILE      append JSON events to FILE ('-': stdout)\n"
+	      "      --commands         also emit one smtp_command event per\n"
+	      "                         command/reply pair\n"
+	      "      --ports LIST       SMTP server ports (default " DEFAULT_PORTS ");\n"
+	      "                         465 is implicit TLS: counted, not decoded\n"
+	      "  -c, --count N          stop after N packets\n"
+	      "  -s, --snaplen N        live capture snapshot length (default 262144)\n"
+	      "      --max-sessions N   TCP connections tracked at once\n"
+	      "                         (default 262144)\n"
+	      "  -h, --help             this help\n"
+	      "  -V, --version          print the version\n"
+	      "\n"
+	      "A trailing BPF expression is ANDed with the SMTP ports.\n",
+	      out);
+}
+
+static void die(int code, const char *fmt, const char *a, const char *b)
+{
+	fprintf(stderr, "smtpscope: ");
+	fprintf(stderr, fmt, a, b);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+static uint64_t parse_num(const char *opt, const char *s, uint64_t min,
+			  uint64_t max)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < min || v > max)
+		die(2, "%s: invalid number '%s'", opt, s);
+	return v;
+}
+
+static void parse_ports(const char *list, struct rs_options *ro)
+{
+	char *copy = xstrndup(list, strlen(list)), *tok, *save = NULL;
+
+	ro->n_ports = 0;
+	ro->tls_port = 0;
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		uint16_t p = (uint16_t)parse_num("--ports", tok, 1, 65535);
+
+		if (ro->n_ports == RS_MAX_PORTS)
+			die(2, "--ports: at most 16 ports%s%s", "", "");
+		ro->ports[ro->n_ports++] = p;
+		if (p == 465)
+			ro->tls_port = 465;
+	}
+	free(copy);
+	if (!ro->n_ports)
+		die(2, "--ports: empty list%s%s", "", "");
+}
+
+/* The trailing words form the filter expression, as with tcpdump. */
+static char *join_args(int argc, char **argv)
+{
+	struct sbuf b = { 0 };
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (i)
+			sb_append(&b, " ", 1);
+		sb_append(&b, argv[i], strlen(argv[i]));
+	}
+	return b.p;
+}
+
+static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx)
+{
+	struct json_object *o = json_object_new_object();
+	struct cap_stats cs;
+	struct rs_stats rs;
+
+	cap_get_stats(c, &cs);
+	rs_get_stats(&rs);
+#define N(k, v) json_object_object_add(o, k, json_object_new_int64((int64_t)(v)))
+	N("packets", cs.packets);
+	N("bytes", cs.bytes);
+	N("ipv4", cs.ipv4);
+	N("ipv6", cs.ipv6);
+	N("not_ip", cs.other);
+	N("snaplen_cut", cs.cut);
+	N("kernel_drops", cs.kernel_drop);
+	N("interface_drops", cs.if_drop);
+	N("tcp_packets", rs.packets);
+	N("ipv6_not_analysed", rs.ipv6);
+	N("sessions", rs.sessions);
+	N("libnids_ip_warnings", rs.nids_ip);
+	N("libnids_tcp_warnings", rs.nids_tcp);
+	N("events", ctx->written + 1);
+#undef N
+	return o;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "read", required_argument, NULL, 'r' },
+		{ "interface", required_argument, NULL, 'i' },
+		{ "list-interfaces", no_argument, NULL, 'D' },
+		{ "transcript", no_argument, NULL, 'T' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "commands", no_argument, NULL, 1 },
+		{ "ports", required_argument, NULL, 2 },
+		{ "max-sessions", required_argument, NULL, 3 },
+		{ "count", required_argument, NULL, 'c' },
+		{ "snaplen", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cap_options co = { .snaplen = DEFAULT_SNAPLEN };
+	struct rs_options ro = { .max_sessions = DEFAULT_MAX_SESSIONS };
+	struct ev_ctx ctx = { 0 };
+	const char *outpath = NULL;
+	char err[CAP_ERRBUF] = "";
+	bool list = false, transcript = false;
+	struct cap_stats cs;
+	struct rs_stats rst;
+	struct sigaction sa;
+	int ch, rc = 0;
+	char *filter;
+
+	parse_ports(DEFAULT_PORTS, &ro);
+	while ((ch = getopt_long(argc, argv, "r:i:DTo:c:s:hV", longopts,
+				 NULL)) != -1) {
+		switch (ch) {
+		case 'r':
+			co.file = optarg;
+			break;
+		case 'i':
+			co.iface = optarg;
+			break;
+		case 'D':
+			list = true;
+			break;
+		case 'T':
+			transcript = true;
+			break;
+		case 'o':
+			outpath = optarg;
+			break;
+		case 1:
+			ctx.commands = true;
+			break;
+		case 2:
+			parse_ports(optarg, &ro);
+			break;
+		case 3:
+			ro.max_sessions = (int)parse_num("--max-sessions",
+							 optarg, 1, 16777216);
+			break;
+		case 'c':
+			co.count = parse_num("-c", optarg, 1, UINT64_MAX);
+			break;
+		case 's':
+			co.snaplen = (int)parse_num("-s", optarg, 64, 262144);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("smtpscope %s\n", SMTPSCOPE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (list) {
+		if (cap_list_interfaces(err) < 0)
+			die(1, "%s%s", err, "");
+		return 0;
+	}
+	if (!co.file == !co.iface)
+		die(2, "give exactly one of -r FILE or -i IFACE (see --help)%s%s",
+		    "", "");
+	filter = join_args(argc - optind, argv + optind);
+	co.filter = filter;
+
+	if (outpath && strcmp(outpath, "-")) {
+		ctx.json = fopen(outpath, "a");
+		if (!ctx.json)
+			die(1, "%s: %s", outpath, strerror(errno));
+	} else if (outpath || !transcript) {
+		ctx.json = stdout;
+	}
+	if (transcript)
+		ctx.transcript = stdout;
+
+	the_cap = cap_open(&co, err);
+	if (!the_cap)
+		die(1, "%s%s", err, "");
+	if (rs_init(&ro, &ctx, err) < 0)
+		die(1, "%s%s", err, "");
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (cap_run(the_cap, rs_packet, NULL, err) < 0) {
+		fprintf(stderr, "smtpscope: %s: %s\n",
+			co.file ? co.file : co.iface, err);
+		rc = 1;
+	}
+	rs_finish(stop_requested ? SMTP_CLOSE_SHUTDOWN : SMTP_CLOSE_EOF);
+	if (ctx.json)
+		ev_write_stats(&ctx, rs_last_ts(), stats_json(the_cap, &ctx));
+
+	cap_get_stats(the_cap, &cs);
+	rs_get_stats(&rst);
+	if (rst.ipv6)
+		fprintf(stderr,
+			"smtpscope: warning: %llu IPv6 packets not analysed "
+			"(IPv6 reassembly is not supported yet)\n",
+			(unsigned long long)rst.ipv6);
+	if (cs.cut)
+		fprintf(stderr,
+			"smtpscope: warning: %llu packets were cut by the "
+			"snapshot length; their streams are incomplete\n",
+			(unsigned long long)cs.cut);
+	if (rst.nids_tcp || rst.nids_ip)
+		fprintf(stderr,
+			"smtpscope: warning: libnids reported %llu IP and %llu "
+			"TCP problems (bad headers, queue overflows)\n",
+			(unsigned long long)rst.nids_ip,
+			(unsigned long long)rst.nids_tcp);
+	cap_close(the_cap);
+	free(filter);
+	if (fflush(stdout) == EOF || (ctx.json && fflush(ctx.json) == EOF) ||
+	    ctx.write_failed) {
+		fprintf(stderr, "smtpscope: %s: write error: %s\n",
+			outpath && strcmp(outpath, "-") ? outpath : "stdout",
+			strerror(errno));
+		rc = 1;
+	}
+	if (ctx.json && ctx.json != stdout)
+		fclose(ctx.json);
+	return rc;
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* transcript.c - the human view: C:/S: lines per session, as with telnet. */
+#include "transcript.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Text kept per session; sessions interleave, so blocks print at the end. */
+#define TR_SESSION_MAX (1024 * 1024)
+
+static void tr_line(struct ev_flow *f, char margin, const char *who,
+		    const char *text, size_t n)
+{
+	struct sbuf *b = &f->transcript;
+	char pre[5] = { margin, ' ', who[0], ':', ' ' };
+
+	b->max = TR_SESSION_MAX;
+	sb_append(b, pre, sizeof(pre));
+	wire_escape(b, text, n);
+	sb_append(b, "\n", 1);
+}
+
+void tr_command(struct ev_flow *f, const struct smtp_cmd *c)
+{
+	tr_line(f, ' ', "C", c->line, c->line_len);
+}
+
+void tr_reply(struct ev_flow *f, const struct smtp_cmd *c,
+	      const struct smtp_reply *r)
+{
+	const char *p = r->raw, *end = r->raw + r->raw_len, *nl;
+	char margin = r->code >= 400 || !r->code ? '!' : ' ';
+
+	(void)c;
+	for (;;) {
+		nl = memchr(p, '\n', end - p);
+		tr_line(f, margin, "S", p, nl ? (size_t)(nl - p) : (size_t)(end - p));
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+}
+
+void tr_body(struct ev_flow *f, const struct smtp_txn *t)
+{
+	char head[96];
+	struct sbuf line = { 0 };
+	int n;
+
+	n = snprintf(head, sizeof(head), "[message: %" PRIu64 " bytes%s",
+		     t->size, t->body_done ? "" : ", cut short");
+	sb_append(&line, head, n);
+	if (t->subject) {
+		sb_append(&line, ", Subject: ", 11);
+		sb_append(&line, t->subject, strlen(t->subject));
+	}
+	sb_append(&line, "]", 1);
+	tr_line(f, ' ', "C", sb_str(&line), line.len);
+	if (t->body_done && !t->bdat)
+		tr_line(f, ' ', "C", ".", 1);
+	sb_free(&line);
+}
+
+static void fmt_endpoint(char *out, size_t n, const char *ip, uint16_t port)
+{
+	if (strchr(ip, ':'))
+		snprintf(out, n, "[%s]:%u", ip, port);
+	else
+		snprintf(out, n, "%s:%u", ip, port);
+}
+
+void tr_end(struct ev_flow *f, const struct smtp_session_info *si)
+{
+	FILE *out = f->ctx->transcript;
+	char t[40], cl[64], sv[64];
+	int64_t d = si->ts_end - si->ts_start;
+
+	ev_format_time(t, sizeof(t), si->ts_start);
+	fmt_endpoint(cl, sizeof(cl), f->src_ip, f->src_port);
+	fmt_endpoint(sv, sizeof(sv), f->dest_ip, f->dest_port);
+	fprintf(out, "=== session %" PRIu64 "  %s  %s -> %s ===\n", f->session,
+		t, cl, sv);
+	fputs(sb_str(&f->transcript), out);
+	if (f->transcript.truncated)
+		fputs("  ... (transcript truncated)\n", out);
+	if (si->tls.accepted)
+		fprintf(out, "  [TLS: %" PRIu64 " client and %" PRIu64
+			     " server bytes in all, encrypted part not shown]\n",
+			si->bytes_client, si->bytes_server);
+	fprintf(out,
+		"--- end: %s, duration %" PRId64 ".%06" PRId64
+		" s, %u message(s), %u error repl%s ---\n\n",
+		smtp_close_str(si->close), d / 1000000, d % 1000000,
+		f->messages, f->errors, f->errors == 1 ? "y" : "ies");
+	sb_free(&f->transcript);
+}

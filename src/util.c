@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* util.c - allocation that aborts on failure, capped strings, wire escaping. */
+#include "util.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void oom(void)
+{
+	fputs("smtpscope: out of memory\n", stderr);
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+void sb_append(struct sbuf *b, const void *data, size_t n)
+{
+	if (b->max && b->len + n > b->max) {
+		b->truncated = 1;
+		n = b->max > b->len ? b->max - b->len : 0;
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->p = xrealloc(b->p, cap);
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void sb_reset(struct sbuf *b)
+{
+	b->len = 0;
+	b->truncated = 0;
+	if (b->p)
+		b->p[0] = '\0';
+}
+
+void sb_free(struct sbuf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+const char *sb_str(const struct sbuf *b)
+{
+	return b->p ? b->p : "";
+}
+
+/* Length of the valid UTF-8 sequence at p (RFC 3629), 0 if invalid. */
+static size_t utf8_len(const uint8_t *p, size_t n)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+void wire_escape(struct sbuf *out, const void *data, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const uint8_t *p = data, *end = p + n;
+
+	while (p < end) {
+		const uint8_t *run = p;
+		size_t k;
+
+		/* copy the longest run that needs no escaping at once */
+		while (p < end && (k = utf8_len(p, end - p)) &&
+		       !(k == 1 && (*p < 0x20 || *p == 0x7f)))
+			p += k;
+		if (p > run)
+			sb_append(out, run, p - run);
+		if (p < end) {
+			char esc[4] = { '\\', 'x', hex[*p >> 4], hex[*p & 15] };
+
+			sb_append(out, esc, 4);
+			p++;
+		}
+	}
+	if (!out->p)
+		sb_append(out, "", 0);
+}
