@@ -1,0 +1,200 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Re-records the SMTP test captures in pcaps/ against a private loopback-only Postfix instance.
+#
+# Usage (as root, Debian 12):  tools/record/record.sh [OUTDIR]
+# OUTDIR defaults to pcaps/ at the top of the repository.
+# Set KEEP_TMP=1 to keep the temporary Postfix directory (config, log, mail).
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUTDIR=${1:-$HERE/../../pcaps}
+PY=/usr/bin/python3
+CLIENT=$HERE/client.py
+AUTH_USER=alice
+AUTH_REALM=example.test
+AUTH_PASS=correct-horse-battery   # must match client.py
+FILTER='tcp port 25 or tcp port 587'
+PORTS_RE=':(25|587)$'
+
+say() { echo "record.sh: $*"; }
+die() { echo "record.sh: error: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root"
+
+# --- 1. packages --------------------------------------------------------------
+PKGS=(postfix swaks tcpdump sasl2-bin libsasl2-modules libsasl2-modules-db
+      openssl libnet-ssleay-perl python3 iproute2)
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+        missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing missing packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # Install postfix unconfigured: the system instance is not needed.
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    say "+ apt-get update"
+    apt-get update
+    say "+ apt-get install -y --no-install-recommends ${missing[*]}"
+    apt-get install -y --no-install-recommends "${missing[@]}"
+else
+    say "all needed packages are installed: ${PKGS[*]}"
+fi
+
+# --- 2. free ports 25 and 587 ---------------------------------------------------
+listeners() { ss -Hltn | awk '{print $4}' | grep -E "$PORTS_RE" || true; }
+if [ -n "$(listeners)" ]; then
+    say "port 25/587 busy: $(listeners | tr '\n' ' ')"
+    if command -v systemctl >/dev/null && systemctl is-active --quiet postfix 2>/dev/null; then
+        say "stopping the system postfix: systemctl stop postfix"
+        systemctl stop postfix
+    elif postfix status >/dev/null 2>&1; then
+        say "stopping the system postfix: postfix stop"
+        postfix stop
+    fi
+    for _ in $(seq 20); do [ -z "$(listeners)" ] && break; sleep 0.5; done
+    [ -z "$(listeners)" ] || { ss -Hltnp | grep -E ':(25|587) ' >&2 || true
+                               die "something other than the system postfix holds port 25/587"; }
+fi
+
+# --- 3. private Postfix instance ------------------------------------------------
+TMP=$(mktemp -d /tmp/smtpscope-record.XXXXXX)
+chmod 755 "$TMP"
+CONF=$TMP/conf
+TCPDUMP_PID=
+STARTED=
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [ -n "$TCPDUMP_PID" ] && kill -0 "$TCPDUMP_PID" 2>/dev/null; then
+        kill -INT "$TCPDUMP_PID" 2>/dev/null || true
+        wait "$TCPDUMP_PID" 2>/dev/null || true
+    fi
+    if [ -n "$STARTED" ]; then
+        local pid
+        pid=$(sed -n '1{s/ //g;p}' "$TMP/queue/pid/master.pid" 2>/dev/null || true)
+        say "stopping the private postfix: postfix -c \$TMP/conf stop"
+        postfix -c "$CONF" stop >/dev/null 2>&1 || true
+        if [ -n "$pid" ]; then
+            for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+            kill -0 "$pid" 2>/dev/null && { say "master $pid still running, killing it"; kill -9 "$pid" || true; }
+        fi
+        # Daemons of this instance run with $TMP/queue as working directory.
+        for _ in $(seq 40); do
+            local left=()
+            for p in /proc/[0-9]*; do
+                [ "$(readlink "$p/cwd" 2>/dev/null)" = "$TMP/queue" ] && left+=("${p#/proc/}")
+            done
+            [ ${#left[@]} -eq 0 ] && break
+            sleep 0.25
+        done
+    fi
+    if [ $rc -ne 0 ] && [ -f "$TMP/postfix.log" ]; then
+        echo "--- last lines of the private postfix log ---" >&2
+        tail -n 30 "$TMP/postfix.log" >&2
+    fi
+    if [ "${KEEP_TMP:-0}" = 1 ]; then
+        say "kept $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say "private postfix under $TMP"
+mkdir -p "$CONF/sasl" "$TMP/queue" "$TMP/data" "$TMP/mail" "$TMP/tls" "$TMP/sasl"
+subst() { sed -e "s|@TMP@|$TMP|g" -e "s|@CONF@|$CONF|g" "$1" > "$2"; }
+subst "$HERE/main.cf.in" "$CONF/main.cf"
+subst "$HERE/master.cf.in" "$CONF/master.cf"
+subst "$HERE/smtpd.conf.in" "$CONF/sasl/smtpd.conf"
+cp "$HERE/vmailbox" "$HERE/rcpt_access" "$CONF/"
+chown postfix "$TMP/data"
+chown 65534:65534 "$TMP/mail"
+
+say "+ openssl req -x509 (self-signed certificate for mx.example.test)"
+openssl req -x509 -newkey rsa:2048 -nodes -days 3650 \
+    -subj "/CN=mx.example.test" -addext "subjectAltName=DNS:mx.example.test" \
+    -keyout "$TMP/tls/key.pem" -out "$TMP/tls/cert.pem" 2>/dev/null
+chmod 600 "$TMP/tls/key.pem"
+
+say "+ saslpasswd2 (sasldb user $AUTH_USER@$AUTH_REALM)"
+printf '%s' "$AUTH_PASS" | saslpasswd2 -f "$TMP/sasl/sasldb2" -p -c -u "$AUTH_REALM" "$AUTH_USER"
+chown postfix "$TMP/sasl/sasldb2"
+chmod 600 "$TMP/sasl/sasldb2"
+
+say "+ postfix -c \$TMP/conf check && start"
+postfix -c "$CONF" check
+postfix -c "$CONF" start
+STARTED=1
+
+wanted=("127.0.0.1:25" "127.0.0.1:587" "[::1]:25" "[::1]:587")
+for i in $(seq 40); do
+    now=$(ss -Hltn | awk '{print $4}')
+    ok=1
+    for w in "${wanted[@]}"; do grep -qxF "$w" <<<"$now" || ok=; done
+    [ -n "$ok" ] && break
+    [ "$i" = 40 ] && die "private postfix did not start listening on ${wanted[*]}"
+    sleep 0.25
+done
+say "private postfix listening on ${wanted[*]}"
+
+# --- 4. scenarios ----------------------------------------------------------------
+mkdir -p "$OUTDIR"
+OUTDIR=$(cd "$OUTDIR" && pwd)
+
+# capture NAME CMD...: record CMD's traffic on lo into OUTDIR/NAME.pcap
+capture() {
+    local name=$1; shift
+    local out="$OUTDIR/$name.pcap" err="$TMP/tcpdump-$name.err"
+    say "=== $name:$(printf ' %q' "$@" | sed "s|$HERE/||g")"
+    rm -f "$out"
+    tcpdump -i lo -w "$out" -s 0 -U -Z root "$FILTER" 2>"$err" &
+    TCPDUMP_PID=$!
+    for i in $(seq 100); do
+        grep -q 'listening on' "$err" 2>/dev/null && break
+        kill -0 "$TCPDUMP_PID" 2>/dev/null || { cat "$err" >&2; die "tcpdump failed"; }
+        [ "$i" = 100 ] && die "tcpdump not ready"
+        sleep 0.1
+    done
+    local rc=0
+    "$@" >"$TMP/client-$name.log" 2>&1 || rc=$?
+    sleep 1   # let the FIN/ACK exchange reach the capture
+    kill -INT "$TCPDUMP_PID"
+    wait "$TCPDUMP_PID" || true
+    TCPDUMP_PID=
+    sed 's/^/    /' "$TMP/client-$name.log"
+    grep -E 'packets? (captured|dropped)' "$err" | sed 's/^/    tcpdump: /'
+    [ $rc -eq 0 ] || die "client for $name failed (exit $rc)"
+}
+
+SWAKS=(swaks --timeout 15 --helo client.test --from alice@client.test)
+BODY=$'Hello Bob,\n\nthis is a test message.\n\nAlice'
+
+capture helo-plain       "$PY" "$CLIENT" helo-plain
+capture ehlo-pipelining  "${SWAKS[@]}" --server 127.0.0.1 --port 25 --pipeline \
+    --to bob@example.test,carol@example.test \
+    --header "Subject: Pipelined EHLO test" \
+    --header "Message-Id: <ehlo-pipelining@client.test>" --body "$BODY"
+capture rcpt-rejections  "$PY" "$CLIENT" rcpt-rejections
+capture errors-421       "$PY" "$CLIENT" errors-421
+capture rset-noop-vrfy   "$PY" "$CLIENT" rset-noop-vrfy
+capture starttls         "${SWAKS[@]}" --server 127.0.0.1 --port 25 --tls \
+    --to bob@example.test --header "Subject: Sent inside STARTTLS" \
+    --header "Message-Id: <starttls@client.test>" --body "$BODY"
+capture auth-plain       "$PY" "$CLIENT" auth-plain
+capture auth-login-fail  "$PY" "$CLIENT" auth-login-fail
+capture two-messages     "$PY" "$CLIENT" two-messages
+capture mid-data-close   "$PY" "$CLIENT" mid-data-close
+capture ipv6             "${SWAKS[@]}" --server ::1 --port 25 \
+    --to bob@example.test --header "Subject: Over IPv6" \
+    --header "Message-Id: <ipv6@client.test>" --body "$BODY"
+
+# Delivered mail must have stayed in the temp dir.
+say "delivered messages: $(find "$TMP/mail" -type f -path '*/new/*' | wc -l) (in \$TMP/mail, removed at exit)"
+say "done: $(find "$OUTDIR" -maxdepth 1 -name "*.pcap" | wc -l) captures in $OUTDIR"
