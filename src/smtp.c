@@ -426,7 +426,7 @@ static struct pending *pend_push(struct smtp_session *s, enum verb id,
 	if (vlen > SMTP_VERB_MAX)
 		vlen = SMTP_VERB_MAX;
 	for (i = 0; i < vlen; i++)
-		p->verb[i] = id == V_UNKNOWN ? verb[i] : upper(verb[i]);
+		p->verb[i] = id < V_UNKNOWN ? upper(verb[i]) : verb[i];
 	p->verb[vlen] = '\0';
 	if (alen > SMTP_ARG_MAX)
 		alen = SMTP_ARG_MAX;
