@@ -5,8 +5,8 @@ CC ?= cc
 PKGS := libpcap json-c nettle
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-# Debian ships libnids as a static library; these are its own needs.
-NIDS_LIBS = -lnids -lnet $(shell pkg-config --libs gthread-2.0 2>/dev/null)
+# libnids has no pkg-config file; Debian's libnids.so records its own needs.
+NIDS_LIBS = -lnids
 
 WARN := -Wall -Wextra -Werror
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE

@@ -22,7 +22,7 @@ struct rs_stats {
 	uint64_t sessions;	   /* SMTP connections seen */
 	uint64_t packets;	   /* packets given to libnids */
 	uint64_t skipped;	   /* IP packets not on an SMTP port */
-	uint64_t ipv6;		   /* IPv6 packets on SMTP ports, not reassembled */
+	uint64_t ipv6;		   /* IPv6 packets that could not be translated */
 	uint64_t nids_ip, nids_tcp; /* libnids warnings (bad headers, queues) */
 	uint64_t open;		   /* sessions open now */
 };

@@ -264,7 +264,8 @@ int main(int argc, char **argv)
 	if (rst.ipv6)
 		fprintf(stderr,
 			"smtpscope: warning: %llu IPv6 packets not analysed "
-			"(IPv6 reassembly is not supported yet)\n",
+			"(not TCP, fragmented, or with unknown extension "
+			"headers)\n",
 			(unsigned long long)rst.ipv6);
 	if (cs.cut)
 		fprintf(stderr,

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include "ip6map.h"
 #include "util.h"
 
 /* One SMTP connection: the event flow and its decoder. */
@@ -25,6 +27,8 @@ static struct {
 	int64_t ts;	/* time of the packet being processed */
 	enum smtp_close exit_reason;
 	struct rs_stats st;
+	struct ip6map *v6;	/* IPv6 flows, translated for libnids */
+	uint8_t v6buf[65536];
 } rs;
 
 static int smtp_port(uint16_t port)
@@ -56,12 +60,18 @@ static void session_start(struct tcp_stream *t)
 	struct rs_session *s = xcalloc(1, sizeof(*s));
 	struct smtp_options so = { 0 };
 	uint32_t caddr = t->addr.saddr, saddr = t->addr.daddr;
+	uint8_t c6[16], s6[16];
 
 	rs.st.sessions++;
 	rs.st.open++;
-	ev_flow_init(&s->flow, rs.ctx, rs.st.sessions, AF_INET,
-		     (const uint8_t *)&caddr, (const uint8_t *)&saddr,
-		     t->addr.source, t->addr.dest, rs.ts);
+	if (ip6map_lookup(rs.v6, ntohl(caddr), c6) &&
+	    ip6map_lookup(rs.v6, ntohl(saddr), s6))
+		ev_flow_init(&s->flow, rs.ctx, rs.st.sessions, AF_INET6, c6,
+			     s6, t->addr.source, t->addr.dest, rs.ts);
+	else
+		ev_flow_init(&s->flow, rs.ctx, rs.st.sessions, AF_INET,
+			     (const uint8_t *)&caddr, (const uint8_t *)&saddr,
+			     t->addr.source, t->addr.dest, rs.ts);
 	so.implicit_tls = t->addr.dest == rs.opt.tls_port;
 	so.ts_start = rs.ts;
 	s->smtp = smtp_session_new(&ev_smtp_callbacks, &s->flow, &so);
@@ -137,6 +147,7 @@ int rs_init(const struct rs_options *opt, struct ev_ctx *ctx, char *err)
 	rs.opt = *opt;
 	rs.ctx = ctx;
 	rs.exit_reason = SMTP_CLOSE_EOF;
+	rs.v6 = ip6map_new();
 	rs.dead = pcap_open_dead(DLT_RAW, 262144);
 	if (!rs.dead) {
 		snprintf(err, 256, "libpcap: cannot create a raw handle");
@@ -185,9 +196,16 @@ void rs_packet(void *user, int version, const uint8_t *ip, size_t caplen,
 	(void)user;
 	rs.ts = ts;
 	rs.ctx->pcap_cnt = pktno;
-	if (version != 4) {
-		rs.st.ipv6++;
-		return;
+	if (version == 6) {
+		size_t n = ip6map_translate(rs.v6, ip, caplen, rs.v6buf);
+
+		if (!n) {
+			rs.st.ipv6++;
+			return;
+		}
+		ip = rs.v6buf;
+		caplen = n;
+		wirelen = (size_t)(ip[2] << 8 | ip[3]);
 	}
 	if (!wanted_ipv4(ip, caplen)) {
 		rs.st.skipped++;
@@ -209,6 +227,8 @@ void rs_finish(enum smtp_close reason)
 		pcap_close(rs.dead);
 		rs.dead = NULL;
 	}
+	ip6map_free(rs.v6);
+	rs.v6 = NULL;
 }
 
 void rs_get_stats(struct rs_stats *st)

@@ -1,0 +1,181 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# bench/run.sh: times smtpscope against libnids alone on a generated pcap and checks its memory use.
+#
+# Run from anywhere (it works from the repository root); `make bench` runs it.
+# It reports and never fails on speed; it exits 1 only if a command failed.
+#
+# Environment:
+#   BENCH_SIZE_MB  size of bench/out/bench.pcap in MB (default 600, at least 500
+#                  for a meaningful figure)
+#   BENCH_RUNS     timed runs per command, the best counts (default 3)
+#   SMTPSCOPE      the binary to measure (default ./smtpscope)
+
+set -eu
+cd "$(dirname "$0")/.."
+
+size_mb=${BENCH_SIZE_MB:-600}
+runs=${BENCH_RUNS:-3}
+smtpscope=${SMTPSCOPE:-./smtpscope}
+out=bench/out
+pcap=$out/bench.pcap
+results=$out/results.txt
+failed=0
+
+mkdir -p "$out"
+if command -v make >/dev/null 2>&1; then
+	make -s -f bench/bench.mk bench-tools
+fi
+for t in bench/gen bench/nids_alone bench/runstat; do
+	if [ ! -x "$t" ]; then
+		echo "run.sh: $t is missing: make -f bench/bench.mk bench-tools" >&2
+		exit 1
+	fi
+done
+
+# key=value lookup in a file: kv FILE KEY
+kv() {
+	sed -n "s/.*\\<$2=\\([^ ]*\\).*/\\1/p" "$1" | tail -n 1
+}
+
+# ---- the capture ----
+stamp="$(bench/gen --version) size_mb=$size_mb"
+if [ -f "$pcap" ] && [ -f "$pcap.stamp" ] &&
+   [ "$(cat "$pcap.stamp")" = "$stamp" ] && [ -f "$pcap.gen.log" ]; then
+	echo "== reusing $pcap ($stamp)"
+else
+	echo "== generating $pcap ($size_mb MB, $stamp)"
+	rm -f "$pcap" "$pcap.stamp" "$pcap.gen.log"
+	# the stamp is written last: an interrupted run regenerates
+	bench/runstat "$out/gen.stat" bench/gen "$pcap" "$size_mb" \
+		2>"$pcap.gen.log"
+	echo "$stamp" >"$pcap.stamp"
+	gen_s=$(kv "$out/gen.stat" wall_s)
+	gen_bytes=$(kv "$pcap.gen.log" file_bytes)
+	awk -v s="$gen_s" -v b="$gen_bytes" 'BEGIN {
+		printf "   generated %.1f MB in %.2f s: %.0f MB/s\n", b / 1e6, s, b / 1e6 / s }'
+fi
+sed 's/^/   /' "$pcap.gen.log"
+file_bytes=$(wc -c <"$pcap" | tr -d ' ')
+gen_sessions=$(kv "$pcap.gen.log" sessions)
+gen_payload=$(kv "$pcap.gen.log" payload_bytes)
+gen_packets=$(kv "$pcap.gen.log" packets)
+
+# warm the page cache: every tool then reads the file from memory
+cat "$pcap" >/dev/null
+
+# measure NAME CMD...: best wall time of $runs runs and the peak RSS, appended to $results
+measure() {
+	name=$1
+	shift
+	best=
+	rss=0
+	times=
+	i=0
+	while [ "$i" -lt "$runs" ]; do
+		i=$((i + 1))
+		if ! bench/runstat "$out/$name.stat" "$@" >"$out/$name.out" \
+			2>"$out/$name.err"; then
+			code=$(kv "$out/$name.stat" exit)
+			echo "   $name: FAILED (exit ${code:-?}), see $out/$name.err:"
+			tail -n 5 "$out/$name.err" | sed 's/^/     /'
+			echo "$name FAILED 0" >>"$results"
+			failed=1
+			return 0
+		fi
+		s=$(kv "$out/$name.stat" wall_s)
+		r=$(kv "$out/$name.stat" maxrss_kb)
+		times="$times $(awk -v s="$s" 'BEGIN { printf "%.3f", s }')"
+		best=$(awk -v a="${best:-$s}" -v b="$s" 'BEGIN { print (b < a ? b : a) }')
+		[ "$r" -gt "$rss" ] && rss=$r
+	done
+	echo "   $name:$times s -> best $(awk -v s="$best" 'BEGIN { printf "%.3f", s }') s, peak RSS $rss KB"
+	echo "$name $best $rss" >>"$results"
+}
+
+: >"$results"
+echo "== timing, best of $runs (file in page cache)"
+measure nids_alone bench/nids_alone "$pcap"
+nids_line=$(cat "$out/nids_alone.out" 2>/dev/null || true)
+echo "   nids_alone: $nids_line"
+sed 's/^/   /' "$out/nids_alone.err" 2>/dev/null || true
+n_packets=$(echo "$nids_line" | sed -n 's/.*packets=\([0-9]*\).*/\1/p')
+n_sessions=$(echo "$nids_line" | sed -n 's/.*sessions=\([0-9]*\).*/\1/p')
+n_bytes=$(echo "$nids_line" | sed -n 's/.*bytes=\([0-9]*\).*/\1/p')
+if [ -n "$n_bytes" ] && [ "$n_bytes" = "$gen_payload" ] &&
+   [ "$n_sessions" = "$gen_sessions" ] && [ "$n_packets" = "$gen_packets" ]; then
+	echo "   check: libnids saw every session, packet and payload byte the generator wrote"
+else
+	echo "   check: MISMATCH: generator wrote sessions=$gen_sessions packets=$gen_packets payload_bytes=$gen_payload"
+fi
+: "${n_packets:=$gen_packets}"
+: "${n_sessions:=$gen_sessions}"
+
+have_smtpscope=0
+if [ -x "$smtpscope" ]; then
+	have_smtpscope=1
+	measure smtpscope "$smtpscope" -r "$pcap" -o /dev/null
+	measure smtpscope_commands "$smtpscope" -r "$pcap" -o /dev/null --commands
+else
+	echo "   smtpscope: $smtpscope not found (build it with make): skipped"
+fi
+
+# ---- memory: one session, 5 KB body against 5 MB body ----
+# mem_line NAME CMD...: CMD is run with the pcap file appended
+echo "== memory: one session with a 5 KB body, one with a 5 MB body"
+bench/gen "$out/single-5k.pcap" --single 5120 2>"$out/single-5k.gen.log"
+bench/gen "$out/single-5m.pcap" --single 5242880 2>"$out/single-5m.gen.log"
+mem_line() {
+	tool=$1
+	shift
+	r5k=- r5m=-
+	if bench/runstat "$out/mem.stat" "$@" "$out/single-5k.pcap" >/dev/null \
+		2>"$out/mem-5k.err"; then
+		r5k=$(kv "$out/mem.stat" maxrss_kb)
+	else
+		failed=1
+		echo "   $tool on single-5k.pcap FAILED, see $out/mem-5k.err"
+	fi
+	if bench/runstat "$out/mem.stat" "$@" "$out/single-5m.pcap" >/dev/null \
+		2>"$out/mem-5m.err"; then
+		r5m=$(kv "$out/mem.stat" maxrss_kb)
+	else
+		failed=1
+		echo "   $tool on single-5m.pcap FAILED, see $out/mem-5m.err"
+	fi
+	echo "$tool $r5k $r5m" >>"$out/mem.txt"
+	echo "   $tool: peak RSS $r5k KB (5 KB body), $r5m KB (5 MB body)"
+}
+: >"$out/mem.txt"
+mem_line nids_alone bench/nids_alone
+if [ "$have_smtpscope" = 1 ]; then
+	mem_line smtpscope "$smtpscope" -o /dev/null -r
+fi
+
+# ---- summary ----
+echo
+echo "== summary: $pcap, $(awk -v b="$file_bytes" 'BEGIN { printf "%.1f MB", b / 1e6 }'), $n_packets packets, $n_sessions sessions"
+awk -v bytes="$file_bytes" -v pkts="$n_packets" -v sess="$n_sessions" '
+	BEGIN {
+		printf "%-20s %9s %9s %10s %9s %9s %10s\n", "command", "best s",
+		       "MB/s", "kpkt/s", "sess/s", "vs nids", "peak RSS"
+	}
+	$2 == "FAILED" {
+		printf "%-20s %9s\n", $1, "FAILED"
+		next
+	}
+	{
+		if ($1 == "nids_alone")
+			base = $2
+		ratio = base > 0 ? sprintf("%.2f", base / $2) : "-"
+		printf "%-20s %9.3f %9.1f %10.1f %9.0f %9s %7.1f MB\n", $1, $2,
+		       bytes / 1e6 / $2, pkts / 1e3 / $2, sess / $2, ratio,
+		       $3 / 1024
+	}' "$results"
+echo "(vs nids: speed of the command over the speed of libnids alone;"
+echo " smtpscope_commands is smtpscope --commands)"
+awk '{ printf "peak RSS %-12s 5 KB body: %s KB   5 MB body: %s KB", $1, $2, $3
+	if ($2 != "-" && $3 != "-")
+		printf "   (%+d KB)", $3 - $2
+	printf "\n" }' "$out/mem.txt"
+exit "$failed"
