@@ -789,31 +789,38 @@ static void body_end(struct smtp_session *s, bool complete, int64_t ts)
 		s->cb->body(s->user, &t->pub);
 }
 
-/* DATA: un-stuff dots and find <CRLF>.<CRLF> (a bare LF ends lines too). */
+/*
+ * DATA: un-stuff dots and find <CRLF>.<CRLF> (a bare LF ends lines too).
+ * Runs of lines that do not start with a dot go to body_data() at once.
+ */
 static size_t feed_body(struct smtp_session *s, const uint8_t *buf, size_t len,
 			int64_t ts)
 {
-	const uint8_t *p = buf, *end = buf + len, *nl;
+	const uint8_t *p = buf, *end = buf + len, *run, *nl;
 
 	while (p < end) {
 		switch (s->bstate) {
 		case B_BOL:
-			if (*p == '.') {
-				s->bstate = B_DOT;
-				p++;
-			} else {
-				s->bstate = B_TEXT;
-			}
-			break;
 		case B_TEXT:
-			nl = memchr(p, '\n', end - p);
-			if (nl) {
-				body_data(s, p, nl + 1 - p, ts);
+			run = p;
+			while (p < end) {
+				if (s->bstate == B_BOL) {
+					if (*p == '.')
+						break;
+					s->bstate = B_TEXT;
+				}
+				nl = memchr(p, '\n', end - p);
+				if (!nl) {
+					p = end;
+					break;
+				}
 				p = nl + 1;
 				s->bstate = B_BOL;
-			} else {
-				body_data(s, p, end - p, ts);
-				p = end;
+			}
+			body_data(s, run, p - run, ts);
+			if (p < end) { /* a dot at the start of a line */
+				s->bstate = B_DOT;
+				p++;
 			}
 			break;
 		case B_DOT:

@@ -1,0 +1,36 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# run.sh - run every test suite and print one "N passed, N failed" line.
+cd "$(dirname "$0")/.." || exit 1
+export TZ=UTC
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+log=build/test.log
+: >"$log"
+
+crashed=0
+suite() {
+	echo "== $1" | tee -a "$log"
+	shift
+	"$@" >build/suite.out 2>&1
+	rc=$?
+	cat build/suite.out >>"$log"
+	grep -v '^PASS' build/suite.out
+	# a suite that stopped with an error without reporting a FAIL
+	if [ $rc -ne 0 ] && ! grep -q '^FAIL' build/suite.out; then
+		echo "suite exited with status $rc without reporting a failure"
+		crashed=$((crashed + 1))
+	fi
+}
+
+suite "decoder unit tests (ASan/UBSan)" build/test_smtp
+suite "golden tests (ASan/UBSan)" sh tests/golden.sh
+for t in cli conformance; do
+	[ -f tests/$t.py ] && suite "$t tests (ASan/UBSan)" python3 tests/$t.py build/smtpscope-san
+done
+
+pass=$(grep -c '^PASS' "$log")
+fail=$(( $(grep -c '^FAIL' "$log") + crashed ))
+skip=$(grep -c '^SKIP' "$log")
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
