@@ -9,20 +9,20 @@
 #define CAP_ERRBUF 512
 
 struct cap_options {
-	const char *file;   /* "-" is standard input */
+	const char *file; /* "-" is standard input */
 	const char *iface;
 	const char *filter; /* BPF expression, or NULL */
 	int snaplen;
-	uint64_t count;	    /* stop after this many packets; 0: no limit */
+	uint64_t count; /* stop after this many packets; 0: no limit */
 };
 
 struct cap_stats {
 	uint64_t packets, bytes;
 	uint64_t ipv4, ipv6;
-	uint64_t other;	    /* not IP, or a link layer we could not read */
-	uint64_t cut;	    /* shorter than on the wire (snaplen) */
+	uint64_t other; /* not IP, or a link layer we could not read */
+	uint64_t cut;	/* shorter than on the wire (snaplen) */
 	uint64_t kernel_recv, kernel_drop, if_drop; /* live only */
-	int truncated;	    /* the file ended inside a packet */
+	int truncated; /* the file ended inside a packet */
 };
 
 /* Called for each IP packet: version 4 or 6, the IP header first. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* event.h - the event model: decoder callbacks to JSON events and transcripts. */
+/* event.h - the event model: decoder callbacks to JSON events and transcripts.
+ */
 #ifndef SMTPSCOPE_EVENT_H
 #define SMTPSCOPE_EVENT_H
 
@@ -14,9 +15,9 @@ struct json_object;
 
 /* Where events go and what is written; one per run. */
 struct ev_ctx {
-	FILE *json;	  /* NDJSON events, or NULL */
-	FILE *transcript; /* human transcripts, or NULL */
-	bool commands;	  /* emit smtp_command events */
+	FILE *json;	   /* NDJSON events, or NULL */
+	FILE *transcript;  /* human transcripts, or NULL */
+	bool commands;	   /* emit smtp_command events */
 	uint64_t pcap_cnt; /* number of the packet being processed */
 	uint64_t written;  /* events written */
 	bool write_failed;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* ip6map.h - stateless IPv6-to-IPv4 translation so libnids can reassemble IPv6. */
+/* ip6map.h - stateless IPv6-to-IPv4 translation so libnids can reassemble IPv6.
+ */
 #ifndef SMTPSCOPE_IP6MAP_H
 #define SMTPSCOPE_IP6MAP_H
 

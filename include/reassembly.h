@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* reassembly.h - libnids glue: IP packets in, one decoder session per TCP connection. */
+/* reassembly.h - libnids glue: IP packets in, one decoder session per TCP
+ * connection. */
 #ifndef SMTPSCOPE_REASSEMBLY_H
 #define SMTPSCOPE_REASSEMBLY_H
 
@@ -14,17 +15,17 @@
 struct rs_options {
 	uint16_t ports[RS_MAX_PORTS]; /* server ports treated as SMTP */
 	size_t n_ports;
-	uint16_t tls_port;	      /* implicit TLS (465): counted, not decoded */
+	uint16_t tls_port; /* implicit TLS (465): counted, not decoded */
 	int max_sessions;
 };
 
 struct rs_stats {
-	uint64_t sessions;	   /* SMTP connections seen */
-	uint64_t packets;	   /* packets given to libnids */
-	uint64_t skipped;	   /* IP packets not on an SMTP port */
-	uint64_t ipv6;		   /* IPv6 packets that could not be translated */
+	uint64_t sessions; /* SMTP connections seen */
+	uint64_t packets;  /* packets given to libnids */
+	uint64_t skipped;  /* IP packets not on an SMTP port */
+	uint64_t ipv6;	   /* IPv6 packets that could not be translated */
 	uint64_t nids_ip, nids_tcp; /* libnids warnings (bad headers, queues) */
-	uint64_t open;		   /* sessions open now */
+	uint64_t open;		    /* sessions open now */
 };
 
 /* Set up libnids; -1 with a reason in err (at least 256 bytes). */

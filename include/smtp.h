@@ -29,27 +29,27 @@ enum smtp_close {
 /* Alert kinds: enum name, JSON kind, severity, one sentence. */
 #define SMTP_ALERT_LIST(X)                                                     \
 	X(REPLY_421, "reply_421", ERROR,                                       \
-	  "The server answered 421: service not available, it is closing "   \
+	  "The server answered 421: service not available, it is closing "     \
 	  "the connection.")                                                   \
 	X(REPLY_4XX, "reply_4xx", WARNING,                                     \
-	  "The server answered with a temporary failure (4xx); the client "   \
+	  "The server answered with a temporary failure (4xx); the client "    \
 	  "should retry later.")                                               \
 	X(REPLY_5XX, "reply_5xx", ERROR,                                       \
 	  "The server answered with a permanent failure (5xx).")               \
 	X(UNSOLICITED_REPLY, "unsolicited_reply", WARNING,                     \
 	  "The server sent a reply that no command asked for.")                \
 	X(UNKNOWN_COMMAND, "unknown_command", WARNING,                         \
-	  "The client sent a command verb that SMTP and its common "          \
-	  "extensions do not define.")                                        \
+	  "The client sent a command verb that SMTP and its common "           \
+	  "extensions do not define.")                                         \
 	X(INVALID_REPLY, "invalid_reply", WARNING,                             \
-	  "The server sent a line that is not a valid SMTP reply (no "        \
+	  "The server sent a line that is not a valid SMTP reply (no "         \
 	  "three-digit code from 200 to 599).")
 
 enum smtp_alert_kind {
 #define X(name, str, sev, text) SMTP_ALERT_##name,
 	SMTP_ALERT_LIST(X)
 #undef X
-	SMTP_ALERT_COUNT
+	    SMTP_ALERT_COUNT
 };
 
 enum smtp_severity {
@@ -77,7 +77,7 @@ enum smtp_status {
 
 /* One complete (possibly multi-line) reply. Strings are NUL-terminated. */
 struct smtp_reply {
-	int code;			 /* 0: no reply (command never answered) */
+	int code; /* 0: no reply (command never answered) */
 	char enhanced[SMTP_ENHANCED_MAX]; /* RFC 3463 status, or "" */
 	const char *text; /* lines joined with '\n', codes stripped */
 	size_t text_len;
@@ -111,7 +111,7 @@ struct smtp_alert {
 };
 
 struct smtp_param {
-	char *key; /* upper-cased */
+	char *key;   /* upper-cased */
 	char *value; /* NULL for a keyword without '=' */
 };
 
@@ -143,10 +143,10 @@ struct smtp_txn {
 	struct smtp_saved_reply data_reply;
 	char *queue_id;
 	enum smtp_status status;
-	bool has_body;	 /* some message octets were seen */
-	bool body_done;	 /* the end-of-data marker was seen */
-	bool bdat;	 /* sent with BDAT rather than DATA */
-	uint64_t size;	 /* message octets, unstuffed */
+	bool has_body;	/* some message octets were seen */
+	bool body_done; /* the end-of-data marker was seen */
+	bool bdat;	/* sent with BDAT rather than DATA */
+	uint64_t size;	/* message octets, unstuffed */
 	uint8_t sha256[32];
 	char *subject; /* raw Subject header value, unfolded; or NULL */
 	int64_t ts_start, ts_end;

@@ -14,8 +14,8 @@ char *xstrndup(const char *s, size_t n);
 struct sbuf {
 	char *p;
 	size_t len, cap;
-	size_t max;	/* bytes kept at most; the rest is dropped */
-	int truncated;	/* something was dropped */
+	size_t max;    /* bytes kept at most; the rest is dropped */
+	int truncated; /* something was dropped */
 };
 
 void sb_append(struct sbuf *b, const void *data, size_t n);

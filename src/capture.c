@@ -44,7 +44,9 @@ static int ethertype_ip(uint16_t type)
 /* BSD address families of DLT_NULL/DLT_LOOP: INET, and INET6 of each BSD. */
 static int family_ip(uint32_t af)
 {
-	return af == 2 ? 4 : (af == 10 || af == 24 || af == 28 || af == 30) ? 6 : 0;
+	return af == 2						? 4
+	       : (af == 10 || af == 24 || af == 28 || af == 30) ? 6
+								: 0;
 }
 
 /* Strip the link layer; returns the IP version (0: skip) and the offset. */
@@ -232,7 +234,8 @@ struct cap *cap_open(const struct cap_options *o, char *err)
 			if (strstr(ebuf, "unknown file format"))
 				why = "not a pcap or pcapng capture file";
 			else if (strstr(ebuf, "truncated"))
-				why = "truncated capture file (incomplete header)";
+				why = "truncated capture file (incomplete "
+				      "header)";
 			snprintf(err, CAP_ERRBUF, "%s: %s", o->file, why);
 			if (fp != stdin)
 				fclose(fp);
@@ -246,9 +249,9 @@ struct cap *cap_open(const struct cap_options *o, char *err)
 	if (!dlt_supported(c->dlt)) {
 		snprintf(err, CAP_ERRBUF, "%s: unsupported link type %s (%d)",
 			 o->iface ? o->iface : o->file,
-			 pcap_datalink_val_to_name(c->dlt) ?
-				 pcap_datalink_val_to_name(c->dlt) :
-				 "unknown",
+			 pcap_datalink_val_to_name(c->dlt)
+			     ? pcap_datalink_val_to_name(c->dlt)
+			     : "unknown",
 			 c->dlt);
 		cap_close(c);
 		return NULL;
@@ -277,7 +280,8 @@ int cap_run(struct cap *c, cap_ip_fn fn, void *user, char *err)
 				 "capture file truncated after packet %llu: %s",
 				 (unsigned long long)c->st.packets, why);
 		} else {
-			snprintf(err, CAP_ERRBUF, "read error after packet %llu: %s",
+			snprintf(err, CAP_ERRBUF,
+				 "read error after packet %llu: %s",
 				 (unsigned long long)c->st.packets, why);
 		}
 		return -1;

@@ -124,7 +124,7 @@ void ev_flow_free(struct ev_flow *f)
 
 static struct json_object *jstr(const char *s, size_t n)
 {
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 	struct json_object *o;
 
 	wire_escape(&b, s, n);
@@ -149,8 +149,8 @@ static void add_int(struct json_object *o, const char *key, int64_t v)
 	add(o, key, json_object_new_int64(v));
 }
 
-static struct json_object *envelope(const struct ev_flow *f,
-				    const char *type, int64_t ts)
+static struct json_object *envelope(const struct ev_flow *f, const char *type,
+				    int64_t ts)
 {
 	struct json_object *o = json_object_new_object();
 	char t[40];
@@ -187,8 +187,7 @@ static void emit(struct ev_ctx *ctx, struct json_object *o)
 
 	if (ctx->json) {
 		line = json_object_to_json_string_ext(
-			o, JSON_C_TO_STRING_PLAIN |
-				   JSON_C_TO_STRING_NOSLASHESCAPE);
+		    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		if (fputs(line, ctx->json) == EOF ||
 		    fputc('\n', ctx->json) == EOF)
 			ctx->write_failed = true;
@@ -310,9 +309,9 @@ static void on_transaction(void *user, const struct smtp_txn *t)
 	o = json_object_new_object();
 	for (i = 0; i < t->n_params; i++)
 		add(o, t->params[i].key,
-		    t->params[i].value ? jstr(t->params[i].value,
-					      strlen(t->params[i].value)) :
-					 json_object_new_boolean(1));
+		    t->params[i].value
+			? jstr(t->params[i].value, strlen(t->params[i].value))
+			: json_object_new_boolean(1));
 	add(s, "mail_params", o);
 	if (t->mail_reply.code)
 		add(s, "mail_reply", saved_obj(&t->mail_reply));
@@ -369,8 +368,8 @@ static void on_session(void *user, const struct smtp_session_info *si)
 	add_str(s, "helo", si->helo);
 	o = json_object_new_array();
 	for (i = 0; i < si->n_extensions; i++)
-		json_object_array_add(o, jstr(si->extensions[i],
-					      strlen(si->extensions[i])));
+		json_object_array_add(
+		    o, jstr(si->extensions[i], strlen(si->extensions[i])));
 	add(s, "extensions", o);
 	o = json_object_new_object();
 	add(o, "offered", json_object_new_boolean(si->tls.offered));
@@ -405,12 +404,12 @@ static void on_session(void *user, const struct smtp_session_info *si)
 }
 
 const struct smtp_callbacks ev_smtp_callbacks = {
-	.command = on_command,
-	.reply = on_reply,
-	.body = on_body,
-	.alert = on_alert,
-	.transaction = on_transaction,
-	.session = on_session,
+    .command = on_command,
+    .reply = on_reply,
+    .body = on_body,
+    .alert = on_alert,
+    .transaction = on_transaction,
+    .session = on_session,
 };
 
 void ev_write_stats(struct ev_ctx *ctx, int64_t ts, struct json_object *stats)

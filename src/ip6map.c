@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* ip6map.c - stateless IPv6-to-IPv4 translation so libnids can reassemble IPv6. */
+/* ip6map.c - stateless IPv6-to-IPv4 translation so libnids can reassemble IPv6.
+ */
 #include "ip6map.h"
 
 #include <stdlib.h>
@@ -7,13 +8,13 @@
 
 #include "util.h"
 
-#define IP6MAP_BASE 0xf0000000u	 /* 240.0.0.0 */
-#define IP6MAP_MAX (1u << 24)	 /* addresses mapped at most */
+#define IP6MAP_BASE 0xf0000000u /* 240.0.0.0 */
+#define IP6MAP_MAX  (1u << 24)	/* addresses mapped at most */
 
 struct ip6map {
 	uint8_t (*addr)[16]; /* index -> IPv6 address */
 	uint32_t n, cap;
-	uint32_t *slots;     /* open addressing: index + 1, 0 empty */
+	uint32_t *slots; /* open addressing: index + 1, 0 empty */
 	uint32_t nslots;
 };
 
@@ -120,7 +121,7 @@ size_t ip6map_translate(struct ip6map *m, const uint8_t *ip6, size_t len,
 	/* the length on the wire: a packet cut by the snaplen stays cut */
 	out[2] = (uint8_t)((20 + wire - off) >> 8);
 	out[3] = (uint8_t)(20 + wire - off);
-	out[6] = 0x40; /* DF */
+	out[6] = 0x40;	 /* DF */
 	out[8] = ip6[7]; /* hop limit */
 	out[9] = 6;
 	put32(out + 12, IP6MAP_BASE + (uint32_t)s);

@@ -13,10 +13,10 @@
 #include "reassembly.h"
 #include "util.h"
 
-#define SMTPSCOPE_VERSION "0.1.0"
-#define DEFAULT_PORTS "25,465,587,2525"
+#define SMTPSCOPE_VERSION    "0.1.0"
+#define DEFAULT_PORTS	     "25,465,587,2525"
 #define DEFAULT_MAX_SESSIONS 262144
-#define DEFAULT_SNAPLEN 262144
+#define DEFAULT_SNAPLEN	     262144
 
 static volatile sig_atomic_t stop_requested;
 static struct cap *the_cap;
@@ -31,32 +31,37 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-	fputs("usage: smtpscope [options] -r FILE [BPF expression]\n"
-	      "       smtpscope [options] -i IFACE [BPF expression]\n"
-	      "       smtpscope -D\n"
-	      "\n"
-	      "Rebuilds every SMTP dialogue seen on the wire and writes JSON\n"
-	      "events (one per line) or human transcripts.\n"
-	      "\n"
-	      "  -r, --read FILE        read a pcap or pcapng file ('-': stdin)\n"
-	      "  -i, --interface IFACE  capture live on IFACE\n"
-	      "  -D, --list-interfaces  list the interfaces and exit\n"
-	      "  -T, --transcript       print transcripts on stdout (JSON then\n"
-	      "                         goes only to -o)\n"
-	      "  -o, --output FILE      append JSON events to FILE ('-': stdout)\n"
-	      "      --commands         also emit one smtp_command event per\n"
-	      "                         command/reply pair\n"
-	      "      --ports LIST       SMTP server ports (default " DEFAULT_PORTS ");\n"
-	      "                         465 is implicit TLS: counted, not decoded\n"
-	      "  -c, --count N          stop after N packets\n"
-	      "  -s, --snaplen N        live capture snapshot length (default 262144)\n"
-	      "      --max-sessions N   TCP connections tracked at once\n"
-	      "                         (default 262144)\n"
-	      "  -h, --help             this help\n"
-	      "  -V, --version          print the version\n"
-	      "\n"
-	      "A trailing BPF expression is ANDed with the SMTP ports.\n",
-	      out);
+	fputs(
+	    "usage: smtpscope [options] -r FILE [BPF expression]\n"
+	    "       smtpscope [options] -i IFACE [BPF expression]\n"
+	    "       smtpscope -D\n"
+	    "\n"
+	    "Rebuilds every SMTP dialogue seen on the wire and writes JSON\n"
+	    "events (one per line) or human transcripts.\n"
+	    "\n"
+	    "  -r, --read FILE        read a pcap or pcapng file ('-': stdin)\n"
+	    "  -i, --interface IFACE  capture live on IFACE\n"
+	    "  -D, --list-interfaces  list the interfaces and exit\n"
+	    "  -T, --transcript       print transcripts on stdout (JSON then\n"
+	    "                         goes only to -o)\n"
+	    "  -o, --output FILE      append JSON events to FILE ('-': "
+	    "stdout)\n"
+	    "      --commands         also emit one smtp_command event per\n"
+	    "                         command/reply pair\n"
+	    "      --ports LIST       SMTP server ports (default " DEFAULT_PORTS
+	    ");\n"
+	    "                         465 is implicit TLS: counted, not "
+	    "decoded\n"
+	    "  -c, --count N          stop after N packets\n"
+	    "  -s, --snaplen N        live capture snapshot length (default "
+	    "262144)\n"
+	    "      --max-sessions N   TCP connections tracked at once\n"
+	    "                         (default 262144)\n"
+	    "  -h, --help             this help\n"
+	    "  -V, --version          print the version\n"
+	    "\n"
+	    "A trailing BPF expression is ANDed with the SMTP ports.\n",
+	    out);
 }
 
 static void die(int code, const char *fmt, const char *a, const char *b)
@@ -104,7 +109,7 @@ static void parse_ports(const char *list, struct rs_options *ro)
 /* The trailing words form the filter expression, as with tcpdump. */
 static char *join_args(int argc, char **argv)
 {
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 	int i;
 
 	for (i = 0; i < argc; i++) {
@@ -123,7 +128,8 @@ static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx)
 
 	cap_get_stats(c, &cs);
 	rs_get_stats(&rs);
-#define N(k, v) json_object_object_add(o, k, json_object_new_int64((int64_t)(v)))
+#define N(k, v)                                                                \
+	json_object_object_add(o, k, json_object_new_int64((int64_t)(v)))
 	N("packets", cs.packets);
 	N("bytes", cs.bytes);
 	N("ipv4", cs.ipv4);
@@ -145,23 +151,23 @@ static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "read", required_argument, NULL, 'r' },
-		{ "interface", required_argument, NULL, 'i' },
-		{ "list-interfaces", no_argument, NULL, 'D' },
-		{ "transcript", no_argument, NULL, 'T' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "commands", no_argument, NULL, 1 },
-		{ "ports", required_argument, NULL, 2 },
-		{ "max-sessions", required_argument, NULL, 3 },
-		{ "count", required_argument, NULL, 'c' },
-		{ "snaplen", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	    {"read", required_argument, NULL, 'r'},
+	    {"interface", required_argument, NULL, 'i'},
+	    {"list-interfaces", no_argument, NULL, 'D'},
+	    {"transcript", no_argument, NULL, 'T'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"commands", no_argument, NULL, 1},
+	    {"ports", required_argument, NULL, 2},
+	    {"max-sessions", required_argument, NULL, 3},
+	    {"count", required_argument, NULL, 'c'},
+	    {"snaplen", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct cap_options co = { .snaplen = DEFAULT_SNAPLEN };
-	struct rs_options ro = { .max_sessions = DEFAULT_MAX_SESSIONS };
-	struct ev_ctx ctx = { 0 };
+	struct cap_options co = {.snaplen = DEFAULT_SNAPLEN};
+	struct rs_options ro = {.max_sessions = DEFAULT_MAX_SESSIONS};
+	struct ev_ctx ctx = {0};
 	const char *outpath = NULL;
 	char err[CAP_ERRBUF] = "";
 	bool list = false, transcript = false;
@@ -223,7 +229,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!co.file == !co.iface)
-		die(2, "give exactly one of -r FILE or -i IFACE (see --help)%s%s",
+		die(2,
+		    "give exactly one of -r FILE or -i IFACE (see --help)%s%s",
 		    "", "");
 	filter = join_args(argc - optind, argv + optind);
 	co.filter = filter;

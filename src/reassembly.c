@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* reassembly.c - libnids glue: IP packets in, one decoder session per TCP connection. */
+/* reassembly.c - libnids glue: IP packets in, one decoder session per TCP
+ * connection. */
 #include "reassembly.h"
 
 #include <nids.h>
@@ -23,11 +24,11 @@ struct rs_session {
 static struct {
 	struct rs_options opt;
 	struct ev_ctx *ctx;
-	pcap_t *dead;	/* a DLT_RAW handle: libnids sees bare IP */
-	int64_t ts;	/* time of the packet being processed */
+	pcap_t *dead; /* a DLT_RAW handle: libnids sees bare IP */
+	int64_t ts;   /* time of the packet being processed */
 	enum smtp_close exit_reason;
 	struct rs_stats st;
-	struct ip6map *v6;	/* IPv6 flows, translated for libnids */
+	struct ip6map *v6; /* IPv6 flows, translated for libnids */
 	uint8_t v6buf[65536];
 } rs;
 
@@ -58,7 +59,7 @@ static void session_end(struct tcp_stream *t, enum smtp_close reason)
 static void session_start(struct tcp_stream *t)
 {
 	struct rs_session *s = xcalloc(1, sizeof(*s));
-	struct smtp_options so = { 0 };
+	struct smtp_options so = {0};
 	uint32_t caddr = t->addr.saddr, saddr = t->addr.daddr;
 	uint8_t c6[16], s6[16];
 
@@ -66,8 +67,8 @@ static void session_start(struct tcp_stream *t)
 	rs.st.open++;
 	if (ip6map_lookup(rs.v6, ntohl(caddr), c6) &&
 	    ip6map_lookup(rs.v6, ntohl(saddr), s6))
-		ev_flow_init(&s->flow, rs.ctx, rs.st.sessions, AF_INET6, c6,
-			     s6, t->addr.source, t->addr.dest, rs.ts);
+		ev_flow_init(&s->flow, rs.ctx, rs.st.sessions, AF_INET6, c6, s6,
+			     t->addr.source, t->addr.dest, rs.ts);
 	else
 		ev_flow_init(&s->flow, rs.ctx, rs.st.sessions, AF_INET,
 			     (const uint8_t *)&caddr, (const uint8_t *)&saddr,
@@ -89,12 +90,12 @@ static void deliver(struct tcp_stream *t)
 		return;
 	if (t->server.count_new)
 		smtp_feed(s->smtp, SMTP_FROM_CLIENT,
-			  (const uint8_t *)t->server.data,
-			  t->server.count_new, rs.ts);
+			  (const uint8_t *)t->server.data, t->server.count_new,
+			  rs.ts);
 	if (t->client.count_new)
 		smtp_feed(s->smtp, SMTP_FROM_SERVER,
-			  (const uint8_t *)t->client.data,
-			  t->client.count_new, rs.ts);
+			  (const uint8_t *)t->client.data, t->client.count_new,
+			  rs.ts);
 }
 
 static void tcp_callback(struct tcp_stream *t, void **param)
@@ -142,7 +143,7 @@ static void nids_log(int type, int err, struct ip *iph, void *data)
 
 int rs_init(const struct rs_options *opt, struct ev_ctx *ctx, char *err)
 {
-	static struct nids_chksum_ctl nochk = { 0, 0, NIDS_DONT_CHKSUM, 0 };
+	static struct nids_chksum_ctl nochk = {0, 0, NIDS_DONT_CHKSUM, 0};
 
 	rs.opt = *opt;
 	rs.ctx = ctx;

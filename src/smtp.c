@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* smtp.c - the SMTP dialogue state machine (RFC 5321, 2920, 3030, 3207, 4954). */
+/* smtp.c - the SMTP dialogue state machine (RFC 5321, 2920, 3030, 3207, 4954).
+ */
 #include "smtp.h"
 
 #include <nettle/sha2.h>
@@ -10,31 +11,32 @@
 #include "util.h"
 
 /* Named caps: every buffer is bounded, whatever the peer sends. */
-#define SMTP_LINE_MAX 4096	/* bytes of one line kept; the rest is skipped */
-#define SMTP_REPLY_MAX 8192	/* bytes of one reply's text kept */
-#define SMTP_VERB_MAX 20	/* bytes of a verb kept */
-#define SMTP_ARG_MAX 1000	/* bytes of a command argument kept */
-#define SMTP_MAX_PENDING 512	/* unanswered commands remembered */
-#define SMTP_MAX_RCPTS 1024	/* recipients kept per transaction */
-#define SMTP_MAX_EXT 64		/* EHLO extensions kept */
-#define SMTP_EXT_MAX 128	/* bytes of one extension line kept */
-#define SMTP_SAVED_MAX 512	/* bytes of a reply text kept in a transaction */
-#define SMTP_SUBJECT_MAX 998	/* RFC 5322 2.1.1 line limit */
+#define SMTP_LINE_MAX	     4096 /* bytes of one line kept; the rest is skipped */
+#define SMTP_REPLY_MAX	     8192 /* bytes of one reply's text kept */
+#define SMTP_VERB_MAX	     20	  /* bytes of a verb kept */
+#define SMTP_ARG_MAX	     1000 /* bytes of a command argument kept */
+#define SMTP_MAX_PENDING     512  /* unanswered commands remembered */
+#define SMTP_MAX_RCPTS	     1024 /* recipients kept per transaction */
+#define SMTP_MAX_EXT	     64	  /* EHLO extensions kept */
+#define SMTP_EXT_MAX	     128  /* bytes of one extension line kept */
+#define SMTP_SAVED_MAX	     512 /* bytes of a reply text kept in a transaction */
+#define SMTP_SUBJECT_MAX     998   /* RFC 5322 2.1.1 line limit */
 #define SMTP_HEADER_SCAN_MAX 65536 /* header bytes scanned for Subject */
 
 #define AUTH_MASK "********"
 
 /* Verb table: one row per command (STYLE: adding a verb is one row). */
 #define SMTP_VERB_LIST(X)                                                      \
-	X(HELO) X(EHLO) X(LHLO) X(MAIL) X(RCPT) X(DATA) X(BDAT) X(RSET)       \
-	X(NOOP) X(QUIT) X(VRFY) X(EXPN) X(HELP) X(STARTTLS) X(AUTH) X(ETRN)   \
-	X(TURN) X(ATRN) X(SEND) X(SOML) X(SAML) X(XCLIENT) X(XFORWARD)
+	X(HELO)                                                                \
+	X(EHLO) X(LHLO) X(MAIL) X(RCPT) X(DATA) X(BDAT) X(RSET) X(NOOP)        \
+	    X(QUIT) X(VRFY) X(EXPN) X(HELP) X(STARTTLS) X(AUTH) X(ETRN)        \
+		X(TURN) X(ATRN) X(SEND) X(SOML) X(SAML) X(XCLIENT) X(XFORWARD)
 
 enum verb {
 #define X(v) V_##v,
 	SMTP_VERB_LIST(X)
 #undef X
-	V_UNKNOWN,
+	    V_UNKNOWN,
 	/* pseudo-commands: what else a reply can answer */
 	V_GREETING,
 	V_MESSAGE,
@@ -44,9 +46,13 @@ enum verb {
 
 static const char *const verb_names[] = {
 #define X(v) #v,
-	SMTP_VERB_LIST(X)
+    SMTP_VERB_LIST(X)
 #undef X
-	"", "<greeting>", "<message>", "<auth>", "<unsolicited>",
+	"",
+    "<greeting>",
+    "<message>",
+    "<auth>",
+    "<unsolicited>",
 };
 
 enum cstate { C_CMD, C_BODY, C_CHUNK, C_TLS };
@@ -58,11 +64,11 @@ enum hmode { HM_OTHER, HM_SUBJECT };
 
 struct txn {
 	struct smtp_txn pub;
-	struct txn *next;	/* live transactions, oldest first */
-	unsigned refs;		/* pending commands that belong to it */
-	bool detached;		/* the client moved on (RSET, MAIL, QUIT) */
+	struct txn *next; /* live transactions, oldest first */
+	unsigned refs;	  /* pending commands that belong to it */
+	bool detached;	  /* the client moved on (RSET, MAIL, QUIT) */
 	bool reset;
-	int data_cmd_code;	/* reply to DATA itself (354 or a refusal) */
+	int data_cmd_code; /* reply to DATA itself (354 or a refusal) */
 	struct sha256_ctx sha;
 	struct sbuf subject;
 };
@@ -116,8 +122,8 @@ struct smtp_session {
 	size_t hline, hbytes;
 	char hpre[8];
 
-	struct txn *cur;   /* receives MAIL/RCPT/DATA */
-	struct txn *txns;  /* all live transactions */
+	struct txn *cur;  /* receives MAIL/RCPT/DATA */
+	struct txn *txns; /* all live transactions */
 	uint32_t n_txn;
 
 	/* session summary */
@@ -141,20 +147,20 @@ static const struct {
 	enum smtp_severity sev;
 	const char *text;
 } alert_table[] = {
-#define X(name, str, sev, text) { str, SMTP_SEV_##sev, text },
-	SMTP_ALERT_LIST(X)
+#define X(name, str, sev, text) {str, SMTP_SEV_##sev, text},
+    SMTP_ALERT_LIST(X)
 #undef X
 };
 
 static const char *const close_names[] = {
 #define X(name, str) str,
-	SMTP_CLOSE_LIST(X)
+    SMTP_CLOSE_LIST(X)
 #undef X
 };
 
 static const char *const status_names[] = {
 #define X(name, str) str,
-	SMTP_STATUS_LIST(X)
+    SMTP_STATUS_LIST(X)
 #undef X
 };
 
@@ -175,8 +181,8 @@ const char *smtp_alert_text(enum smtp_alert_kind k)
 
 const char *smtp_severity_str(enum smtp_severity sev)
 {
-	static const char *const names[] = { "info", "warning", "error",
-					      "critical" };
+	static const char *const names[] = {"info", "warning", "error",
+					    "critical"};
 	return names[sev];
 }
 
@@ -214,7 +220,7 @@ static void alert(struct smtp_session *s, enum smtp_alert_kind kind,
 		  const struct smtp_cmd *cmd, const struct smtp_reply *reply,
 		  int64_t ts)
 {
-	struct smtp_alert a = { kind, cmd, reply, ts };
+	struct smtp_alert a = {kind, cmd, reply, ts};
 
 	if (s->cb->alert)
 		s->cb->alert(s->user, &a);
@@ -249,8 +255,9 @@ static void save_reply(struct smtp_saved_reply *dst, const struct smtp_reply *r)
 	saved_free(dst);
 	dst->code = r->code;
 	memcpy(dst->enhanced, r->enhanced, sizeof(dst->enhanced));
-	dst->text = xstrndup(r->text, r->text_len < SMTP_SAVED_MAX ?
-					      r->text_len : SMTP_SAVED_MAX);
+	dst->text =
+	    xstrndup(r->text, r->text_len < SMTP_SAVED_MAX ? r->text_len
+							   : SMTP_SAVED_MAX);
 }
 
 static enum smtp_status txn_status(const struct txn *t)
@@ -259,8 +266,8 @@ static enum smtp_status txn_status(const struct txn *t)
 	size_t i;
 
 	if (p->body_done && p->data_reply.code)
-		return p->data_reply.code < 400 ? SMTP_STATUS_QUEUED :
-						  SMTP_STATUS_REJECTED;
+		return p->data_reply.code < 400 ? SMTP_STATUS_QUEUED
+						: SMTP_STATUS_REJECTED;
 	if (p->has_body)
 		return SMTP_STATUS_INCOMPLETE;
 	if (p->mail_reply.code >= 400 || t->data_cmd_code >= 400)
@@ -384,7 +391,7 @@ static void pend_drop_oldest(struct smtp_session *s)
 {
 	struct pending *p = pend_at(s, 0);
 	struct smtp_cmd c;
-	struct smtp_reply none = { 0 };
+	struct smtp_reply none = {0};
 
 	cmd_view(p, &c);
 	none.text = none.raw = "";
@@ -396,8 +403,8 @@ static void pend_drop_oldest(struct smtp_session *s)
 }
 
 static struct pending *pend_push(struct smtp_session *s, enum verb id,
-				 const char *verb, size_t vlen,
-				 const char *arg, size_t alen, int64_t ts)
+				 const char *verb, size_t vlen, const char *arg,
+				 size_t alen, int64_t ts)
 {
 	struct pending *p;
 	size_t i;
@@ -514,7 +521,7 @@ static void parse_params(struct smtp_txn *t, const char *p, const char *end)
 		}
 		if (p > k) {
 			t->params = xrealloc(t->params, (t->n_params + 1) *
-							       sizeof(*t->params));
+							    sizeof(*t->params));
 			prm = &t->params[t->n_params++];
 			prm->key = xstrndup(k, (eq ? eq : p) - k);
 			for (i = 0; prm->key[i]; i++)
@@ -550,8 +557,8 @@ static bool parse_bdat(const char *a, size_t n, uint64_t *size, bool *last)
 	return true;
 }
 
-static size_t feed_chunk(struct smtp_session *s, const uint8_t *buf,
-			 size_t len, int64_t ts);
+static size_t feed_chunk(struct smtp_session *s, const uint8_t *buf, size_t len,
+			 int64_t ts);
 
 static void body_start(struct smtp_session *s)
 {
@@ -605,7 +612,8 @@ static void client_line(struct smtp_session *s, char *line, size_t len,
 			if (m > SMTP_VERB_MAX)
 				m = SMTP_VERB_MAX;
 			memcpy(masked, arg, m);
-			memcpy(masked + m, " " AUTH_MASK, sizeof(AUTH_MASK) + 1);
+			memcpy(masked + m, " " AUTH_MASK,
+			       sizeof(AUTH_MASK) + 1);
 			arg = masked;
 			alen = m + sizeof(AUTH_MASK);
 			/* the line as shown: verb as sent, masked argument */
@@ -645,8 +653,8 @@ static void client_line(struct smtp_session *s, char *line, size_t len,
 			struct smtp_txn *t = &s->cur->pub;
 			struct smtp_rcpt *r;
 
-			t->rcpts = xrealloc(t->rcpts,
-					    (t->n_rcpts + 1) * sizeof(*r));
+			t->rcpts =
+			    xrealloc(t->rcpts, (t->n_rcpts + 1) * sizeof(*r));
 			r = &t->rcpts[t->n_rcpts++];
 			memset(r, 0, sizeof(*r));
 			parse_path(arg, alen, "TO:", &r->address);
@@ -718,8 +726,8 @@ static void client_line(struct smtp_session *s, char *line, size_t len,
 /* ---- message body (DATA dot-stuffing and BDAT chunks) ---- */
 
 /* Scan the header section for Subject (unfolded, RFC 5322 2.2.3). */
-static void header_tap(struct smtp_session *s, struct txn *t,
-		       const uint8_t *p, size_t n)
+static void header_tap(struct smtp_session *s, struct txn *t, const uint8_t *p,
+		       size_t n)
 {
 	size_t i;
 
@@ -845,7 +853,7 @@ static size_t feed_body(struct smtp_session *s, const uint8_t *buf, size_t len,
 		}
 	}
 	return len;
-done: {
+done : {
 	struct pending *m;
 
 	body_end(s, true, ts);
@@ -855,8 +863,8 @@ done: {
 }
 }
 
-static size_t feed_chunk(struct smtp_session *s, const uint8_t *buf,
-			 size_t len, int64_t ts)
+static size_t feed_chunk(struct smtp_session *s, const uint8_t *buf, size_t len,
+			 int64_t ts)
 {
 	size_t n = len < s->chunk_left ? len : s->chunk_left;
 
@@ -924,7 +932,7 @@ static void save_extensions(struct smtp_session *s, const char *text)
 		n = e ? (size_t)(e - p) : strlen(p);
 		if (n) {
 			s->ext[s->n_ext++] =
-				xstrndup(p, n < SMTP_EXT_MAX ? n : SMTP_EXT_MAX);
+			    xstrndup(p, n < SMTP_EXT_MAX ? n : SMTP_EXT_MAX);
 			if (ieq_prefix(p, n, "STARTTLS") &&
 			    (n == 8 || p[8] == ' '))
 				s->tls.offered = true;
@@ -966,10 +974,10 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 				rc[i].code = code;
 				memcpy(rc[i].enhanced, r->enhanced,
 				       sizeof(rc[i].enhanced));
-				rc[i].text = xstrndup(r->text,
-						      r->text_len < SMTP_SAVED_MAX ?
-							      r->text_len :
-							      SMTP_SAVED_MAX);
+				rc[i].text = xstrndup(
+				    r->text, r->text_len < SMTP_SAVED_MAX
+						 ? r->text_len
+						 : SMTP_SAVED_MAX);
 				if (code / 100 == 2)
 					t->pub.accepted_rcpts++;
 			}
@@ -978,8 +986,8 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 	case V_DATA:
 		if (t)
 			t->data_cmd_code = code;
-		if (code != 354 && s->cstate == C_BODY &&
-		    s->bstate == B_BOL && !(s->cur && s->cur->pub.has_body))
+		if (code != 354 && s->cstate == C_BODY && s->bstate == B_BOL &&
+		    !(s->cur && s->cur->pub.has_body))
 			s->cstate = C_CMD; /* refused before any body */
 		break;
 	case V_BDAT:
@@ -1013,10 +1021,11 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 			s->auth_wait = true;
 		} else {
 			s->auth_code = code;
-			s->auth_result = code == 235 ? "success" :
-					 p->id == V_AUTHDATA && !strcmp(p->arg, "*") ?
-							 "cancelled" :
-							 "failure";
+			s->auth_result =
+			    code == 235 ? "success"
+			    : p->id == V_AUTHDATA && !strcmp(p->arg, "*")
+				? "cancelled"
+				: "failure";
 		}
 		break;
 	default:
@@ -1081,11 +1090,11 @@ static void server_line(struct smtp_session *s, const char *line, size_t len,
 			int64_t ts)
 {
 	bool valid = len >= 3 && is_digit(line[0]) && is_digit(line[1]) &&
-		     is_digit(line[2]) && (len == 3 || line[3] == ' ' ||
-					   line[3] == '-');
+		     is_digit(line[2]) &&
+		     (len == 3 || line[3] == ' ' || line[3] == '-');
 	int code = valid ? (line[0] - '0') * 100 + (line[1] - '0') * 10 +
-				   (line[2] - '0') :
-			   0;
+			       (line[2] - '0')
+			 : 0;
 	bool more = valid && len > 3 && line[3] == '-';
 	const char *text = valid ? line + (len > 3 ? 4 : 3) : line;
 	size_t tlen = len - (text - line), e;

@@ -13,7 +13,7 @@ static void tr_line(struct ev_flow *f, char margin, const char *who,
 		    const char *text, size_t n)
 {
 	struct sbuf *b = &f->transcript;
-	char pre[5] = { margin, ' ', who[0], ':', ' ' };
+	char pre[5] = {margin, ' ', who[0], ':', ' '};
 
 	b->max = TR_SESSION_MAX;
 	sb_append(b, pre, sizeof(pre));
@@ -35,7 +35,8 @@ void tr_reply(struct ev_flow *f, const struct smtp_cmd *c,
 	(void)c;
 	for (;;) {
 		nl = memchr(p, '\n', end - p);
-		tr_line(f, margin, "S", p, nl ? (size_t)(nl - p) : (size_t)(end - p));
+		tr_line(f, margin, "S", p,
+			nl ? (size_t)(nl - p) : (size_t)(end - p));
 		if (!nl)
 			break;
 		p = nl + 1;
@@ -45,7 +46,7 @@ void tr_reply(struct ev_flow *f, const struct smtp_cmd *c,
 void tr_body(struct ev_flow *f, const struct smtp_txn *t)
 {
 	char head[96];
-	struct sbuf line = { 0 };
+	struct sbuf line = {0};
 	int n;
 
 	n = snprintf(head, sizeof(head), "[message: %" PRIu64 " bytes%s",
@@ -85,8 +86,9 @@ void tr_end(struct ev_flow *f, const struct smtp_session_info *si)
 	if (f->transcript.truncated)
 		fputs("  ... (transcript truncated)\n", out);
 	if (si->tls.accepted)
-		fprintf(out, "  [TLS: %" PRIu64 " client and %" PRIu64
-			     " server bytes in all, encrypted part not shown]\n",
+		fprintf(out,
+			"  [TLS: %" PRIu64 " client and %" PRIu64
+			" server bytes in all, encrypted part not shown]\n",
 			si->bytes_client, si->bytes_server);
 	fprintf(out,
 		"--- end: %s, duration %" PRId64 ".%06" PRId64

@@ -138,7 +138,7 @@ void wire_escape(struct sbuf *out, const void *data, size_t n)
 		if (p > run)
 			sb_append(out, run, p - run);
 		if (p < end) {
-			char esc[4] = { '\\', 'x', hex[*p >> 4], hex[*p & 15] };
+			char esc[4] = {'\\', 'x', hex[*p >> 4], hex[*p & 15]};
 
 			sb_append(out, esc, 4);
 			p++;
