@@ -26,7 +26,8 @@ const char *sb_str(const struct sbuf *b);
 
 /*
  * Escape wire bytes for output: valid UTF-8 is kept, every other byte and
- * every control character becomes \xHH. The one place wire text is escaped.
+ * every control character but LF becomes \xHH. The one place wire text
+ * is escaped.
  */
 void wire_escape(struct sbuf *out, const void *data, size_t n);
 

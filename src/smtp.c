@@ -984,8 +984,14 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 		}
 		break;
 	case V_DATA:
-		if (t)
+		if (t) {
 			t->data_cmd_code = code;
+			/* a refused DATA ends the transaction: keep its reply */
+			if (code != 354 && !t->pub.has_body) {
+				save_reply(&t->pub.data_reply, r);
+				t->pub.ts_end = r->ts;
+			}
+		}
 		if (code != 354 && s->cstate == C_BODY && s->bstate == B_BOL &&
 		    !(s->cur && s->cur->pub.has_body))
 			s->cstate = C_CMD; /* refused before any body */

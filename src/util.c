@@ -122,6 +122,10 @@ static size_t utf8_len(const uint8_t *p, size_t n)
 	return len;
 }
 
+/*
+ * LF is kept: wire lines never hold one (they are split at LF), so a LF
+ * here is the separator of a multi-line reply's lines.
+ */
 void wire_escape(struct sbuf *out, const void *data, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -133,7 +137,7 @@ void wire_escape(struct sbuf *out, const void *data, size_t n)
 
 		/* copy the longest run that needs no escaping at once */
 		while (p < end && (k = utf8_len(p, end - p)) &&
-		       !(k == 1 && (*p < 0x20 || *p == 0x7f)))
+		       !(k == 1 && ((*p < 0x20 && *p != '\n') || *p == 0x7f)))
 			p += k;
 		if (p > run)
 			sb_append(out, run, p - run);

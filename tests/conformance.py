@@ -1,0 +1,479 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Check smtpscope's smtp_transaction events against Zeek's expected smtp.log for Zeek's SMTP test traces."""
+
+# usage: tests/conformance.py [-v] [SMTPSCOPE]   (default SMTPSCOPE: ./smtpscope
+# in the repository root). The corpus is ../shared/corpus/zeek next to the
+# repository (see its SOURCE.md), or $SMTPSCOPE_CORPUS. One line per trace:
+# "PASS conformance/<trace>", "PASS conformance/<trace> (known difference:
+# <field>)" for a difference listed in tests/KNOWN-DIFFS.md, or
+# "FAIL conformance/<trace>: <reason>". Exit status 1 when something failed.
+#
+# How a Zeek row and one of our transactions are paired, and compared:
+#
+# * Connection: Zeek's id.orig_h/orig_p/resp_h/resp_p is our src_ip/src_port/
+#   dest_ip/dest_port; if one 4-tuple holds several connections, Zeek's uids
+#   and our smtp.session numbers are paired in order of appearance.
+# * Transaction: Zeek's trans_depth is not a transaction index. It is 1 + the
+#   number of messages whose end ("." or BDAT ... LAST) got a reply so far,
+#   so a failed transaction keeps the depth of the next one (two rows can
+#   share a depth). We give each of our transactions the depth Zeek would
+#   give it (1 + earlier transactions of the session with a body and a reply
+#   to its end) and pair rows and transactions by (depth, order within that
+#   depth).
+# * A Zeek row with no mailfrom, no rcptto and tls=T is logged only because
+#   of STARTTLS: there is no transaction, so it is compared with our
+#   smtp_session (helo, tls.accepted) and with the replies of the session.
+# * helo, mailfrom, rcptto (as a set): compared after stripping <> and
+#   surrounding blanks; Zeek's "-" (unset) equals our absent or empty value.
+# * last_reply: Zeek's is the last line of the last reply of any kind sent
+#   while its log record was open; ours is the transaction's data_reply, else
+#   its last answered RCPT, else its MAIL reply. Codes are compared as
+#   numbers and texts after removing an RFC 3463 enhanced code (Zeek keeps it
+#   in the text, we split it off); of a multi-line reply, the last line.
+#   When they differ and our own command/reply stream (--commands) shows
+#   that Zeek's value is the reply to a line outside the transaction (an
+#   unknown command, a body line sent after a refused DATA, QUIT...), that
+#   is what Zeek's definition means and not a difference; the transaction
+#   must then end on the last reply to its own MAIL/RCPT/DATA/BDAT/message.
+# * An extra transaction of ours that no baseline of the trace logs fails.
+
+import argparse
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = "../shared/corpus/zeek"
+KNOWN_DIFFS = REPO / "tests" / "KNOWN-DIFFS.md"
+TXN_VERBS = {"MAIL", "RCPT", "DATA", "BDAT", "<MESSAGE>"}
+ENHANCED = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}(?: +|$)")
+HEX = re.compile(rb"\\x([0-9a-fA-F]{2})")
+
+
+def unhex(s):
+    """Both Zeek and smtpscope write odd bytes as \\xHH: compare the bytes."""
+    return HEX.sub(lambda m: bytes([int(m.group(1), 16)]),
+                   s.encode("utf-8", "surrogateescape")).decode(
+                       "utf-8", "replace")
+
+
+def addr(s):
+    if s is None:
+        return ""
+    s = s.strip()
+    if s.startswith("<"):
+        s = s[1:]
+    if s.endswith(">"):
+        s = s[:-1]
+    return s.strip()
+
+
+def norm_reply(code, text):
+    """(code, text) of a reply's last line, enhanced code removed."""
+    if not code:
+        return None
+    text = unhex(text or "").split("\n")[-1]
+    return int(code), ENHANCED.sub("", text.strip()).rstrip()
+
+
+def q(s):
+    return "'%s'" % s if s else "-"
+
+
+def show(r):
+    return "-" if r is None else "'%d %s'" % r if r[1] else "'%d'" % r[0]
+
+
+# ---- Zeek side ----
+
+def parse_zeek_log(path):
+    sep, set_sep, empty, unset = "\t", ",", "(empty)", "-"
+    fields, rows = None, []
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("#separator "):
+                sep = line.split(" ", 1)[1].encode().decode("unicode_escape")
+            elif line.startswith("#"):
+                key, _, val = line[1:].partition(sep)
+                if key == "set_separator":
+                    set_sep = val
+                elif key == "empty_field":
+                    empty = val
+                elif key == "unset_field":
+                    unset = val
+                elif key == "fields":
+                    fields = val.split(sep)
+            elif line and fields:
+                row = {}
+                for name, val in zip(fields, line.split(sep)):
+                    if val == unset:
+                        row[name] = None
+                    elif val == empty:
+                        row[name] = []
+                    else:
+                        row[name] = val
+                if isinstance(row.get("rcptto"), str):
+                    row["rcptto"] = row["rcptto"].split(set_sep)
+                rows.append(row)
+    return rows
+
+
+def baseline_traces(corpus):
+    """{baseline file name: trace file name}, from the table in SOURCE.md."""
+    out = {}
+    try:
+        text = (corpus / "SOURCE.md").read_text(encoding="utf-8")
+    except OSError:
+        return out
+    for line in text.splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or not line.lstrip().startswith("|"):
+            continue
+        for name in re.findall(r"[\w.\-]+\.smtp\.log", cells[0]):
+            out[name] = cells[2]
+    return out
+
+
+def find_trace(corpus, name):
+    for cand in (name, name + ".gz"):
+        if (corpus / cand).is_file():
+            return corpus / cand
+    return None
+
+
+# ---- our side ----
+
+def run_tool(binary, trace, tmp):
+    if trace.suffix == ".gz":
+        plain = Path(tmp) / trace.stem
+        with gzip.open(trace, "rb") as src, open(plain, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        trace = plain
+    proc = subprocess.run([str(binary), "-r", str(trace), "--commands"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=300, check=False)
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise RuntimeError("smtpscope exited with %d%s" % (
+            proc.returncode, ": " + err[-1] if err else ""))
+    sessions = {}  # (4-tuple) -> {session number: {...}}, in order
+    for n, line in enumerate(proc.stdout.decode("utf-8", "replace").splitlines()):
+        if not line.strip():
+            continue
+        try:
+            ev = json.loads(line)
+        except ValueError as e:
+            raise RuntimeError("output line %d is not JSON: %s" % (n + 1, e))
+        if "smtp" not in ev or "src_ip" not in ev:
+            continue
+        key = (ev["src_ip"], str(ev["src_port"]), ev["dest_ip"],
+               str(ev["dest_port"]))
+        s = sessions.setdefault(key, {}).setdefault(
+            ev["smtp"].get("session"),
+            {"txns": [], "cmds": [], "info": None})
+        kind = ev.get("event_type")
+        if kind == "smtp_transaction":
+            s["txns"].append(ev["smtp"])
+        elif kind == "smtp_command":
+            s["cmds"].append(ev["smtp"])
+        elif kind == "smtp_session":
+            s["info"] = ev["smtp"]
+    return {k: list(v.values()) for k, v in sessions.items()}
+
+
+def own_last_reply(t):
+    if t.get("data_reply"):
+        r = t["data_reply"]
+        return norm_reply(r.get("code"), r.get("text"))
+    for r in reversed(t.get("rcpt_to") or []):
+        if r.get("code"):
+            return norm_reply(r["code"], r.get("text"))
+    r = t.get("mail_reply")
+    return norm_reply(r.get("code"), r.get("text")) if r else None
+
+
+def zeek_depths(txns):
+    """The trans_depth Zeek gives each transaction (see the top)."""
+    done, out = 0, []
+    for t in sorted(txns, key=lambda t: t.get("transaction", 0)):
+        out.append((done + 1, t))
+        if t.get("data_reply") and t.get("body") and \
+                t.get("status") != "incomplete":
+            done += 1
+    return out
+
+
+def zeek_records(cmds):
+    """Replay our command/reply stream the way Zeek's SMTP script logs it:
+    a record per MAIL and per message end, kept when it saw MAIL, RCPT or
+    STARTTLS. Gives what Zeek's last_reply means, from our own pairing."""
+    recs, cur, bdat_last = [], None, False
+
+    def new():
+        return {"activity": False, "tls": False, "mail": False, "rcpt": False,
+                "last": None, "last_cmd": None, "txn_last": None,
+                "txn_last_cmd": None}
+
+    def flush():
+        nonlocal cur
+        if cur["activity"]:
+            recs.append(cur)
+        cur = new()
+
+    cur = new()
+    for c in cmds:
+        verb = (c.get("command") or "").upper()
+        arg = c.get("argument") or ""
+        if verb == "MAIL" and arg[:5].upper() == "FROM:":
+            flush()
+            cur["activity"] = cur["mail"] = True
+        elif verb == "RCPT" and arg[:3].upper() == "TO:":
+            cur["activity"] = cur["rcpt"] = True
+        elif verb == "BDAT" and arg.endswith(" LAST"):
+            bdat_last = True
+        r = c.get("reply")
+        if not r:
+            continue
+        rep = norm_reply(r.get("code"), r.get("text"))
+        if rep is None:
+            continue
+        cur["last"], cur["last_cmd"] = rep, c.get("command") or "?"
+        if verb in TXN_VERBS:
+            cur["txn_last"], cur["txn_last_cmd"] = rep, cur["last_cmd"]
+        if verb == "STARTTLS" and rep[0] == 220:
+            cur["activity"] = cur["tls"] = True
+        if verb == "<MESSAGE>" or (verb == "BDAT" and bdat_last):
+            bdat_last = False
+            flush()
+    flush()
+    return recs
+
+
+# ---- comparison ----
+
+def conn_name(row):
+    return "%s:%s->%s:%s" % (row["id.orig_h"], row["id.orig_p"],
+                             row["id.resp_h"], row["id.resp_p"])
+
+
+def compare_baseline(label, rows, ours, used):
+    """Failures as (field, message); used collects matched transactions."""
+    fails = []
+    by_conn = {}
+    for row in rows:
+        key = (row["id.orig_h"], row["id.orig_p"], row["id.resp_h"],
+               row["id.resp_p"])
+        by_conn.setdefault(key, {}).setdefault(row.get("uid"), []).append(row)
+    for key, uids in by_conn.items():
+        sessions = ours.get(key, [])
+        for k, (uid, zrows) in enumerate(uids.items()):
+            conn = conn_name(zrows[0])
+            if k >= len(sessions):
+                fails.append(("connection", "%s %s: connection not seen "
+                              "(Zeek logs %d row(s))"
+                              % (label, conn, len(zrows))))
+                continue
+            fails += compare_session(label, conn, zrows, sessions[k], used)
+    return fails
+
+
+def compare_session(label, conn, zrows, sess, used):
+    fails = []
+    depth_map = {}
+    for depth, t in zeek_depths(sess["txns"]):
+        depth_map.setdefault(depth, []).append(t)
+    recs = zeek_records(sess["cmds"])
+    taken = {}
+    for i, row in enumerate(zrows):
+        rname = "%s row %d (%s, trans_depth %s" % (
+            label, i + 1, conn, row["trans_depth"])
+        rec = recs[i] if i < len(recs) else None
+        zreply = None
+        if row.get("last_reply"):
+            code, _, text = unhex(row["last_reply"]).partition(" ")
+            zreply = norm_reply(code if code.isdigit() else 0, text)
+        if row.get("mailfrom") is None and not row.get("rcptto") and \
+                row.get("tls") == "T":
+            fails += compare_tls_row(rname + ", STARTTLS only)", row,
+                                     zreply, sess, recs)
+            continue
+        depth = int(row["trans_depth"])
+        n = taken.get(depth, 0)
+        cands = depth_map.get(depth, [])
+        if n >= len(cands):
+            fails.append(("transaction", "%s): no transaction of ours "
+                          "(we have %d)" % (rname, len(sess["txns"]))))
+            continue
+        taken[depth] = n + 1
+        t = cands[n]
+        used.add(id(t))
+        rname = "%s, our transaction %s)" % (rname, t.get("transaction"))
+        zh, oh = (row.get("helo") or "").strip(), (t.get("helo") or "").strip()
+        if unhex(zh) != unhex(oh):
+            fails.append(("helo", "%s helo: expected %s, got %s"
+                          % (rname, q(zh), q(oh))))
+        zm, om = addr(row.get("mailfrom")), addr(t.get("mail_from"))
+        if unhex(zm) != unhex(om):
+            fails.append(("mailfrom", "%s mailfrom: expected %s, got %s"
+                          % (rname, q(zm), q(om))))
+        zr = {unhex(addr(a)) for a in row.get("rcptto") or []}
+        orc = {unhex(addr(r.get("address"))) for r in t.get("rcpt_to") or []}
+        if zr != orc:
+            fails.append(("rcptto", "%s rcptto: missing %s, extra %s"
+                          % (rname, sorted(zr - orc) or "none",
+                             sorted(orc - zr) or "none")))
+        own = own_last_reply(t)
+        if own == zreply:
+            continue
+        if rec and zreply is not None and rec["last"] == zreply and \
+                (rec["last_cmd"] or "").upper() not in TXN_VERBS:
+            # Zeek's value answers a line outside the transaction.
+            if own != rec["txn_last"]:
+                fails.append(("last_reply", "%s last_reply: expected %s "
+                              "(our reply to %s; Zeek's %s answers '%s', a "
+                              "line outside the transaction), got %s" % (
+                                  rname, show(rec["txn_last"]),
+                                  rec["txn_last_cmd"], show(zreply),
+                                  rec["last_cmd"], show(own))))
+            continue
+        fails.append(("last_reply", "%s last_reply: expected %s, got %s"
+                      % (rname, show(zreply), show(own))))
+    return fails
+
+
+def compare_tls_row(rname, row, zreply, sess, recs):
+    fails = []
+    info = sess.get("info") or {}
+    zh, oh = (row.get("helo") or "").strip(), (info.get("helo") or "").strip()
+    if unhex(zh) != unhex(oh):
+        fails.append(("helo", "%s helo: expected %s, got %s"
+                      % (rname, q(zh), q(oh))))
+    if not (info.get("tls") or {}).get("accepted"):
+        fails.append(("tls", "%s: Zeek saw STARTTLS accepted, our session "
+                      "has tls.accepted false" % rname))
+    got = next((r["last"] for r in recs if r["tls"]), None)
+    if got != zreply:
+        fails.append(("last_reply", "%s last_reply: expected %s, got %s"
+                      % (rname, show(zreply), show(got))))
+    return fails
+
+
+def load_known(path):
+    """{(trace, field): reason} from the table in KNOWN-DIFFS.md."""
+    known = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return known
+    for line in lines:
+        if not line.lstrip().startswith("|"):
+            continue
+        cells = [c.strip().strip("`").strip()
+                 for c in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or cells[0].lower() == "trace" or \
+                set(cells[0]) <= set("-: "):
+            continue
+        known[(cells[0], cells[1])] = cells[2]
+    return known
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("smtpscope", nargs="?", default=str(REPO / "smtpscope"),
+                    help="the binary to test (default: ./smtpscope)")
+    ap.add_argument("-v", "--verbose", action="store_true",
+                    help="print every difference, not only the first")
+    args = ap.parse_args()
+
+    env = os.environ.get("SMTPSCOPE_CORPUS")
+    corpus = Path(env) if env else (REPO / DEFAULT_CORPUS)
+    if not corpus.is_dir():
+        print("SKIP conformance: %s not found" % (env or DEFAULT_CORPUS))
+        return 0
+    binary = Path(args.smtpscope)
+    if not os.access(str(binary), os.X_OK):
+        print("FAIL conformance: %s is not an executable" % binary)
+        return 1
+    known = load_known(KNOWN_DIFFS)
+    mapping = baseline_traces(corpus)
+    traces, failed = {}, False
+    for log in sorted((corpus / "baselines").glob("*.smtp.log")):
+        trace = mapping.get(log.name)
+        if not trace:
+            print("FAIL conformance/%s: no trace for it in SOURCE.md" % log.name)
+            failed = True
+            continue
+        traces.setdefault(trace, []).append(log)
+
+    for trace in sorted(traces):
+        path = find_trace(corpus, trace)
+        fails = []
+        if path is None:
+            fails.append(("run", "trace file not found in the corpus"))
+        else:
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    ours = run_tool(binary, path, tmp)
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+                fails.append(("run", str(e)))
+                ours = None
+            if ours is not None:
+                used, seen = set(), set()
+                # the plain baseline first, variants (same trace) after it
+                for log in sorted(traces[trace], key=lambda p: len(p.name)):
+                    label = re.sub(r"^scripts\.base\.protocols\.(smtp\.)?", "",
+                                   log.name)[:-len(".smtp.log")]
+                    for field, msg in compare_baseline(
+                            label, parse_zeek_log(log), ours, used):
+                        if (field, msg[len(label):]) not in seen:
+                            seen.add((field, msg[len(label):]))
+                            fails.append((field, msg))
+                for key, sessions in ours.items():
+                    for sess in sessions:
+                        for t in sess["txns"]:
+                            if id(t) not in used:
+                                fails.append(("extra-transaction", "our "
+                                              "transaction %s on %s:%s->%s:%s "
+                                              "is in no Zeek log"
+                                              % ((t.get("transaction"),) + key)))
+        uniq = fails
+        real = [f for f in uniq if (trace, f[0]) not in known]
+        excused = sorted({f[0] for f in uniq if (trace, f[0]) in known})
+        if real:
+            failed = True
+            more = " (+%d more; -v lists them)" % (len(real) - 1) \
+                if len(real) > 1 and not args.verbose else ""
+            print("FAIL conformance/%s: %s%s" % (trace, real[0][1], more))
+            if args.verbose:
+                for f in real[1:]:
+                    print("    %s" % f[1])
+        elif excused:
+            print("PASS conformance/%s (known difference: %s)"
+                  % (trace, ", ".join(excused)))
+        else:
+            print("PASS conformance/%s" % trace)
+        if args.verbose:
+            for f in uniq:
+                if (trace, f[0]) in known:
+                    print("    known: %s" % f[1])
+        for (ktrace, kfield) in sorted(known):
+            if ktrace == trace and kfield not in excused:
+                print("note: %s: known difference '%s' did not occur; remove "
+                      "it from tests/KNOWN-DIFFS.md?" % (trace, kfield),
+                      file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # e.g. piped into head
+        sys.exit(1)
