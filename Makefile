@@ -23,7 +23,7 @@ SRCS := $(wildcard src/*.c)
 OBJS := $(SRCS:src/%.c=build/%.o)
 SAN_OBJS := $(SRCS:src/%.c=build/san/%.o)
 LIB_SAN_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
-HDRS := $(wildcard include/*.h)
+HDRS := $(wildcard include/*.h src/*.h)
 
 .PHONY: all deps demo check unit golden clean format bench
 

@@ -26,27 +26,95 @@ enum smtp_close {
 #undef X
 };
 
-/* Alert kinds: enum name, JSON kind, severity, one sentence. */
-#define SMTP_ALERT_LIST(X)                                                     \
-	X(REPLY_421, "reply_421", ERROR,                                       \
-	  "The server answered 421: service not available, it is closing "     \
-	  "the connection.")                                                   \
-	X(REPLY_4XX, "reply_4xx", WARNING,                                     \
-	  "The server answered with a temporary failure (4xx); the client "    \
-	  "should retry later.")                                               \
-	X(REPLY_5XX, "reply_5xx", ERROR,                                       \
-	  "The server answered with a permanent failure (5xx).")               \
-	X(UNSOLICITED_REPLY, "unsolicited_reply", WARNING,                     \
-	  "The server sent a reply that no command asked for.")                \
-	X(UNKNOWN_COMMAND, "unknown_command", WARNING,                         \
-	  "The client sent a command verb that SMTP and its common "           \
-	  "extensions do not define.")                                         \
-	X(INVALID_REPLY, "invalid_reply", WARNING,                             \
-	  "The server sent a line that is not a valid SMTP reply (no "         \
-	  "three-digit code from 200 to 599).")
+/*
+ * Alert kinds, the one list: enum name, JSON kind, severity, one sentence
+ * (what it means, what to do), and the RFC or advisory behind it.
+ * docs/alerts.md is generated from it (make alerts-doc) and checked by a test.
+ */
+// clang-format off
+#define SMTP_ALERT_LIST(X)						\
+	X(REPLY_421, "reply_421", ERROR,				\
+	  "The server answered 421: it is closing the connection (overloaded, shutting down or tired of errors); mail is delayed, look at the server's logs.", \
+	  "RFC 5321 3.8, 4.2.3")					\
+	X(REPLY_4XX, "reply_4xx", WARNING,				\
+	  "The server answered with a temporary failure (4xx); the client should retry later, a lasting one delays mail.", \
+	  "RFC 5321 4.2.1, RFC 3463")					\
+	X(REPLY_5XX, "reply_5xx", ERROR,				\
+	  "The server answered with a permanent failure (5xx); the command or recipient was refused, read the reply text.", \
+	  "RFC 5321 4.2.1, RFC 3463")					\
+	X(UNSOLICITED_REPLY, "unsolicited_reply", WARNING,		\
+	  "The server sent a reply that no command asked for; the dialogue may be out of step or the server is misbehaving.", \
+	  "RFC 5321 4.2, RFC 2920")					\
+	X(UNKNOWN_COMMAND, "unknown_command", WARNING,			\
+	  "The client sent a command verb that SMTP and its common extensions do not define; a broken client, a scanner or a non-SMTP protocol.", \
+	  "RFC 5321 4.1")						\
+	X(INVALID_REPLY, "invalid_reply", WARNING,			\
+	  "The server sent a line that is not a valid SMTP reply (no three-digit code from 200 to 599, or a multi-line reply whose codes differ).", \
+	  "RFC 5321 4.2")						\
+	X(BDAT_INVALID, "bdat_invalid", ERROR,				\
+	  "A BDAT command has a chunk size that is not a valid number (negative, not numeric, over 2^64 or with trailing junk); the server should refuse it.", \
+	  "RFC 3030 2")							\
+	X(BDAT_MISSING_LAST, "bdat_missing_last", WARNING,		\
+	  "A command arrived while a BDAT transfer was open without LAST; the message was closed incomplete.", \
+	  "RFC 3030 2, 4")						\
+	X(STARTTLS_INJECTION, "starttls_injection", CRITICAL,		\
+	  "The client sent more data after STARTTLS before the server's 220: plaintext command injection; a vulnerable server runs those commands inside TLS.", \
+	  "RFC 3207 4, CVE-2011-0411")					\
+	X(STARTTLS_FAILED, "starttls_failed", WARNING,			\
+	  "The server refused STARTTLS; the session went on in clear text, check the server's TLS set-up.", \
+	  "RFC 3207 4")							\
+	X(CLEARTEXT_MAIL, "cleartext_mail", INFO,			\
+	  "A message was sent in clear text although the server offered STARTTLS; the client did not use the encryption it was offered.", \
+	  "RFC 3207, RFC 8314")						\
+	X(AUTH_PLAINTEXT, "auth_plaintext", WARNING,			\
+	  "The client sent AUTH credentials over a connection that is not encrypted; anyone on the path can read or replay them.", \
+	  "RFC 4954 4, 14")						\
+	X(AUTH_FAILURE, "auth_failure", WARNING,			\
+	  "The server rejected the client's credentials (535).",	\
+	  "RFC 4954 6")							\
+	X(AUTH_BRUTEFORCE, "auth_bruteforce", CRITICAL,			\
+	  "Repeated AUTH failures in one session or from one client address: password guessing; block the client.", \
+	  "RFC 4954 6, MITRE ATT&CK T1110")				\
+	X(SMTP_SMUGGLING, "smtp_smuggling", CRITICAL,			\
+	  "A non-standard end-of-data sequence inside DATA is followed by an SMTP command: SMTP smuggling, a second message hidden in the first.", \
+	  "RFC 5321 4.1.1.4, CVE-2023-51764, CVE-2023-51765, CVE-2023-51766") \
+	X(LINE_TOO_LONG, "line_too_long", WARNING,			\
+	  "A command or reply line over 512 octets, or a message text line over 1000; servers may cut or refuse it.", \
+	  "RFC 5321 4.5.3.1")						\
+	X(BARE_LF, "bare_lf", WARNING,					\
+	  "A line ended with a bare LF instead of CRLF; servers read such lines differently, the basis of SMTP smuggling.", \
+	  "RFC 5321 2.3.8, 4.1.1.4")					\
+	X(BARE_CR, "bare_cr", WARNING,					\
+	  "A bare CR (not followed by LF) appeared in a line; servers read it differently, the basis of SMTP smuggling.", \
+	  "RFC 5321 2.3.8, 4.1.1.4")					\
+	X(NUL_BYTE, "nul_byte", WARNING,				\
+	  "A NUL byte appeared in a command or reply line; a broken peer or an attempt to confuse parsers.", \
+	  "RFC 5321 2.3.8, 4.5.2")					\
+	X(COMMAND_OUT_OF_SEQUENCE, "command_out_of_sequence", WARNING,	\
+	  "A command came out of order (RCPT before MAIL, DATA without an accepted recipient, MAIL inside a transaction).", \
+	  "RFC 5321 4.1.4")						\
+	X(EARLY_TALKER, "early_talker", WARNING,			\
+	  "The client spoke before the server's greeting, as spam bots do.", \
+	  "RFC 5321 3.1, Postfix postscreen")				\
+	X(PIPELINING_NOT_OFFERED, "pipelining_not_offered", WARNING,	\
+	  "The client sent commands without waiting for replies although the server did not advertise PIPELINING.", \
+	  "RFC 2920 3")							\
+	X(EXCESSIVE_PENDING, "excessive_pending", WARNING,		\
+	  "The client has too many commands waiting for replies; a flood or a client out of step with the server.", \
+	  "RFC 2920 3.1")						\
+	X(VRFY_EXPN_PROBE, "vrfy_expn_probe", WARNING,			\
+	  "The client used VRFY or EXPN: address harvesting or reconnaissance.", \
+	  "RFC 5321 3.5, 7.3")						\
+	X(TOO_MANY_RECIPIENTS, "too_many_recipients", WARNING,		\
+	  "A transaction has more recipients than the configured limit; bulk mail or spam.", \
+	  "RFC 5321 4.5.3.1.8")						\
+	X(GAP, "gap", WARNING,						\
+	  "Bytes are missing from the stream (capture loss); the decoder skipped them and resynchronised, an open message is incomplete.", \
+	  "capture loss")
+// clang-format on
 
 enum smtp_alert_kind {
-#define X(name, str, sev, text) SMTP_ALERT_##name,
+#define X(name, str, sev, text, ref) SMTP_ALERT_##name,
 	SMTP_ALERT_LIST(X)
 #undef X
 	    SMTP_ALERT_COUNT
@@ -107,6 +175,7 @@ struct smtp_alert {
 	enum smtp_alert_kind kind;
 	const struct smtp_cmd *cmd;	/* may be NULL */
 	const struct smtp_reply *reply; /* may be NULL */
+	const char *detail;		/* what exactly was seen, or NULL */
 	int64_t ts;
 };
 
@@ -166,12 +235,15 @@ struct smtp_session_info {
 	const char *auth_mechanism; /* NULL: no AUTH */
 	const char *auth_result;    /* "success", "failure", "cancelled" */
 	int auth_code;
+	const char *auth_user; /* only with show_auth_user; NULL otherwise */
 	uint32_t transactions;
 	uint32_t commands;
 	uint32_t replies[4]; /* 2xx, 3xx, 4xx, 5xx */
 	uint64_t bytes_client, bytes_server;
 	int64_t ts_start, ts_end;
 	enum smtp_close close;
+	bool midstream;
+	uint64_t gaps, gap_bytes; /* holes reported by smtp_gap() */
 };
 
 /*
@@ -196,6 +268,11 @@ struct smtp_session;
 struct smtp_options {
 	bool implicit_tls; /* port 465: the stream is TLS from the start */
 	int64_t ts_start;  /* time of the connection's first packet, or -1 */
+	bool midstream;	   /* the capture began after the connection did */
+	bool show_auth_user; /* decode the PLAIN/LOGIN user name (never more) */
+	unsigned max_recipients; /* too_many_recipients above this; 0: 100 */
+	unsigned max_pending;	 /* excessive_pending above this; 0: 100 */
+	unsigned auth_failures;	 /* auth_bruteforce at this many; 0: 5 */
 };
 
 /* A new session; never returns NULL (aborts on out of memory). */
@@ -205,6 +282,13 @@ struct smtp_session *smtp_session_new(const struct smtp_callbacks *cb,
 /* Feed bytes of one direction, in order; any split gives the same events. */
 void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *buf,
 	       size_t len, int64_t ts);
+/*
+ * A hole in one direction: len bytes (0 when unknown) that will never be
+ * seen. Raises a gap alert, closes an open message as incomplete and
+ * resynchronises on the next server reply, as Zeek does after a gap.
+ */
+void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len,
+	      int64_t ts);
 /* End the session: flush what is pending, emit the session event. */
 void smtp_end(struct smtp_session *s, enum smtp_close reason, int64_t ts);
 void smtp_session_free(struct smtp_session *s);
@@ -212,6 +296,7 @@ void smtp_session_free(struct smtp_session *s);
 const char *smtp_alert_kind_str(enum smtp_alert_kind kind);
 enum smtp_severity smtp_alert_severity(enum smtp_alert_kind kind);
 const char *smtp_alert_text(enum smtp_alert_kind kind);
+const char *smtp_alert_ref(enum smtp_alert_kind kind);
 const char *smtp_severity_str(enum smtp_severity sev);
 const char *smtp_close_str(enum smtp_close c);
 const char *smtp_status_str(enum smtp_status st);

@@ -138,7 +138,6 @@ static void handler(u_char *user, const struct pcap_pkthdr *h,
 	c->st.bytes += h->caplen;
 	if (h->caplen < h->len)
 		c->st.cut++;
-	/* pcapng files may mix link types: read each packet's own */
 	v = link_strip(c->dlt, pkt, h->caplen, &off);
 	if (v == 4)
 		c->st.ipv4++;
@@ -153,13 +152,30 @@ static void handler(u_char *user, const struct pcap_pkthdr *h,
 		pcap_breakloop(c->p);
 }
 
-static int set_filter(struct cap *c, const char *expr, char *err)
+/*
+ * Without an expression no BPF at all: the ports are checked in code, for
+ * every link layer. With one: (expression) and (ports).
+ */
+static int set_filter(struct cap *c, const char *expr, const char *ports,
+		      char *err)
 {
 	struct bpf_program prog;
+	struct sbuf full = { 0 };
+	int rc;
 
 	if (!expr || !*expr)
 		return 0;
-	if (pcap_compile(c->p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+	sb_append(&full, "(", 1);
+	sb_append(&full, expr, strlen(expr));
+	sb_append(&full, ")", 1);
+	if (ports && *ports) {
+		sb_append(&full, " and (", 6);
+		sb_append(&full, ports, strlen(ports));
+		sb_append(&full, ")", 1);
+	}
+	rc = pcap_compile(c->p, &prog, full.p, 1, PCAP_NETMASK_UNKNOWN);
+	sb_free(&full);
+	if (rc < 0) {
 		snprintf(err, CAP_ERRBUF, "bad filter '%s': %s", expr,
 			 pcap_geterr(c->p));
 		return -1;
@@ -256,7 +272,7 @@ struct cap *cap_open(const struct cap_options *o, char *err)
 		cap_close(c);
 		return NULL;
 	}
-	if (set_filter(c, o->filter, err) < 0) {
+	if (set_filter(c, o->filter, o->ports_filter, err) < 0) {
 		cap_close(c);
 		return NULL;
 	}
@@ -271,6 +287,19 @@ int cap_run(struct cap *c, cap_ip_fn fn, void *user, char *err)
 	c->fn = fn;
 	c->user = user;
 	rc = pcap_loop(c->p, -1, handler, (u_char *)c);
+	if (rc == PCAP_ERROR_BREAK && c->live &&
+	    !(c->count && c->st.packets >= c->count)) {
+		/* stopped by a signal: what the kernel holds was captured */
+		char ebuf[PCAP_ERRBUF_SIZE];
+		int i;
+
+		pcap_setnonblock(c->p, 1, ebuf);
+		for (i = 0; i < 1000 && pcap_dispatch(c->p, -1, handler,
+						      (u_char *)c) > 0;
+		     i++)
+			;
+		return 0;
+	}
 	if (rc == PCAP_ERROR) {
 		const char *why = pcap_geterr(c->p);
 

@@ -284,6 +284,7 @@ static void on_alert(void *user, const struct smtp_alert *a)
 	add_str(al, "severity",
 		smtp_severity_str(smtp_alert_severity(a->kind)));
 	add_str(al, "message", smtp_alert_text(a->kind));
+	add_str(al, "detail", a->detail);
 	add(s, "alert", al);
 	if (a->cmd)
 		add_command(s, a->cmd);
@@ -384,6 +385,7 @@ static void on_session(void *user, const struct smtp_session_info *si)
 		add_str(o, "result", si->auth_result);
 		if (si->auth_code)
 			add_int(o, "code", si->auth_code);
+		add_str(o, "user", si->auth_user);
 		add(s, "auth", o);
 	}
 	add_int(s, "transactions", si->transactions);
@@ -400,6 +402,14 @@ static void on_session(void *user, const struct smtp_session_info *si)
 	add(s, "bytes", o);
 	add_int(s, "duration_us", si->ts_end - si->ts_start);
 	add_str(s, "close", smtp_close_str(si->close));
+	if (si->midstream)
+		add(s, "midstream", json_object_new_boolean(1));
+	if (si->gaps) {
+		o = json_object_new_object();
+		add_int(o, "count", (int64_t)si->gaps);
+		add_int(o, "bytes", (int64_t)si->gap_bytes);
+		add(s, "gaps", o);
+	}
 	emit(f->ctx, ev);
 }
 

@@ -106,6 +106,27 @@ static void parse_ports(const char *list, struct rs_options *ro)
 		die(2, "--ports: empty list%s%s", "", "");
 }
 
+/*
+ * The SMTP ports as BPF, for ANDing with the user's expression (which
+ * goes first, so that its "vlan" shifts the offsets for the ports too).
+ * IPv4 fragments pass: libnids reassembles them before the port check.
+ */
+static char *ports_filter(const struct rs_options *ro)
+{
+	struct sbuf b = { 0 };
+	char port[32];
+	size_t i;
+
+	for (i = 0; i < ro->n_ports; i++) {
+		int n = snprintf(port, sizeof(port), "%stcp port %u",
+				 i ? " or " : "", ro->ports[i]);
+
+		sb_append(&b, port, n);
+	}
+	sb_append(&b, " or (ip and ip[6:2] & 0x3fff != 0)", 34);
+	return b.p;
+}
+
 /* The trailing words form the filter expression, as with tcpdump. */
 static char *join_args(int argc, char **argv)
 {
@@ -234,6 +255,7 @@ int main(int argc, char **argv)
 		    "", "");
 	filter = join_args(argc - optind, argv + optind);
 	co.filter = filter;
+	co.ports_filter = ports_filter(&ro);
 
 	if (outpath && strcmp(outpath, "-")) {
 		ctx.json = fopen(outpath, "a");
@@ -257,7 +279,8 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (cap_run(the_cap, rs_packet, NULL, err) < 0) {
+	/* a signal interrupts the read: that is a stop, not an error */
+	if (cap_run(the_cap, rs_packet, NULL, err) < 0 && !stop_requested) {
 		fprintf(stderr, "smtpscope: %s: %s\n",
 			co.file ? co.file : co.iface, err);
 		rc = 1;
@@ -287,6 +310,7 @@ int main(int argc, char **argv)
 			(unsigned long long)rst.nids_tcp);
 	cap_close(the_cap);
 	free(filter);
+	free((char *)co.ports_filter);
 	if (fflush(stdout) == EOF || (ctx.json && fflush(ctx.json) == EOF) ||
 	    ctx.write_failed) {
 		fprintf(stderr, "smtpscope: %s: write error: %s\n",

@@ -1,166 +1,47 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* smtp.c - the SMTP dialogue state machine (RFC 5321, 2920, 3030, 3207, 4954).
- */
+/* smtp.c - the SMTP dialogue state machine (RFC 5321, 2920, 3030, 3207, 4954). */
 #include "smtp.h"
 
-#include <nettle/sha2.h>
+#include <nettle/base64.h>
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
-
-/* Named caps: every buffer is bounded, whatever the peer sends. */
-#define SMTP_LINE_MAX	     4096 /* bytes of one line kept; the rest is skipped */
-#define SMTP_REPLY_MAX	     8192 /* bytes of one reply's text kept */
-#define SMTP_VERB_MAX	     20	  /* bytes of a verb kept */
-#define SMTP_ARG_MAX	     1000 /* bytes of a command argument kept */
-#define SMTP_MAX_PENDING     512  /* unanswered commands remembered */
-#define SMTP_MAX_RCPTS	     1024 /* recipients kept per transaction */
-#define SMTP_MAX_EXT	     64	  /* EHLO extensions kept */
-#define SMTP_EXT_MAX	     128  /* bytes of one extension line kept */
-#define SMTP_SAVED_MAX	     512 /* bytes of a reply text kept in a transaction */
-#define SMTP_SUBJECT_MAX     998   /* RFC 5322 2.1.1 line limit */
-#define SMTP_HEADER_SCAN_MAX 65536 /* header bytes scanned for Subject */
-
-#define AUTH_MASK "********"
-
-/* Verb table: one row per command (STYLE: adding a verb is one row). */
-#define SMTP_VERB_LIST(X)                                                      \
-	X(HELO)                                                                \
-	X(EHLO) X(LHLO) X(MAIL) X(RCPT) X(DATA) X(BDAT) X(RSET) X(NOOP)        \
-	    X(QUIT) X(VRFY) X(EXPN) X(HELP) X(STARTTLS) X(AUTH) X(ETRN)        \
-		X(TURN) X(ATRN) X(SEND) X(SOML) X(SAML) X(XCLIENT) X(XFORWARD)
-
-enum verb {
-#define X(v) V_##v,
-	SMTP_VERB_LIST(X)
-#undef X
-	    V_UNKNOWN,
-	/* pseudo-commands: what else a reply can answer */
-	V_GREETING,
-	V_MESSAGE,
-	V_AUTHDATA,
-	V_UNSOLICITED,
-};
+#include "smtp_int.h"
 
 static const char *const verb_names[] = {
 #define X(v) #v,
-    SMTP_VERB_LIST(X)
+	SMTP_VERB_LIST(X)
 #undef X
 	"",
-    "<greeting>",
-    "<message>",
-    "<auth>",
-    "<unsolicited>",
-};
-
-enum cstate { C_CMD, C_BODY, C_CHUNK, C_TLS };
-enum sstate { S_REPLY, S_TLS };
-/* Where the DATA body scanner stands: dot-stuffing, RFC 5321 4.5.2. */
-enum bstate { B_BOL, B_TEXT, B_DOT, B_DOT_CR };
-enum hstate { H_LINE, H_DONE };
-enum hmode { HM_OTHER, HM_SUBJECT };
-
-struct txn {
-	struct smtp_txn pub;
-	struct txn *next; /* live transactions, oldest first */
-	unsigned refs;	  /* pending commands that belong to it */
-	bool detached;	  /* the client moved on (RSET, MAIL, QUIT) */
-	bool reset;
-	int data_cmd_code; /* reply to DATA itself (354 or a refusal) */
-	struct sha256_ctx sha;
-	struct sbuf subject;
-};
-
-struct pending {
-	enum verb id;
-	bool pipelined;
-	uint32_t seq;
-	int64_t ts;
-	struct txn *txn;
-	char verb[SMTP_VERB_MAX + 1];
-	char arg[SMTP_ARG_MAX + 1];
-	size_t arg_len;
-};
-
-struct line {
-	char buf[SMTP_LINE_MAX + 1];
-	size_t len;
-	bool overflow;
-};
-
-struct smtp_session {
-	const struct smtp_callbacks *cb;
-	void *user;
-
-	enum cstate cstate;
-	enum sstate sstate;
-	struct line cline, sline;
-
-	/* the reply being assembled */
-	struct sbuf rtext, rraw;
-	int rcode;
-	char renh[SMTP_ENHANCED_MAX];
-	unsigned rlines;
-	bool rinvalid;
-
-	/* commands waiting for their replies, oldest first (a ring) */
-	struct pending *pend;
-	size_t pend_cap, pend_head, pend_len;
-	uint32_t seq;
-
-	bool auth_wait; /* a 334 asked for a SASL response line */
-	bool quit_sent;
-
-	/* message body */
-	enum bstate bstate;
-	uint64_t chunk_left;
-	bool chunk_last;
-	enum hstate hstate;
-	enum hmode hmode;
-	size_t hline, hbytes;
-	char hpre[8];
-
-	struct txn *cur;  /* receives MAIL/RCPT/DATA */
-	struct txn *txns; /* all live transactions */
-	uint32_t n_txn;
-
-	/* session summary */
-	char *banner;
-	char *helo;
-	char *ext[SMTP_MAX_EXT];
-	size_t n_ext;
-	struct smtp_tls tls;
-	char auth_mech[SMTP_VERB_MAX + 1];
-	const char *auth_result;
-	int auth_code;
-	uint32_t commands;
-	uint32_t replies[4];
-	uint64_t bytes[2];
-	int64_t ts_first, ts_last;
-	bool ended;
+	"<greeting>",
+	"<message>",
+	"<auth>",
+	"<unsolicited>",
 };
 
 static const struct {
 	const char *kind;
 	enum smtp_severity sev;
 	const char *text;
+	const char *ref;
 } alert_table[] = {
-#define X(name, str, sev, text) {str, SMTP_SEV_##sev, text},
-    SMTP_ALERT_LIST(X)
+#define X(name, str, sev, text, ref) {str, SMTP_SEV_##sev, text, ref},
+	SMTP_ALERT_LIST(X)
 #undef X
 };
 
 static const char *const close_names[] = {
 #define X(name, str) str,
-    SMTP_CLOSE_LIST(X)
+	SMTP_CLOSE_LIST(X)
 #undef X
 };
 
 static const char *const status_names[] = {
 #define X(name, str) str,
-    SMTP_STATUS_LIST(X)
+	SMTP_STATUS_LIST(X)
 #undef X
 };
 
@@ -177,6 +58,11 @@ enum smtp_severity smtp_alert_severity(enum smtp_alert_kind k)
 const char *smtp_alert_text(enum smtp_alert_kind k)
 {
 	return alert_table[k].text;
+}
+
+const char *smtp_alert_ref(enum smtp_alert_kind k)
+{
+	return alert_table[k].ref;
 }
 
 const char *smtp_severity_str(enum smtp_severity sev)
@@ -196,7 +82,7 @@ const char *smtp_status_str(enum smtp_status st)
 	return status_names[st];
 }
 
-static int upper(int c)
+int smtp_upper(int c)
 {
 	return c >= 'a' && c <= 'z' ? c - 32 : c;
 }
@@ -206,29 +92,40 @@ static bool is_digit(int c)
 	return c >= '0' && c <= '9';
 }
 
-static bool ieq_prefix(const char *s, size_t n, const char *prefix)
+bool smtp_ieq_prefix(const char *s, size_t n, const char *prefix)
 {
 	size_t i;
 
 	for (i = 0; prefix[i]; i++)
-		if (i >= n || upper((unsigned char)s[i]) != prefix[i])
+		if (i >= n || smtp_upper((unsigned char)s[i]) != prefix[i])
 			return false;
 	return true;
 }
 
-static void alert(struct smtp_session *s, enum smtp_alert_kind kind,
-		  const struct smtp_cmd *cmd, const struct smtp_reply *reply,
-		  int64_t ts)
+/* Alerts are rare: formatting their detail here costs nothing. */
+void smtp_alert_raise(struct smtp_session *s, enum smtp_alert_kind kind,
+		      const struct smtp_cmd *cmd,
+		      const struct smtp_reply *reply, int64_t ts,
+		      const char *fmt, ...)
 {
-	struct smtp_alert a = {kind, cmd, reply, ts};
+	struct smtp_alert a = {kind, cmd, reply, NULL, ts};
+	char detail[512];
+	va_list ap;
 
-	if (s->cb->alert)
-		s->cb->alert(s->user, &a);
+	if (!s->cb->alert)
+		return;
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(detail, sizeof(detail), fmt, ap);
+		va_end(ap);
+		a.detail = detail;
+	}
+	s->cb->alert(s->user, &a);
 }
 
 /* ---- transactions ---- */
 
-static struct txn *txn_new(struct smtp_session *s, int64_t ts)
+struct txn *smtp_txn_new(struct smtp_session *s, int64_t ts)
 {
 	struct txn *t = xcalloc(1, sizeof(*t));
 	struct txn **pp = &s->txns;
@@ -409,7 +306,7 @@ static struct pending *pend_push(struct smtp_session *s, enum verb id,
 	struct pending *p;
 	size_t i;
 
-	if (s->pend_len == SMTP_MAX_PENDING)
+	if (s->pend_len == SMTP_PENDING_HARD)
 		pend_drop_oldest(s);
 	if (s->pend_len == s->pend_cap) {
 		size_t cap = s->pend_cap ? s->pend_cap * 2 : 4;
@@ -433,7 +330,7 @@ static struct pending *pend_push(struct smtp_session *s, enum verb id,
 	if (vlen > SMTP_VERB_MAX)
 		vlen = SMTP_VERB_MAX;
 	for (i = 0; i < vlen; i++)
-		p->verb[i] = id < V_UNKNOWN ? upper(verb[i]) : verb[i];
+		p->verb[i] = id < V_UNKNOWN ? smtp_upper(verb[i]) : verb[i];
 	p->verb[vlen] = '\0';
 	if (alen > SMTP_ARG_MAX)
 		alen = SMTP_ARG_MAX;
@@ -444,7 +341,7 @@ static struct pending *pend_push(struct smtp_session *s, enum verb id,
 	return p;
 }
 
-static struct pending *pend_pseudo(struct smtp_session *s, enum verb id,
+struct pending *smtp_pend_pseudo(struct smtp_session *s, enum verb id,
 				   int64_t ts)
 {
 	const char *name = verb_names[id];
@@ -452,7 +349,7 @@ static struct pending *pend_pseudo(struct smtp_session *s, enum verb id,
 	return pend_push(s, id, name, strlen(name), "", 0, ts);
 }
 
-static void pend_attach(struct pending *p, struct txn *t)
+void smtp_pend_attach(struct pending *p, struct txn *t)
 {
 	if (t) {
 		p->txn = t;
@@ -462,14 +359,14 @@ static void pend_attach(struct pending *p, struct txn *t)
 
 /* ---- client commands ---- */
 
-static enum verb verb_lookup(const char *v, size_t n)
+enum verb smtp_verb_lookup(const char *v, size_t n)
 {
 	size_t i, k;
 
 	for (i = 0; i < V_UNKNOWN; i++) {
 		const char *name = verb_names[i];
 
-		for (k = 0; k < n && name[k] && upper(v[k]) == name[k]; k++)
+		for (k = 0; k < n && name[k] && smtp_upper(v[k]) == name[k]; k++)
 			;
 		if (k == n && !name[k])
 			return i;
@@ -484,7 +381,7 @@ static const char *parse_path(const char *a, size_t n, const char *prefix,
 	const char *p = a, *end = a + n, *s, *e;
 	size_t plen = strlen(prefix);
 
-	if (ieq_prefix(a, n, prefix))
+	if (smtp_ieq_prefix(a, n, prefix))
 		p += plen;
 	while (p < end && *p == ' ')
 		p++;
@@ -525,7 +422,7 @@ static void parse_params(struct smtp_txn *t, const char *p, const char *end)
 			prm = &t->params[t->n_params++];
 			prm->key = xstrndup(k, (eq ? eq : p) - k);
 			for (i = 0; prm->key[i]; i++)
-				prm->key[i] = upper(prm->key[i]);
+				prm->key[i] = smtp_upper(prm->key[i]);
 			prm->value = eq ? xstrndup(eq + 1, p - eq - 1) : NULL;
 		}
 		while (p < end && *p == ' ')
@@ -549,7 +446,7 @@ static bool parse_bdat(const char *a, size_t n, uint64_t *size, bool *last)
 	while (i < n && a[i] == ' ')
 		i++;
 	*last = false;
-	if (n - i == 4 && ieq_prefix(a + i, 4, "LAST"))
+	if (n - i == 4 && smtp_ieq_prefix(a + i, 4, "LAST"))
 		*last = true, i += 4;
 	if (i != n)
 		return false;
@@ -557,26 +454,233 @@ static bool parse_bdat(const char *a, size_t n, uint64_t *size, bool *last)
 	return true;
 }
 
-static size_t feed_chunk(struct smtp_session *s, const uint8_t *buf, size_t len,
-			 int64_t ts);
 
-static void body_start(struct smtp_session *s)
+/* ---- AUTH (RFC 4954) ---- */
+
+/*
+ * With show_auth_user only: the user name of PLAIN ("authzid NUL authcid
+ * NUL password", RFC 4616) or LOGIN (the first response). The password is
+ * decoded into a local buffer, never kept, and wiped.
+ */
+static void auth_user(struct smtp_session *s, const char *b64, size_t n)
 {
-	s->bstate = B_BOL;
-	s->hstate = H_LINE;
-	s->hmode = HM_OTHER;
-	s->hline = s->hbytes = 0;
+	struct base64_decode_ctx ctx;
+	uint8_t out[SMTP_ARG_MAX];
+	size_t len = sizeof(out), i, start = 0;
+
+	if (!s->opt.show_auth_user || s->auth_user[0] ||
+	    n > (sizeof(out) / 3) * 4)
+		return;
+	base64_decode_init(&ctx);
+	if (!base64_decode_update(&ctx, &len, out, n, b64) ||
+	    !base64_decode_final(&ctx))
+		len = 0;
+	if (!strcmp(s->auth_mech, "PLAIN")) {
+		for (i = 0; i < len && out[i]; i++)
+			;
+		start = i + 1; /* the authcid follows the first NUL */
+		for (i = start; i < len && out[i]; i++)
+			;
+	} else {
+		i = len;
+	}
+	if (start < len && i > start) {
+		size_t k = i - start < SMTP_USER_MAX ? i - start : SMTP_USER_MAX;
+
+		memcpy(s->auth_user, out + start, k);
+		s->auth_user[k] = '\0';
+	}
+	memset(out, 0, sizeof(out));
 }
 
-static void client_line(struct smtp_session *s, char *line, size_t len,
+static void auth_reply(struct smtp_session *s, struct pending *p,
+		       const struct smtp_cmd *c, const struct smtp_reply *r)
+{
+	if (r->code == 334) {
+		s->auth_wait = true;
+		return;
+	}
+	s->auth_code = r->code;
+	s->auth_result = r->code == 235 ? "success" :
+			 p->id == V_AUTHDATA && !strcmp(p->arg, "*") ?
+						  "cancelled" :
+						  "failure";
+	if (r->code != 535)
+		return;
+	smtp_alert_raise(s, SMTP_ALERT_AUTH_FAILURE, c, r, r->ts,
+			 "mechanism %s", s->auth_mech);
+	if (++s->auth_failures >= s->opt.auth_failures &&
+	    !(s->seen & SEEN_BRUTE)) {
+		s->seen |= SEEN_BRUTE;
+		smtp_alert_raise(s, SMTP_ALERT_AUTH_BRUTEFORCE, c, r, r->ts,
+				 "%u failed AUTH attempts in this session",
+				 s->auth_failures);
+	}
+}
+
+/* ---- client commands ---- */
+
+/* Once-per-session anomalies of a line; where says whose line it is. */
+static void line_anomalies(struct smtp_session *s, const struct line *l,
+			   bool bare_lf, const char *where, size_t limit,
+			   const struct smtp_cmd *c, int64_t ts)
+{
+	size_t len = l->total + (bare_lf ? 1 : 2);
+
+	if (len > limit && !(s->seen & SEEN_LONG)) {
+		s->seen |= SEEN_LONG;
+		smtp_alert_raise(s, SMTP_ALERT_LINE_TOO_LONG, c, NULL, ts,
+				 "%s line of %zu octets (limit %zu)%s", where,
+				 len, limit,
+				 l->total > SMTP_LINE_MAX ?
+					 "; the decoder kept its first 4096" :
+					 "");
+	}
+	if (bare_lf && !(s->seen & SEEN_BARE_LF)) {
+		s->seen |= SEEN_BARE_LF;
+		smtp_alert_raise(s, SMTP_ALERT_BARE_LF, c, NULL, ts,
+				 "%s line ended with a bare LF", where);
+	}
+	if (l->bare_cr && !(s->seen & SEEN_BARE_CR)) {
+		s->seen |= SEEN_BARE_CR;
+		smtp_alert_raise(s, SMTP_ALERT_BARE_CR, c, NULL, ts,
+				 "bare CR in a %s line", where);
+	}
+	if (l->nul && !(s->seen & SEEN_NUL)) {
+		s->seen |= SEEN_NUL;
+		smtp_alert_raise(s, SMTP_ALERT_NUL_BYTE, c, NULL, ts,
+				 "NUL byte in a %s line", where);
+	}
+}
+
+static struct pending *last_message(struct smtp_session *s)
+{
+	size_t i;
+
+	for (i = s->pend_len; i-- > 0;)
+		if (pend_at(s, i)->id == V_MESSAGE)
+			return pend_at(s, i);
+	return NULL;
+}
+
+/* Checks every command gets before its own meaning is applied. */
+static void command_checks(struct smtp_session *s, struct pending *p,
+			   const struct smtp_cmd *c, int64_t ts)
+{
+	struct pending *m;
+
+	if (s->pend_len > 1 && pend_at(s, 0)->id == V_GREETING &&
+	    !(s->seen & SEEN_EARLY)) {
+		s->seen |= SEEN_EARLY;
+		smtp_alert_raise(s, SMTP_ALERT_EARLY_TALKER, c, NULL, ts,
+				 "%s sent before the server's greeting",
+				 p->verb);
+	}
+	if (p->pipelined && !s->pipelining && !(s->seen & SEEN_PIPELINING) &&
+	    pend_at(s, 0)->id != V_GREETING && !s->tls_wait) {
+		s->seen |= SEEN_PIPELINING;
+		smtp_alert_raise(s, SMTP_ALERT_PIPELINING_NOT_OFFERED, c, NULL,
+				 ts, "%s sent before earlier commands were "
+				     "answered",
+				 p->verb);
+	}
+	if (s->pend_len > s->opt.max_pending && !(s->seen & SEEN_PENDING)) {
+		s->seen |= SEEN_PENDING;
+		smtp_alert_raise(s, SMTP_ALERT_EXCESSIVE_PENDING, c, NULL, ts,
+				 "%zu commands waiting for replies (limit %u)",
+				 s->pend_len, s->opt.max_pending);
+	}
+	if (s->tls_wait)
+		smtp_alert_raise(s, SMTP_ALERT_STARTTLS_INJECTION, c, NULL, ts,
+				 "%s sent after STARTTLS, before the server's "
+				 "reply",
+				 p->verb[0] ? p->verb : "an empty line");
+	/* a command right after an unusual end of data: smuggling */
+	if (s->after_end.seq && p->id < V_UNKNOWN && (m = last_message(s)))
+		m->smuggle = s->after_end;
+	s->after_end.seq = NULL;
+	if (s->bdat_open && p->id != V_BDAT) {
+		smtp_alert_raise(s, SMTP_ALERT_BDAT_MISSING_LAST, c, NULL, ts,
+				 "%s arrived after BDAT chunks without LAST",
+				 p->verb);
+		smtp_body_end(s, false, ts);
+	}
+}
+
+static void add_rcpt(struct smtp_session *s, struct pending *p,
+		     const struct smtp_cmd *c, const char *arg, size_t alen,
+		     int64_t ts)
+{
+	struct smtp_txn *t;
+	struct smtp_rcpt *r;
+
+	if (!s->cur || s->cur->pub.mail_reply.code >= 400)
+		smtp_alert_raise(s, SMTP_ALERT_COMMAND_OUT_OF_SEQUENCE, c,
+				 NULL, ts,
+				 s->cur ? "RCPT after a refused MAIL" :
+					  "RCPT before MAIL");
+	if (!s->cur)
+		s->cur = smtp_txn_new(s, ts);
+	t = &s->cur->pub;
+	if (t->n_rcpts + t->dropped_rcpts >= s->opt.max_recipients &&
+	    !s->cur->too_many) {
+		s->cur->too_many = true;
+		smtp_alert_raise(s, SMTP_ALERT_TOO_MANY_RECIPIENTS, c, NULL, ts,
+				 "more than %u recipients in transaction %u",
+				 s->opt.max_recipients, t->index);
+	}
+	if (t->n_rcpts == SMTP_MAX_RCPTS) {
+		t->dropped_rcpts++;
+		return;
+	}
+	t->rcpts = xrealloc(t->rcpts, (t->n_rcpts + 1) * sizeof(*r));
+	r = &t->rcpts[t->n_rcpts++];
+	memset(r, 0, sizeof(*r));
+	parse_path(arg, alen, "TO:", &r->address);
+	smtp_pend_attach(p, s->cur);
+}
+
+static void start_bdat(struct smtp_session *s, struct pending *p,
+		       const struct smtp_cmd *c, const char *arg, size_t alen,
+		       int64_t ts)
+{
+	uint64_t size;
+	bool last;
+
+	if (!parse_bdat(arg, alen, &size, &last)) {
+		/* stay in command mode: the server's refusal is parsed */
+		smtp_alert_raise(s, SMTP_ALERT_BDAT_INVALID, c, NULL, ts,
+				 "chunk size \"%.*s\" is not valid", (int)alen,
+				 arg);
+		smtp_pend_attach(p, s->cur);
+		return;
+	}
+	if (!s->cur)
+		s->cur = smtp_txn_new(s, ts);
+	if (!s->bdat_open) {
+		s->cur->pub.bdat = true;
+		s->cur->pub.has_body = true;
+		smtp_body_start(s);
+	}
+	smtp_pend_attach(p, s->cur);
+	s->bdat_open = !last;
+	s->chunk_left = size;
+	s->chunk_last = last;
+	s->cstate = C_CHUNK;
+	if (!size)
+		smtp_feed_chunk(s, NULL, 0, ts); /* BDAT 0 LAST */
+}
+
+static void client_line(struct smtp_session *s, struct line *l, bool bare_lf,
 			int64_t ts)
 {
 	char masked[SMTP_VERB_MAX + sizeof(AUTH_MASK) + 1];
 	char masked_line[2 * SMTP_VERB_MAX + sizeof(AUTH_MASK) + 2];
+	char *line = l->buf;
+	size_t len = l->len, vlen, alen;
 	struct pending *p;
 	struct smtp_cmd c;
 	const char *arg;
-	size_t vlen, alen;
 	enum verb id;
 
 	if (s->auth_wait) {
@@ -584,7 +688,9 @@ static void client_line(struct smtp_session *s, char *line, size_t len,
 		bool cancel = len == 1 && line[0] == '*';
 
 		s->auth_wait = false;
-		p = pend_pseudo(s, V_AUTHDATA, ts);
+		if (!cancel && s->auth_steps++ == 0)
+			auth_user(s, line, len);
+		p = smtp_pend_pseudo(s, V_AUTHDATA, ts);
 		strcpy(p->arg, cancel ? "*" : AUTH_MASK);
 		p->arg_len = strlen(p->arg);
 		cmd_view(p, &c);
@@ -597,7 +703,7 @@ static void client_line(struct smtp_session *s, char *line, size_t len,
 
 	for (vlen = 0; vlen < len && line[vlen] != ' '; vlen++)
 		;
-	id = verb_lookup(line, vlen);
+	id = smtp_verb_lookup(line, vlen);
 	arg = line + vlen;
 	alen = len - vlen;
 	while (alen && *arg == ' ')
@@ -608,20 +714,28 @@ static void client_line(struct smtp_session *s, char *line, size_t len,
 
 		for (m = 0; m < alen && arg[m] != ' '; m++)
 			;
+		for (s->auth_steps = 0; s->auth_steps < m &&
+					s->auth_steps < SMTP_VERB_MAX;
+		     s->auth_steps++)
+			s->auth_mech[s->auth_steps] =
+				smtp_upper(arg[s->auth_steps]);
+		s->auth_mech[s->auth_steps] = '\0';
+		s->auth_steps = 0;
 		if (m < alen) {
+			auth_user(s, arg + m + 1, alen - m - 1);
+			s->auth_steps = 1;
 			if (m > SMTP_VERB_MAX)
 				m = SMTP_VERB_MAX;
 			memcpy(masked, arg, m);
-			memcpy(masked + m, " " AUTH_MASK,
-			       sizeof(AUTH_MASK) + 1);
+			memcpy(masked + m, " " AUTH_MASK, sizeof(AUTH_MASK) + 1);
 			arg = masked;
 			alen = m + sizeof(AUTH_MASK);
 			/* the line as shown: verb as sent, masked argument */
 			if (vlen > SMTP_VERB_MAX)
 				vlen = SMTP_VERB_MAX;
-			memmove(masked_line + vlen + 1, masked, alen);
 			memcpy(masked_line, line, vlen);
 			masked_line[vlen] = ' ';
+			memcpy(masked_line + vlen + 1, masked, alen);
 			line = masked_line;
 			len = vlen + 1 + alen;
 		}
@@ -629,6 +743,13 @@ static void client_line(struct smtp_session *s, char *line, size_t len,
 	p = pend_push(s, id, line, vlen, arg, alen, ts);
 	p->seq = ++s->seq;
 	s->commands++;
+	cmd_view(p, &c);
+	c.line = line;
+	c.line_len = len;
+	if (s->cb->command)
+		s->cb->command(s->user, &c);
+	line_anomalies(s, l, bare_lf, "command", SMTP_CMD_LINE_LIMIT, &c, ts);
+	command_checks(s, p, &c, ts);
 
 	switch (id) {
 	case V_HELO:
@@ -640,61 +761,33 @@ static void client_line(struct smtp_session *s, char *line, size_t len,
 		txn_detach(s, s->cur, true);
 		break;
 	case V_MAIL:
+		if (s->cur && s->cur->pub.mail_from &&
+		    (s->cur->pub.mail_reply.code == 0 ||
+		     s->cur->pub.mail_reply.code / 100 == 2))
+			smtp_alert_raise(s, SMTP_ALERT_COMMAND_OUT_OF_SEQUENCE,
+					 &c, NULL, ts,
+					 "MAIL inside an open transaction");
 		txn_detach(s, s->cur, false);
-		s->cur = txn_new(s, ts);
+		s->cur = smtp_txn_new(s, ts);
 		arg = parse_path(arg, alen, "FROM:", &s->cur->pub.mail_from);
 		parse_params(&s->cur->pub, arg, line + len);
-		pend_attach(p, s->cur);
+		smtp_pend_attach(p, s->cur);
 		break;
 	case V_RCPT:
-		if (!s->cur)
-			s->cur = txn_new(s, ts);
-		if (s->cur->pub.n_rcpts < SMTP_MAX_RCPTS) {
-			struct smtp_txn *t = &s->cur->pub;
-			struct smtp_rcpt *r;
-
-			t->rcpts =
-			    xrealloc(t->rcpts, (t->n_rcpts + 1) * sizeof(*r));
-			r = &t->rcpts[t->n_rcpts++];
-			memset(r, 0, sizeof(*r));
-			parse_path(arg, alen, "TO:", &r->address);
-			pend_attach(p, s->cur);
-		} else {
-			s->cur->pub.dropped_rcpts++;
-		}
+		add_rcpt(s, p, &c, arg, alen, ts);
 		break;
 	case V_DATA:
 		/*
 		 * Go to body mode now: a client sends the body only after
 		 * 354, and a refusal with no body seen returns to commands.
 		 */
-		pend_attach(p, s->cur);
+		smtp_pend_attach(p, s->cur);
 		s->cstate = C_BODY;
-		body_start(s);
+		smtp_body_start(s);
 		break;
-	case V_BDAT: {
-		uint64_t size;
-		bool last;
-
-		pend_attach(p, s->cur);
-		if (!parse_bdat(arg, alen, &size, &last))
-			break;
-		if (!s->cur)
-			s->cur = txn_new(s, ts);
-		if (!s->cur->pub.has_body) {
-			s->cur->pub.bdat = true;
-			s->cur->pub.has_body = true;
-			body_start(s);
-		}
-		if (p->txn != s->cur)
-			pend_attach(p, s->cur);
-		s->chunk_left = size;
-		s->chunk_last = last;
-		s->cstate = C_CHUNK;
-		if (!size)
-			feed_chunk(s, NULL, 0, ts); /* BDAT 0 LAST */
+	case V_BDAT:
+		start_bdat(s, p, &c, arg, alen, ts);
 		break;
-	}
 	case V_RSET:
 		txn_detach(s, s->cur, true);
 		break;
@@ -702,185 +795,23 @@ static void client_line(struct smtp_session *s, char *line, size_t len,
 		s->quit_sent = true;
 		txn_detach(s, s->cur, false);
 		break;
-	case V_AUTH: {
-		size_t m;
-
-		for (m = 0; m < alen && arg[m] != ' ' && m < SMTP_VERB_MAX; m++)
-			s->auth_mech[m] = upper(arg[m]);
-		s->auth_mech[m] = '\0';
+	case V_AUTH:
+		if (!s->tls.accepted)
+			smtp_alert_raise(s, SMTP_ALERT_AUTH_PLAINTEXT, &c, NULL,
+					 ts, "AUTH %s without TLS",
+					 s->auth_mech);
 		break;
-	}
 	case V_STARTTLS:
 		s->tls.requested = true;
+		s->tls_wait = true;
 		break;
 	default:
 		break;
 	}
-	cmd_view(p, &c);
-	c.line = line;
-	c.line_len = len;
-	if (s->cb->command)
-		s->cb->command(s->user, &c);
-}
-
-/* ---- message body (DATA dot-stuffing and BDAT chunks) ---- */
-
-/* Scan the header section for Subject (unfolded, RFC 5322 2.2.3). */
-static void header_tap(struct smtp_session *s, struct txn *t, const uint8_t *p,
-		       size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n && s->hstate != H_DONE; i++) {
-		uint8_t c = p[i];
-
-		if (++s->hbytes > SMTP_HEADER_SCAN_MAX) {
-			s->hstate = H_DONE;
-			break;
-		}
-		if (c == '\n') {
-			if (!s->hline)
-				s->hstate = H_DONE; /* the empty line */
-			s->hline = 0;
-			continue;
-		}
-		if (c == '\r')
-			continue;
-		if (s->hline < sizeof(s->hpre))
-			s->hpre[s->hline] = c;
-		s->hline++;
-		if (s->hline == 1 && c != ' ' && c != '\t')
-			s->hmode = HM_OTHER; /* a new field, not a fold */
-		if (s->hline == 8 && s->hmode == HM_OTHER &&
-		    ieq_prefix(s->hpre, 8, "SUBJECT:") && !t->subject.len) {
-			s->hmode = HM_SUBJECT;
-			continue;
-		}
-		if (s->hmode == HM_SUBJECT &&
-		    (t->subject.len || (c != ' ' && c != '\t')))
-			sb_append(&t->subject, &c, 1);
-	}
-}
-
-static void body_data(struct smtp_session *s, const uint8_t *p, size_t n,
-		      int64_t ts)
-{
-	struct txn *t = s->cur;
-
-	if (!n)
-		return;
-	if (!t)
-		t = s->cur = txn_new(s, ts);
-	t->pub.has_body = true;
-	t->pub.size += n;
-	sha256_update(&t->sha, n, p);
-	if (s->hstate != H_DONE)
-		header_tap(s, t, p, n);
-}
-
-static void body_end(struct smtp_session *s, bool complete, int64_t ts)
-{
-	struct txn *t = s->cur;
-
-	s->cstate = C_CMD;
-	if (!t)
-		t = s->cur = txn_new(s, ts);
-	t->pub.has_body = true;
-	t->pub.body_done = complete;
-	t->pub.ts_end = ts;
-	sha256_digest(&t->sha, sizeof(t->pub.sha256), t->pub.sha256);
-	while (t->subject.len && (t->subject.p[t->subject.len - 1] == ' ' ||
-				  t->subject.p[t->subject.len - 1] == '\t'))
-		t->subject.p[--t->subject.len] = '\0';
-	t->pub.subject = t->subject.len ? t->subject.p : NULL;
-	if (s->cb->body)
-		s->cb->body(s->user, &t->pub);
-}
-
-/*
- * DATA: un-stuff dots and find <CRLF>.<CRLF> (a bare LF ends lines too).
- * Runs of lines that do not start with a dot go to body_data() at once.
- */
-static size_t feed_body(struct smtp_session *s, const uint8_t *buf, size_t len,
-			int64_t ts)
-{
-	const uint8_t *p = buf, *end = buf + len, *run, *nl;
-
-	while (p < end) {
-		switch (s->bstate) {
-		case B_BOL:
-		case B_TEXT:
-			run = p;
-			while (p < end) {
-				if (s->bstate == B_BOL) {
-					if (*p == '.')
-						break;
-					s->bstate = B_TEXT;
-				}
-				nl = memchr(p, '\n', end - p);
-				if (!nl) {
-					p = end;
-					break;
-				}
-				p = nl + 1;
-				s->bstate = B_BOL;
-			}
-			body_data(s, run, p - run, ts);
-			if (p < end) { /* a dot at the start of a line */
-				s->bstate = B_DOT;
-				p++;
-			}
-			break;
-		case B_DOT:
-			if (*p == '\r') {
-				s->bstate = B_DOT_CR;
-				p++;
-			} else if (*p == '\n') {
-				p++;
-				goto done;
-			} else {
-				s->bstate = B_TEXT; /* a stuffed dot: drop it */
-			}
-			break;
-		case B_DOT_CR:
-			if (*p == '\n') {
-				p++;
-				goto done;
-			}
-			body_data(s, (const uint8_t *)"\r", 1, ts);
-			s->bstate = B_TEXT;
-			break;
-		}
-	}
-	return len;
-done : {
-	struct pending *m;
-
-	body_end(s, true, ts);
-	m = pend_pseudo(s, V_MESSAGE, ts);
-	pend_attach(m, s->cur);
-	return p - buf;
-}
-}
-
-static size_t feed_chunk(struct smtp_session *s, const uint8_t *buf, size_t len,
-			 int64_t ts)
-{
-	size_t n = len < s->chunk_left ? len : s->chunk_left;
-
-	body_data(s, buf, n, ts);
-	s->chunk_left -= n;
-	if (!s->chunk_left) {
-		s->cstate = C_CMD;
-		if (s->chunk_last)
-			body_end(s, true, ts);
-	}
-	return n;
 }
 
 /* ---- server replies ---- */
 
-/* RFC 3463: class.subject.detail, class matching the reply's. */
 static size_t parse_enhanced(const char *t, size_t n, int code, char *out)
 {
 	size_t i = 0, parts, digits;
@@ -916,6 +847,7 @@ static void reply_reset(struct smtp_session *s)
 	s->renh[0] = '\0';
 	s->rlines = 0;
 	s->rinvalid = false;
+	s->rbadcode = 0;
 }
 
 static void save_extensions(struct smtp_session *s, const char *text)
@@ -926,24 +858,53 @@ static void save_extensions(struct smtp_session *s, const char *text)
 	while (s->n_ext)
 		free(s->ext[--s->n_ext]);
 	s->tls.offered = false;
+	s->pipelining = false;
 	while (p && s->n_ext < SMTP_MAX_EXT) {
 		p++;
 		e = strchr(p, '\n');
 		n = e ? (size_t)(e - p) : strlen(p);
 		if (n) {
 			s->ext[s->n_ext++] =
-			    xstrndup(p, n < SMTP_EXT_MAX ? n : SMTP_EXT_MAX);
-			if (ieq_prefix(p, n, "STARTTLS") &&
+				xstrndup(p, n < SMTP_EXT_MAX ? n : SMTP_EXT_MAX);
+			if (smtp_ieq_prefix(p, n, "STARTTLS") &&
 			    (n == 8 || p[8] == ' '))
 				s->tls.offered = true;
+			if (smtp_ieq_prefix(p, n, "PIPELINING") &&
+			    (n == 10 || p[10] == ' '))
+				s->pipelining = true;
 		}
 		p = e;
 	}
 }
 
+static void message_reply(struct smtp_session *s, struct pending *p,
+			  const struct smtp_cmd *c, const struct smtp_reply *r)
+{
+	struct txn *t = p->txn;
+
+	if (t) {
+		save_reply(&t->pub.data_reply, r);
+		t->pub.queue_id = queue_id(r->text);
+		t->pub.ts_end = r->ts;
+		txn_detach(s, t, false);
+	}
+	if (p->smuggle.seq)
+		smtp_alert_raise(
+			s, SMTP_ALERT_SMTP_SMUGGLING, c, r, r->ts,
+			"%s ended the data at body offset %llu and SMTP "
+			"commands followed at once; the server answered %d to "
+			"it: %s",
+			p->smuggle.seq, (unsigned long long)p->smuggle.offset,
+			r->code,
+			r->code / 100 == 2 ?
+				"it took the sequence as end of data, what "
+				"follows is a second message" :
+				"it refused the message");
+}
+
 /* What a reply means for the state, by the command it answers. */
 static void reply_effect(struct smtp_session *s, struct pending *p,
-			 const struct smtp_reply *r)
+			 const struct smtp_cmd *c, const struct smtp_reply *r)
 {
 	struct txn *t = p->txn;
 	int code = r->code;
@@ -975,15 +936,19 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 				memcpy(rc[i].enhanced, r->enhanced,
 				       sizeof(rc[i].enhanced));
 				rc[i].text = xstrndup(
-				    r->text, r->text_len < SMTP_SAVED_MAX
-						 ? r->text_len
-						 : SMTP_SAVED_MAX);
+					r->text, r->text_len < SMTP_SAVED_MAX ?
+							 r->text_len :
+							 SMTP_SAVED_MAX);
 				if (code / 100 == 2)
 					t->pub.accepted_rcpts++;
 			}
 		}
 		break;
 	case V_DATA:
+		if (!t || !t->pub.accepted_rcpts)
+			smtp_alert_raise(s, SMTP_ALERT_COMMAND_OUT_OF_SEQUENCE,
+					 c, r, r->ts,
+					 "DATA without an accepted recipient");
 		if (t) {
 			t->data_cmd_code = code;
 			/* a refused DATA ends the transaction: keep its reply */
@@ -992,8 +957,8 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 				t->pub.ts_end = r->ts;
 			}
 		}
-		if (code != 354 && s->cstate == C_BODY && s->bstate == B_BOL &&
-		    !(s->cur && s->cur->pub.has_body))
+		if (code != 354 && s->cstate == C_BODY &&
+		    s->bstate == B_BOL && !(s->cur && s->cur->pub.has_body))
 			s->cstate = C_CMD; /* refused before any body */
 		break;
 	case V_BDAT:
@@ -1007,32 +972,27 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 			txn_detach(s, t, false);
 		break;
 	case V_MESSAGE:
-		if (t) {
-			save_reply(&t->pub.data_reply, r);
-			t->pub.queue_id = queue_id(r->text);
-			t->pub.ts_end = r->ts;
-			txn_detach(s, t, false);
-		}
+		message_reply(s, p, c, r);
 		break;
 	case V_STARTTLS:
+		s->tls_wait = false;
 		if (code == 220) {
 			s->tls.accepted = true;
 			s->cstate = C_TLS;
 			s->sstate = S_TLS;
+		} else {
+			smtp_alert_raise(s, SMTP_ALERT_STARTTLS_FAILED, c, r,
+					 r->ts, "STARTTLS answered %d", code);
 		}
 		break;
 	case V_AUTH:
 	case V_AUTHDATA:
-		if (code == 334) {
-			s->auth_wait = true;
-		} else {
-			s->auth_code = code;
-			s->auth_result =
-			    code == 235 ? "success"
-			    : p->id == V_AUTHDATA && !strcmp(p->arg, "*")
-				? "cancelled"
-				: "failure";
-		}
+		auth_reply(s, p, c, r);
+		break;
+	case V_VRFY:
+	case V_EXPN:
+		smtp_alert_raise(s, SMTP_ALERT_VRFY_EXPN_PROBE, c, r, r->ts,
+				 "%s %s answered %d", p->verb, p->arg, code);
 		break;
 	default:
 		break;
@@ -1041,10 +1001,11 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 
 static void reply_done(struct smtp_session *s, int64_t ts)
 {
-	struct smtp_reply r;
 	struct pending *p, unsolicited;
+	struct smtp_reply r;
 	struct smtp_cmd c;
 	int code = s->rcode;
+	bool resync = s->cstate == C_RESYNC;
 
 	r.code = code;
 	memcpy(r.enhanced, s->renh, sizeof(r.enhanced));
@@ -1068,48 +1029,86 @@ static void reply_done(struct smtp_session *s, int64_t ts)
 	}
 	if (code >= 200 && code <= 599)
 		s->replies[code / 100 - 2]++;
-	reply_effect(s, p, &r);
 	cmd_view(p, &c);
 	if (s->cb->reply)
 		s->cb->reply(s->user, &c, &r);
+	reply_effect(s, p, &c, &r);
 	if (s->rinvalid)
-		alert(s, SMTP_ALERT_INVALID_REPLY, &c, &r, ts);
-	else if (code == 421)
-		alert(s, SMTP_ALERT_REPLY_421, &c, &r, ts);
+		smtp_alert_raise(s, SMTP_ALERT_INVALID_REPLY, &c, &r, ts,
+				 s->rbadcode ? "a multi-line reply mixes codes "
+					       "%d and %d" :
+					       NULL,
+				 code, s->rbadcode);
+	if (code == 421)
+		smtp_alert_raise(s, SMTP_ALERT_REPLY_421, &c, &r, ts, NULL);
 	else if (code / 100 == 4)
-		alert(s, SMTP_ALERT_REPLY_4XX, &c, &r, ts);
+		smtp_alert_raise(s, SMTP_ALERT_REPLY_4XX, &c, &r, ts, NULL);
 	else if (code / 100 == 5)
-		alert(s, SMTP_ALERT_REPLY_5XX, &c, &r, ts);
-	if (p->id == V_UNSOLICITED && code != 421)
-		alert(s, SMTP_ALERT_UNSOLICITED_REPLY, &c, &r, ts);
+		smtp_alert_raise(s, SMTP_ALERT_REPLY_5XX, &c, &r, ts, NULL);
+	/* after a gap replies answer what was lost: not unsolicited */
+	if (p->id == V_UNSOLICITED && code != 421 && !resync)
+		smtp_alert_raise(s, SMTP_ALERT_UNSOLICITED_REPLY, &c, &r, ts,
+				 NULL);
 	if (p->id == V_UNKNOWN && p->verb[0])
-		alert(s, SMTP_ALERT_UNKNOWN_COMMAND, &c, &r, ts);
+		smtp_alert_raise(s, SMTP_ALERT_UNKNOWN_COMMAND, &c, &r, ts,
+				 NULL);
 	if (p != &unsolicited) {
 		s->pend_head = (s->pend_head + 1) % s->pend_cap;
 		s->pend_len--;
 		pend_release(s, p);
 	}
 	reply_reset(s);
+	/*
+	 * A reply after a client gap: commands start at the next line, or
+	 * a body if the reply was 354.
+	 */
+	if (resync) {
+		if (code == 354) {
+			s->cstate = C_BODY;
+			smtp_body_start(s);
+		} else {
+			s->cstate = s->cskip ? C_SKIP : C_CMD;
+		}
+	}
 }
 
-static void server_line(struct smtp_session *s, const char *line, size_t len,
+static bool reply_start(const char *line, size_t len)
+{
+	return len >= 3 && is_digit(line[0]) && is_digit(line[1]) &&
+	       is_digit(line[2]) &&
+	       (len == 3 || line[3] == ' ' || line[3] == '-');
+}
+
+static void server_line(struct smtp_session *s, struct line *l, bool bare_lf,
 			int64_t ts)
 {
-	bool valid = len >= 3 && is_digit(line[0]) && is_digit(line[1]) &&
-		     is_digit(line[2]) &&
-		     (len == 3 || line[3] == ' ' || line[3] == '-');
+	const char *line = l->buf;
+	size_t len = l->len, tlen, e;
+	bool valid = reply_start(line, len), more;
 	int code = valid ? (line[0] - '0') * 100 + (line[1] - '0') * 10 +
-			       (line[2] - '0')
-			 : 0;
-	bool more = valid && len > 3 && line[3] == '-';
-	const char *text = valid ? line + (len > 3 ? 4 : 3) : line;
-	size_t tlen = len - (text - line), e;
+				   (line[2] - '0') :
+			   0;
+	const char *text;
 
+	if (s->sstate == S_RESYNC) {
+		if (!valid)
+			return; /* still inside what the gap cut */
+		s->sstate = S_REPLY;
+	}
+	line_anomalies(s, l, bare_lf, "reply", SMTP_REPLY_LINE_LIMIT, NULL,
+		       ts);
+	more = valid && len > 3 && line[3] == '-';
+	text = valid ? line + (len > 3 ? 4 : 3) : line;
+	tlen = len - (text - line);
 	if (code < 200 || code > 599)
 		valid = false, more = false;
 	if (s->rlines) {
 		sb_append(&s->rraw, "\n", 1);
 		sb_append(&s->rtext, "\n", 1);
+		if (valid && code != s->rcode && !s->rbadcode) {
+			s->rbadcode = code;
+			s->rinvalid = true;
+		}
 	} else {
 		s->rcode = code;
 		s->rinvalid = !valid;
@@ -1136,53 +1135,79 @@ static void server_line(struct smtp_session *s, const char *line, size_t len,
 /*
  * Take bytes up to and including a LF into l; returns the bytes consumed
  * and sets *done when a line is complete. Bytes past SMTP_LINE_MAX are
- * skipped until the line ends.
+ * counted and skipped until the line ends.
  */
 static size_t line_take(struct line *l, const uint8_t *buf, size_t len,
-			bool *done)
+			bool *done, bool *bare_lf)
 {
-	const uint8_t *nl = memchr(buf, '\n', len);
-	size_t n = nl ? (size_t)(nl - buf) : len;
-	size_t room = SMTP_LINE_MAX - l->len;
+	const uint8_t *nl = memchr(buf, '\n', len), *cr;
+	size_t n = nl ? (size_t)(nl - buf) : len, keep = n, i;
 
-	if (n > room) {
-		l->overflow = true;
-		memcpy(l->buf + l->len, buf, room);
-		l->len += room;
-	} else {
-		memcpy(l->buf + l->len, buf, n);
-		l->len += n;
-	}
+	if (l->cr && n) /* a CR ended the previous piece, and no LF follows */
+		l->bare_cr = true;
+	for (cr = buf; (cr = memchr(cr, '\r', n - (cr - buf)));)
+		if (++cr < buf + n)
+			l->bare_cr = true;
+	if (n)
+		l->cr = buf[n - 1] == '\r';
+	if (!l->nul && memchr(buf, '\0', n))
+		l->nul = true;
+	if (keep > SMTP_LINE_MAX - l->len)
+		keep = SMTP_LINE_MAX - l->len;
+	memcpy(l->buf + l->len, buf, keep);
+	l->len += keep;
+	l->total += n;
 	*done = nl != NULL;
 	if (*done) {
-		while (l->len && l->buf[l->len - 1] == '\r')
-			l->len--;
+		*bare_lf = !l->cr;
+		/* the CR before LF is the terminator, not part of the line */
+		if (l->cr)
+			l->total--;
+		for (i = l->len; i > 0 && l->buf[i - 1] == '\r'; i--)
+			;
+		l->len = i;
 		l->buf[l->len] = '\0';
 	}
 	return nl ? n + 1 : n;
 }
 
+static void line_reset(struct line *l)
+{
+	l->len = l->total = 0;
+	l->cr = l->bare_cr = l->nul = false;
+}
+
 static void feed_client(struct smtp_session *s, const uint8_t *buf, size_t len,
 			int64_t ts)
 {
+	const uint8_t *nl;
+	bool done, bare_lf;
 	size_t n;
-	bool done;
 
 	while (len) {
 		switch (s->cstate) {
 		case C_CMD:
-			n = line_take(&s->cline, buf, len, &done);
+			n = line_take(&s->cline, buf, len, &done, &bare_lf);
 			if (done) {
-				client_line(s, s->cline.buf, s->cline.len, ts);
-				s->cline.len = 0;
-				s->cline.overflow = false;
+				client_line(s, &s->cline, bare_lf, ts);
+				line_reset(&s->cline);
 			}
 			break;
 		case C_BODY:
-			n = feed_body(s, buf, len, ts);
+			n = smtp_feed_body(s, buf, len, ts);
 			break;
 		case C_CHUNK:
-			n = feed_chunk(s, buf, len, ts);
+			n = smtp_feed_chunk(s, buf, len, ts);
+			break;
+		case C_SKIP:
+			nl = memchr(buf, '\n', len);
+			n = nl ? (size_t)(nl - buf) + 1 : len;
+			if (nl)
+				s->cstate = C_CMD;
+			break;
+		case C_RESYNC: /* dropped; remember if a line was cut */
+			n = len;
+			s->cskip = buf[len - 1] != '\n';
 			break;
 		default: /* C_TLS: opaque, counted only */
 			n = len;
@@ -1196,15 +1221,14 @@ static void feed_client(struct smtp_session *s, const uint8_t *buf, size_t len,
 static void feed_server(struct smtp_session *s, const uint8_t *buf, size_t len,
 			int64_t ts)
 {
+	bool done, bare_lf;
 	size_t n;
-	bool done;
 
-	while (len && s->sstate == S_REPLY) {
-		n = line_take(&s->sline, buf, len, &done);
+	while (len && s->sstate != S_TLS) {
+		n = line_take(&s->sline, buf, len, &done, &bare_lf);
 		if (done) {
-			server_line(s, s->sline.buf, s->sline.len, ts);
-			s->sline.len = 0;
-			s->sline.overflow = false;
+			server_line(s, &s->sline, bare_lf, ts);
+			line_reset(&s->sline);
 		}
 		buf += n;
 		len -= n;
@@ -1221,15 +1245,29 @@ struct smtp_session *smtp_session_new(const struct smtp_callbacks *cb,
 
 	s->cb = cb;
 	s->user = user;
+	if (opt)
+		s->opt = *opt;
+	else
+		s->opt.ts_start = -1;
+	if (!s->opt.max_recipients)
+		s->opt.max_recipients = 100;
+	if (!s->opt.max_pending)
+		s->opt.max_pending = 100;
+	if (!s->opt.auth_failures)
+		s->opt.auth_failures = 5;
 	s->rtext.max = SMTP_REPLY_MAX;
 	s->rraw.max = SMTP_REPLY_MAX;
-	s->ts_first = opt ? opt->ts_start : -1;
-	if (opt && opt->implicit_tls) {
+	s->ts_first = s->opt.ts_start;
+	if (s->opt.implicit_tls) {
 		s->tls.implicit = s->tls.accepted = true;
 		s->cstate = C_TLS;
 		s->sstate = S_TLS;
+	} else if (s->opt.midstream) {
+		/* the dialogue is already going: find a reply, then a line */
+		s->cstate = C_RESYNC;
+		s->sstate = S_RESYNC;
 	} else {
-		pend_pseudo(s, V_GREETING, s->ts_first);
+		smtp_pend_pseudo(s, V_GREETING, s->ts_first);
 	}
 	return s;
 }
@@ -1252,26 +1290,9 @@ void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *buf,
 		feed_server(s, buf, len, ts);
 }
 
-void smtp_end(struct smtp_session *s, enum smtp_close reason, int64_t ts)
+/* Forget every unanswered command: their replies can no longer be paired. */
+static void drop_pending(struct smtp_session *s)
 {
-	struct smtp_session_info info;
-
-	if (s->ended)
-		return;
-	s->ended = true;
-	if (s->ts_first < 0)
-		s->ts_first = ts;
-	if (ts > s->ts_last)
-		s->ts_last = ts;
-	/* a reply cut by the end still counts */
-	if (s->sline.len && s->sstate == S_REPLY)
-		server_line(s, s->sline.buf, s->sline.len, ts);
-	else if (s->rlines)
-		reply_done(s, ts);
-	if ((s->cstate == C_BODY && s->cur && s->cur->pub.has_body) ||
-	    s->cstate == C_CHUNK)
-		body_end(s, false, ts);
-	/* commands never answered */
 	while (s->pend_len) {
 		struct pending *p = pend_at(s, 0);
 
@@ -1283,6 +1304,70 @@ void smtp_end(struct smtp_session *s, enum smtp_close reason, int64_t ts)
 		}
 		pend_drop_oldest(s);
 	}
+}
+
+void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len,
+	      int64_t ts)
+{
+	bool in_body = dir == SMTP_FROM_CLIENT &&
+		       (s->cstate == C_BODY || s->cstate == C_CHUNK);
+
+	if (s->ended)
+		return;
+	if (s->ts_first < 0)
+		s->ts_first = ts;
+	s->ts_last = ts;
+	s->gaps++;
+	s->gap_bytes += len;
+	smtp_alert_raise(s, SMTP_ALERT_GAP, NULL, NULL, ts,
+			 "%llu bytes missing from the %s stream%s",
+			 (unsigned long long)len,
+			 dir == SMTP_FROM_CLIENT ? "client" : "server",
+			 in_body ? " inside a message, which is incomplete" :
+				   "");
+	if (s->cstate == C_TLS)
+		return; /* opaque anyway */
+	if (in_body)
+		smtp_body_end(s, false, ts);
+	if (dir == SMTP_FROM_CLIENT) {
+		/* what the client sent in the hole is unknown */
+		line_reset(&s->cline);
+		s->auth_wait = false;
+		s->cskip = true; /* the hole may have cut a line */
+		s->cstate = C_RESYNC;
+	} else {
+		line_reset(&s->sline);
+		if (s->rlines)
+			reply_reset(s);
+		s->sstate = S_RESYNC;
+	}
+	drop_pending(s);
+}
+
+void smtp_end(struct smtp_session *s, enum smtp_close reason, int64_t ts)
+{
+	struct smtp_session_info info;
+	bool done, bare_lf;
+
+	if (s->ended)
+		return;
+	s->ended = true;
+	if (s->ts_first < 0)
+		s->ts_first = ts;
+	if (ts > s->ts_last)
+		s->ts_last = ts;
+	/* a reply cut by the end still counts */
+	if (s->sline.total && s->sstate == S_REPLY) {
+		line_take(&s->sline, (const uint8_t *)"\n", 1, &done,
+			  &bare_lf);
+		server_line(s, &s->sline, false, ts);
+	} else if (s->rlines) {
+		reply_done(s, ts);
+	}
+	if ((s->cstate == C_BODY && s->cur && s->cur->pub.has_body) ||
+	    s->cstate == C_CHUNK || s->bdat_open)
+		smtp_body_end(s, false, ts);
+	drop_pending(s);
 	while (s->txns) {
 		s->txns->detached = true;
 		txn_emit(s, s->txns);
@@ -1299,6 +1384,7 @@ void smtp_end(struct smtp_session *s, enum smtp_close reason, int64_t ts)
 	info.auth_mechanism = s->auth_mech[0] ? s->auth_mech : NULL;
 	info.auth_result = s->auth_result;
 	info.auth_code = s->auth_code;
+	info.auth_user = s->auth_user[0] ? s->auth_user : NULL;
 	info.transactions = s->n_txn;
 	info.commands = s->commands;
 	memcpy(info.replies, s->replies, sizeof(info.replies));
@@ -1307,6 +1393,9 @@ void smtp_end(struct smtp_session *s, enum smtp_close reason, int64_t ts)
 	info.ts_start = s->ts_first;
 	info.ts_end = s->ts_last;
 	info.close = reason;
+	info.midstream = s->opt.midstream;
+	info.gaps = s->gaps;
+	info.gap_bytes = s->gap_bytes;
 	if (s->cb->session)
 		s->cb->session(s->user, &info);
 }

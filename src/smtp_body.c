@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* smtp_body.c - message bodies: DATA dot-stuffing, BDAT chunks, smuggling. */
+#include <string.h>
+
+#include "smtp_int.h"
+
+void smtp_body_start(struct smtp_session *s)
+{
+	s->bstate = B_BOL;
+	s->hstate = H_LINE;
+	s->hmode = HM_OTHER;
+	s->hline = s->hbytes = 0;
+	s->blinelen = 0;
+	s->blast = '\n';
+	s->bol_bare = false;
+	s->crstate = 0;
+	s->look.seq = NULL;
+	s->looklen = 0;
+}
+
+/* Scan the header section for Subject (unfolded, RFC 5322 2.2.3). */
+static void header_tap(struct smtp_session *s, struct txn *t, const uint8_t *p,
+		       size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && s->hstate != H_DONE; i++) {
+		uint8_t c = p[i];
+
+		if (++s->hbytes > SMTP_HEADER_SCAN_MAX) {
+			s->hstate = H_DONE;
+			break;
+		}
+		if (c == '\n') {
+			if (!s->hline)
+				s->hstate = H_DONE; /* the empty line */
+			s->hline = 0;
+			continue;
+		}
+		if (c == '\r')
+			continue;
+		if (s->hline < sizeof(s->hpre))
+			s->hpre[s->hline] = c;
+		s->hline++;
+		if (s->hline == 1 && c != ' ' && c != '\t')
+			s->hmode = HM_OTHER; /* a new field, not a fold */
+		if (s->hline == 8 && s->hmode == HM_OTHER &&
+		    smtp_ieq_prefix(s->hpre, 8, "SUBJECT:") &&
+		    !t->subject.len) {
+			s->hmode = HM_SUBJECT;
+			continue;
+		}
+		if (s->hmode == HM_SUBJECT &&
+		    (t->subject.len || (c != ' ' && c != '\t')))
+			sb_append(&t->subject, &c, 1);
+	}
+}
+
+static void body_data(struct smtp_session *s, const uint8_t *p, size_t n,
+		      int64_t ts)
+{
+	struct txn *t = s->cur;
+
+	if (!n)
+		return;
+	if (!t)
+		t = s->cur = smtp_txn_new(s, ts);
+	t->pub.has_body = true;
+	t->pub.size += n;
+	sha256_update(&t->sha, n, p);
+	if (s->hstate != H_DONE)
+		header_tap(s, t, p, n);
+}
+
+static uint64_t body_size(const struct smtp_session *s)
+{
+	return s->cur ? s->cur->pub.size : 0;
+}
+
+void smtp_body_end(struct smtp_session *s, bool complete, int64_t ts)
+{
+	struct txn *t = s->cur;
+
+	s->cstate = C_CMD;
+	s->bdat_open = false;
+	if (!t)
+		t = s->cur = smtp_txn_new(s, ts);
+	t->pub.has_body = true;
+	t->pub.body_done = complete;
+	t->pub.ts_end = ts;
+	sha256_digest(&t->sha, sizeof(t->pub.sha256), t->pub.sha256);
+	while (t->subject.len && (t->subject.p[t->subject.len - 1] == ' ' ||
+				  t->subject.p[t->subject.len - 1] == '\t'))
+		t->subject.p[--t->subject.len] = '\0';
+	t->pub.subject = t->subject.len ? t->subject.p : NULL;
+	if (s->cb->body)
+		s->cb->body(s->user, &t->pub);
+	if (complete && !s->tls.accepted && s->tls.offered)
+		smtp_alert_raise(s, SMTP_ALERT_CLEARTEXT_MAIL, NULL, NULL, ts,
+				 "message %u (%llu bytes) sent without STARTTLS",
+				 t->pub.index,
+				 (unsigned long long)t->pub.size);
+}
+
+/* Does text look like the start of an SMTP command line? */
+static bool looks_like_command(const char *p, size_t n)
+{
+	size_t v = 0;
+
+	while (v < n && p[v] != ' ' && p[v] != '\r' && p[v] != '\n')
+		v++;
+	return v >= 4 && smtp_verb_lookup(p, v) < V_UNKNOWN;
+}
+
+/* A CR-style sequence: judge it by the bytes that follow it. */
+static void look_done(struct smtp_session *s, int64_t ts)
+{
+	if (s->look.seq && looks_like_command(s->lookbuf, s->looklen))
+		smtp_alert_raise(
+			s, SMTP_ALERT_SMTP_SMUGGLING, NULL, NULL, ts,
+			"%s at body offset %llu followed by \"%.*s\"; the "
+			"decoder kept reading the message (only <CR><LF>.<CR>"
+			"<LF> ends DATA), a server that accepts this sequence "
+			"reads a second, hidden message",
+			s->look.seq, (unsigned long long)s->look.offset,
+			(int)strcspn(s->lookbuf, "\r\n") < (int)s->looklen ?
+				(int)strcspn(s->lookbuf, "\r\n") :
+				(int)s->looklen,
+			s->lookbuf);
+	s->look.seq = NULL;
+	s->looklen = 0;
+}
+
+static void look_feed(struct smtp_session *s, const uint8_t *p, size_t n,
+		      int64_t ts)
+{
+	size_t i;
+
+	for (i = 0; i < n && s->look.seq; i++) {
+		s->lookbuf[s->looklen++] = (char)p[i];
+		if (p[i] == '\n' || s->looklen == SMTP_LOOK_MAX)
+			look_done(s, ts);
+	}
+}
+
+static void look_start(struct smtp_session *s, const char *seq,
+		       uint64_t offset, int64_t ts)
+{
+	if (s->look.seq)
+		look_done(s, ts);
+	s->look.seq = seq;
+	s->look.offset = offset;
+	s->looklen = 0;
+}
+
+static void body_anomaly(struct smtp_session *s, unsigned flag,
+			 enum smtp_alert_kind kind, int64_t ts,
+			 unsigned long long offset)
+{
+	if (s->seen & flag)
+		return;
+	s->seen |= flag;
+	smtp_alert_raise(s, kind, NULL, NULL, ts,
+			 "in the message body, at offset %llu", offset);
+}
+
+static void cr_candidate(struct smtp_session *s, uint8_t third,
+			 uint64_t offset, const uint8_t *rest, size_t n,
+			 int64_t ts)
+{
+	look_start(s, third == '\r' ? "<CR>.<CR>" : "<CR>.<LF>", offset, ts);
+	look_feed(s, rest, n, ts);
+}
+
+/*
+ * Bare CRs of a run of body lines, and the CR-style smuggling sequences
+ * <CR>.<CR> and <CR>.<LF> (a dot after a CR is never at a line start, so
+ * both lie inside runs). s->crstate carries a sequence cut by a feed:
+ * 1 after a CR, 2 after a bare CR and a dot.
+ */
+static void scan_cr(struct smtp_session *s, const uint8_t *run, size_t n,
+		    uint64_t base, int64_t ts)
+{
+	const uint8_t *end = run + n, *q = run;
+
+	if (!n)
+		return;
+	if (s->crstate == 1) {
+		s->crstate = 0;
+		if (run[0] != '\n') {
+			body_anomaly(s, SEEN_BARE_CR, SMTP_ALERT_BARE_CR, ts,
+				     base - 1);
+			if (run[0] == '.' && n == 1)
+				s->crstate = 2;
+			else if (run[0] == '.' &&
+				 (run[1] == '\r' || run[1] == '\n'))
+				cr_candidate(s, run[1], base - 1, run + 2,
+					     n - 2, ts);
+		}
+	} else if (s->crstate == 2) {
+		s->crstate = 0;
+		if (run[0] == '\r' || run[0] == '\n')
+			cr_candidate(s, run[0], base - 2, run + 1, n - 1, ts);
+	}
+	while ((q = memchr(q, '\r', end - q))) {
+		if (q + 1 == end) {
+			s->crstate = 1;
+			break;
+		}
+		if (q[1] != '\n') {
+			body_anomaly(s, SEEN_BARE_CR, SMTP_ALERT_BARE_CR, ts,
+				     base + (q - run));
+			if (q[1] == '.' && q + 2 == end)
+				s->crstate = 2;
+			else if (q[1] == '.' && (q[2] == '\r' || q[2] == '\n'))
+				cr_candidate(s, q[2], base + (q - run), q + 3,
+					     end - q - 3, ts);
+		}
+		q++;
+	}
+}
+
+/* Where the run [run, p) ends a line at nl: length and bare-LF checks. */
+static void line_end(struct smtp_session *s, const uint8_t *line,
+		     const uint8_t *nl, int64_t ts)
+{
+	uint8_t before = nl > line ? nl[-1] : s->blast;
+	size_t len = s->blinelen + (size_t)(nl - line) + 1;
+
+	s->bol_bare = before != '\r';
+	if (s->bol_bare)
+		body_anomaly(s, SEEN_BARE_LF, SMTP_ALERT_BARE_LF, ts,
+			     body_size(s) + (nl - line));
+	if (len + (s->bol_bare ? 1 : 0) > SMTP_TEXT_LINE_LIMIT &&
+	    !(s->seen & SEEN_LONG)) {
+		s->seen |= SEEN_LONG;
+		smtp_alert_raise(s, SMTP_ALERT_LINE_TOO_LONG, NULL, NULL, ts,
+				 "a message text line of %zu octets (limit "
+				 "%d)",
+				 len + (s->bol_bare ? 1 : 0),
+				 SMTP_TEXT_LINE_LIMIT);
+	}
+	s->blinelen = 0;
+}
+
+/* The body ended at a dot line; remember a non-standard ending. */
+static void data_end(struct smtp_session *s, const char *seq, int64_t ts)
+{
+	struct pending *m;
+
+	if (s->look.seq)
+		look_done(s, ts);
+	s->after_end.seq = seq;
+	s->after_end.offset = body_size(s);
+	s->after_end.ended = true;
+	smtp_body_end(s, true, ts);
+	m = smtp_pend_pseudo(s, V_MESSAGE, ts);
+	smtp_pend_attach(m, s->cur);
+}
+
+/*
+ * DATA: un-stuff dots and find the end (RFC 5321 4.1.1.4, 4.5.2). Lines
+ * end at LF, as real servers read them, so <LF>.<LF> and <LF>.<CR><LF>
+ * end the body too; such endings are remembered for the smuggling check.
+ * Runs of lines that do not start with a dot go to body_data() at once.
+ */
+size_t smtp_feed_body(struct smtp_session *s, const uint8_t *buf, size_t len,
+		      int64_t ts)
+{
+	const uint8_t *p = buf, *end = buf + len, *run, *nl;
+	uint64_t base;
+
+	while (p < end) {
+		switch (s->bstate) {
+		case B_BOL:
+		case B_TEXT:
+			run = p;
+			base = body_size(s);
+			while (p < end) {
+				if (s->bstate == B_BOL) {
+					if (*p == '.')
+						break;
+					s->bstate = B_TEXT;
+				}
+				nl = memchr(p, '\n', end - p);
+				if (!nl) {
+					s->blinelen += end - p;
+					p = end;
+					break;
+				}
+				line_end(s, p, nl, ts);
+				p = nl + 1;
+				s->bstate = B_BOL;
+			}
+			if (s->look.seq)
+				look_feed(s, run, p - run, ts);
+			scan_cr(s, run, p - run, base, ts);
+			body_data(s, run, p - run, ts);
+			if (p > run)
+				s->blast = p[-1];
+			if (p < end) { /* a dot at the start of a line */
+				s->bstate = B_DOT;
+				s->blast = '.';
+				p++;
+			}
+			break;
+		case B_DOT:
+			if (*p == '\r') {
+				s->bstate = B_DOT_CR;
+				p++;
+			} else if (*p == '\n') {
+				p++;
+				data_end(s,
+					 s->bol_bare ? "<LF>.<LF>" :
+						       "<CR><LF>.<LF>",
+					 ts);
+				return p - buf;
+			} else {
+				/* a stuffed dot, dropped: the line goes on */
+				s->bstate = B_TEXT;
+				s->blinelen = 1;
+			}
+			break;
+		case B_DOT_CR:
+			if (*p == '\n') {
+				p++;
+				data_end(s,
+					 s->bol_bare ? "<LF>.<CR><LF>" : NULL,
+					 ts);
+				return p - buf;
+			}
+			/* ".<CR>" and no LF: the dot was stuffing */
+			look_start(s,
+				   s->bol_bare ? "<LF>.<CR>" : "<CR><LF>.<CR>",
+				   body_size(s), ts);
+			body_anomaly(s, SEEN_BARE_CR, SMTP_ALERT_BARE_CR, ts,
+				     body_size(s));
+			body_data(s, (const uint8_t *)"\r", 1, ts);
+			s->blast = '\r';
+			s->blinelen = 2;
+			s->bstate = B_TEXT;
+			break;
+		}
+	}
+	return len;
+}
+
+size_t smtp_feed_chunk(struct smtp_session *s, const uint8_t *buf, size_t len,
+		       int64_t ts)
+{
+	size_t n = len < s->chunk_left ? len : s->chunk_left;
+
+	body_data(s, buf, n, ts);
+	s->chunk_left -= n;
+	if (!s->chunk_left) {
+		s->cstate = C_CMD;
+		if (s->chunk_last)
+			smtp_body_end(s, true, ts);
+	}
+	return n;
+}

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* smtp_int.h - the decoder's private state, shared by smtp.c and smtp_body.c. */
+#ifndef SMTPSCOPE_SMTP_INT_H
+#define SMTPSCOPE_SMTP_INT_H
+
+#include <nettle/sha2.h>
+
+#include "smtp.h"
+#include "util.h"
+
+/* Named caps: every buffer is bounded, whatever the peer sends. */
+#define SMTP_LINE_MAX 4096	   /* bytes of one line kept; the rest skipped */
+#define SMTP_REPLY_MAX 8192	   /* bytes of one reply's text kept */
+#define SMTP_VERB_MAX 20	   /* bytes of a verb kept */
+#define SMTP_ARG_MAX 1000	   /* bytes of a command argument kept */
+#define SMTP_PENDING_HARD 4096	   /* unanswered commands remembered at most */
+#define SMTP_MAX_RCPTS 1024	   /* recipients kept per transaction */
+#define SMTP_MAX_EXT 64		   /* EHLO extensions kept */
+#define SMTP_EXT_MAX 128	   /* bytes of one extension line kept */
+#define SMTP_SAVED_MAX 512	   /* bytes of a reply text kept in a txn */
+#define SMTP_SUBJECT_MAX 998	   /* RFC 5322 2.1.1 line limit */
+#define SMTP_HEADER_SCAN_MAX 65536 /* header bytes scanned for Subject */
+#define SMTP_USER_MAX 256	   /* bytes of an AUTH user name kept */
+#define SMTP_LOOK_MAX 12	   /* bytes looked at after a smuggling sequence */
+
+/* RFC 5321 4.5.3.1: line limits, CRLF included. */
+#define SMTP_CMD_LINE_LIMIT 512
+#define SMTP_REPLY_LINE_LIMIT 512
+#define SMTP_TEXT_LINE_LIMIT 1000
+
+#define AUTH_MASK "********"
+
+/* Verb table: one row per command (STYLE: adding a verb is one row). */
+// clang-format off
+#define SMTP_VERB_LIST(X)						\
+	X(HELO) X(EHLO) X(LHLO) X(MAIL) X(RCPT) X(DATA) X(BDAT) X(RSET)	\
+	X(NOOP) X(QUIT) X(VRFY) X(EXPN) X(HELP) X(STARTTLS) X(AUTH)	\
+	X(ETRN) X(TURN) X(ATRN) X(SEND) X(SOML) X(SAML) X(XCLIENT)	\
+	X(XFORWARD)
+// clang-format on
+
+enum verb {
+#define X(v) V_##v,
+	SMTP_VERB_LIST(X)
+#undef X
+	V_UNKNOWN,
+	/* pseudo-commands: what else a reply can answer */
+	V_GREETING,
+	V_MESSAGE,
+	V_AUTHDATA,
+	V_UNSOLICITED,
+};
+
+enum cstate {
+	C_CMD,	  /* command lines */
+	C_BODY,	  /* DATA body, dot-stuffed */
+	C_CHUNK,  /* BDAT chunk octets */
+	C_TLS,	  /* after STARTTLS: opaque */
+	C_RESYNC, /* after a gap: dropped until the server replies */
+	C_SKIP,	  /* dropped up to the next line end, then commands */
+};
+
+enum sstate {
+	S_REPLY,  /* reply lines */
+	S_TLS,	  /* opaque */
+	S_RESYNC, /* after a gap: dropped until a line that starts a reply */
+};
+
+/* Where the DATA body scanner stands: dot-stuffing, RFC 5321 4.5.2. */
+enum bstate { B_BOL, B_TEXT, B_DOT, B_DOT_CR };
+enum hstate { H_LINE, H_DONE };
+enum hmode { HM_OTHER, HM_SUBJECT };
+
+/* Which line anomalies were already reported (once per session each). */
+enum {
+	SEEN_LONG = 1 << 0,
+	SEEN_BARE_LF = 1 << 1,
+	SEEN_BARE_CR = 1 << 2,
+	SEEN_NUL = 1 << 3,
+	SEEN_PIPELINING = 1 << 4,
+	SEEN_PENDING = 1 << 5,
+	SEEN_EARLY = 1 << 6,
+	SEEN_BRUTE = 1 << 7,
+};
+
+struct txn {
+	struct smtp_txn pub;
+	struct txn *next; /* live transactions, oldest first */
+	unsigned refs;	  /* pending commands that belong to it */
+	bool detached;	  /* the client moved on (RSET, MAIL, QUIT) */
+	bool reset;
+	bool too_many;	   /* too_many_recipients was raised */
+	int data_cmd_code; /* reply to DATA itself (354 or a refusal) */
+	struct sha256_ctx sha;
+	struct sbuf subject;
+};
+
+/* A smuggling sequence seen in a body, waiting for what follows it. */
+struct smuggle {
+	const char *seq; /* "<LF>.<CR><LF>" ... */
+	uint64_t offset; /* in the unstuffed body */
+	bool ended;	 /* the decoder ended the message there */
+};
+
+struct pending {
+	enum verb id;
+	bool pipelined;
+	uint32_t seq;
+	int64_t ts;
+	struct txn *txn;
+	struct smuggle smuggle; /* <message>: smuggling to judge by its reply */
+	char verb[SMTP_VERB_MAX + 1];
+	char arg[SMTP_ARG_MAX + 1];
+	size_t arg_len;
+};
+
+struct line {
+	char buf[SMTP_LINE_MAX + 1];
+	size_t len;   /* bytes kept */
+	size_t total; /* bytes of the line, cap or not, without CR LF */
+	bool cr;      /* the last byte seen was a CR */
+	bool bare_cr, nul;
+};
+
+struct smtp_session {
+	const struct smtp_callbacks *cb;
+	void *user;
+	struct smtp_options opt;
+
+	enum cstate cstate;
+	enum sstate sstate;
+	struct line cline, sline;
+
+	/* the reply being assembled */
+	struct sbuf rtext, rraw;
+	int rcode;
+	char renh[SMTP_ENHANCED_MAX];
+	unsigned rlines;
+	bool rinvalid;
+	int rbadcode; /* a continuation line's differing code */
+
+	/* commands waiting for their replies, oldest first (a ring) */
+	struct pending *pend;
+	size_t pend_cap, pend_head, pend_len;
+	uint32_t seq;
+
+	bool auth_wait;	     /* a 334 asked for a SASL response line */
+	unsigned auth_steps; /* SASL responses in this AUTH exchange */
+	bool tls_wait;	     /* STARTTLS sent, its reply not yet seen */
+	bool quit_sent;
+	bool cskip;	 /* C_RESYNC dropped part of a client line */
+	bool pipelining; /* the server advertised PIPELINING */
+	unsigned seen;	 /* SEEN_* flags */
+	unsigned auth_failures;
+
+	/* message body */
+	enum bstate bstate;
+	uint64_t chunk_left;
+	bool chunk_last;
+	bool bdat_open; /* BDAT chunks sent, LAST not yet */
+	enum hstate hstate;
+	enum hmode hmode;
+	size_t hline, hbytes;
+	char hpre[8];
+	size_t blinelen;    /* length of the body line being scanned */
+	uint8_t blast;	    /* the body byte before the current one */
+	bool bol_bare;	    /* the line before the dot ended with a bare LF */
+	int crstate;	    /* a CR sequence cut by a feed (scan_cr) */
+	struct smuggle look; /* a CR-style sequence: looking at what follows */
+	char lookbuf[SMTP_LOOK_MAX];
+	size_t looklen;
+	struct smuggle after_end; /* an LF-style end: is a command next? */
+
+	struct txn *cur;  /* receives MAIL/RCPT/DATA */
+	struct txn *txns; /* all live transactions */
+	uint32_t n_txn;
+
+	/* session summary */
+	char *banner;
+	char *helo;
+	char *ext[SMTP_MAX_EXT];
+	size_t n_ext;
+	struct smtp_tls tls;
+	char auth_mech[SMTP_VERB_MAX + 1];
+	const char *auth_result;
+	int auth_code;
+	char auth_user[SMTP_USER_MAX + 1];
+	uint32_t commands;
+	uint32_t replies[4];
+	uint64_t bytes[2];
+	uint64_t gaps, gap_bytes;
+	int64_t ts_first, ts_last;
+	bool ended;
+};
+
+/* smtp.c */
+void smtp_alert_raise(struct smtp_session *s, enum smtp_alert_kind kind,
+		      const struct smtp_cmd *cmd,
+		      const struct smtp_reply *reply, int64_t ts,
+		      const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+struct txn *smtp_txn_new(struct smtp_session *s, int64_t ts);
+struct pending *smtp_pend_pseudo(struct smtp_session *s, enum verb id,
+				 int64_t ts);
+void smtp_pend_attach(struct pending *p, struct txn *t);
+enum verb smtp_verb_lookup(const char *v, size_t n);
+int smtp_upper(int c);
+bool smtp_ieq_prefix(const char *s, size_t n, const char *prefix);
+
+/* smtp_body.c */
+void smtp_body_start(struct smtp_session *s);
+size_t smtp_feed_body(struct smtp_session *s, const uint8_t *buf, size_t len,
+		      int64_t ts);
+size_t smtp_feed_chunk(struct smtp_session *s, const uint8_t *buf, size_t len,
+		       int64_t ts);
+void smtp_body_end(struct smtp_session *s, bool complete, int64_t ts);
+
+#endif

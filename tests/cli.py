@@ -1,0 +1,1190 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Command-line tests for smtpscope: error paths, options, link layers and capture formats."""
+
+# usage: tests/cli.py [SMTPSCOPE]   (default build/smtpscope-san, the ASan/UBSan
+# build). Prints one line per case, "PASS cli/<name>", "FAIL cli/<name>: <why>"
+# or "SKIP cli/<name>: <why>", and exits 1 if any case failed. Every run of
+# the binary has ASAN_OPTIONS=detect_leaks=1; a sanitizer report on stderr is a
+# failure. Generated captures live in a temporary directory, removed at exit.
+
+import fcntl
+import functools
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.dont_write_bytecode = True   # leave no __pycache__ in tests/
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pcaptool as pt  # noqa: E402
+
+ENVELOPE = ["timestamp", "flow_id", "event_type", "src_ip", "src_port", "dest_ip",
+            "dest_port", "proto", "app_proto", "community_id"]
+STATS_KEYS = ["timestamp", "event_type", "stats"]
+TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+0000$")
+SANITIZER_RE = re.compile(r"(Address|Leak|UndefinedBehavior|Memory|Thread)Sanitizer|runtime error:")
+RUN_TIMEOUT = 30
+
+BIN = None   # absolute path of the binary under test
+TMP = None   # temporary directory of this run
+ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1",
+           UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+ENV.pop("TZ", None)
+
+
+class Fail(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+TESTS = []
+
+
+def case(name):
+    def register(fn):
+        TESTS.append((name, fn))
+        return fn
+    return register
+
+
+def check(cond, why):
+    if not cond:
+        raise Fail(why)
+
+
+# ---- running the binary ----
+
+class Result:
+    def __init__(self, rc, out, err):
+        self.rc = rc
+        self.out = out              # bytes
+        self.err = err              # str
+        self.err_lines = err.splitlines()
+
+    def brief(self):
+        return "exit %s, stderr %r" % (self.rc, self.err[:300])
+
+
+def sanitizer_check(rc, err):
+    m = SANITIZER_RE.search(err)
+    if m:
+        line = next((x for x in err.splitlines() if SANITIZER_RE.search(x)), m.group(0))
+        raise Fail("sanitizer report: %s" % line.strip()[:300])
+    if rc is not None and rc < 0:
+        raise Fail("killed by signal %d; stderr %r" % (-rc, err[:300]))
+
+
+def run(args, stdin=None, data=None, prefix=(), env=None, timeout=RUN_TIMEOUT):
+    """Run the binary (from the repository root) and return a Result."""
+    cmd = list(prefix) + [BIN] + [str(a) for a in args]
+    try:
+        p = subprocess.run(cmd, cwd=ROOT, env=env or ENV, stdin=stdin, input=data,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Fail("timed out after %d s: %s" % (timeout, " ".join(map(str, args))))
+    err = p.stderr.decode("utf-8", "replace")
+    sanitizer_check(p.returncode, err)
+    return Result(p.returncode, p.stdout, err)
+
+
+def run_ok(args, **kw):
+    """A run that must succeed silently."""
+    r = run(args, **kw)
+    check(r.rc == 0, "%s: %s" % (" ".join(map(str, args)), r.brief()))
+    check(r.err == "", "%s: unexpected stderr %r" % (" ".join(map(str, args)), r.err[:300]))
+    return r
+
+
+def expect_error(r, code, pattern):
+    """Exit code, empty stdout, and exactly one stderr line matching pattern."""
+    check(r.rc == code, "expected exit %d, got %s" % (code, r.brief()))
+    check(r.out == b"", "expected no stdout, got %r" % r.out[:200])
+    check(len(r.err_lines) == 1, "expected one stderr line, got %r" % r.err[:300])
+    check(re.fullmatch(pattern, r.err_lines[0]) is not None,
+          "stderr %r does not match %r" % (r.err_lines[0], pattern))
+
+
+def parse(out):
+    """NDJSON stdout to a list of events; every line must be a JSON object."""
+    text = out.decode("utf-8")
+    check(text == "" or text.endswith("\n"), "output does not end with a newline")
+    events = []
+    for n, line in enumerate(text.splitlines(), 1):
+        try:
+            ev = json.loads(line)
+        except ValueError as e:
+            raise Fail("line %d is not JSON (%s): %r" % (n, e, line[:120]))
+        check(isinstance(ev, dict), "line %d is not a JSON object" % n)
+        events.append(ev)
+    return events
+
+
+def of_type(events, t):
+    return [e for e in events if e.get("event_type") == t]
+
+
+def stats_of(events):
+    check(events and events[-1].get("event_type") == "stats",
+          "the last event is not a stats event")
+    check(len(of_type(events, "stats")) == 1, "more than one stats event")
+    return events[-1]["stats"]
+
+
+def sessions(events):
+    return of_type(events, "smtp_session")
+
+
+def only_session(events):
+    s = sessions(events)
+    check(len(s) == 1, "expected 1 smtp_session event, got %d" % len(s))
+    return s[0]
+
+
+def tmp(name):
+    return os.path.join(TMP, name)
+
+
+def write(name, data):
+    path = tmp(name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def pcap(name):
+    return "pcaps/%s.pcap" % name
+
+
+@functools.lru_cache(maxsize=None)
+def capture(name):
+    return pt.read_pcap(str(ROOT / pcap(name)))
+
+
+@functools.lru_cache(maxsize=None)
+def reference(name, *opts):
+    """stdout of a plain run on a bundled capture (checked to succeed)."""
+    return run_ok(["-r", pcap(name)] + list(opts)).out
+
+
+def is_root():
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def as_nobody():
+    """The setpriv prefix that drops root to nobody, or Skip."""
+    if not is_root():
+        raise Skip("not root, cannot switch to user nobody")
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        raise Skip("setpriv not installed")
+    probe = subprocess.run([setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                            "true"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if probe.returncode != 0:
+        raise Skip("setpriv cannot switch to nobody/nogroup here")
+    return [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+
+
+# ---- 1. usage errors: exit 2 ----
+
+def usage_case(name, args, pattern):
+    @case("usage-" + name)
+    def t():
+        expect_error(run(args), 2, pattern)
+
+
+ONE_SOURCE = r"smtpscope: give exactly one of -r FILE or -i IFACE \(see --help\)"
+usage_case("no-source", [], ONE_SOURCE)
+usage_case("no-source-with-options", ["--commands", "-T"], ONE_SOURCE)
+usage_case("both-sources", ["-r", pcap("helo-plain"), "-i", "lo"], ONE_SOURCE)
+usage_case("ports-abc", ["-r", pcap("helo-plain"), "--ports", "abc"],
+           r"smtpscope: --ports: invalid number 'abc'")
+usage_case("ports-0", ["-r", pcap("helo-plain"), "--ports", "0"],
+           r"smtpscope: --ports: invalid number '0'")
+usage_case("ports-65536", ["-r", pcap("helo-plain"), "--ports", "25,65536"],
+           r"smtpscope: --ports: invalid number '65536'")
+usage_case("ports-negative", ["-r", pcap("helo-plain"), "--ports", "-25"],
+           r"smtpscope: --ports: invalid number '-25'")
+usage_case("ports-empty", ["-r", pcap("helo-plain"), "--ports", ","],
+           r"smtpscope: --ports: empty list")
+usage_case("ports-17", ["-r", pcap("helo-plain"), "--ports", ",".join(str(p) for p in range(1, 18))],
+           r"smtpscope: --ports: at most 16 ports")
+usage_case("count-abc", ["-r", pcap("helo-plain"), "-c", "abc"],
+           r"smtpscope: -c: invalid number 'abc'")
+usage_case("count-0", ["-r", pcap("helo-plain"), "-c", "0"],
+           r"smtpscope: -c: invalid number '0'")
+usage_case("count-trailing-junk", ["-r", pcap("helo-plain"), "--count", "5x"],
+           r"smtpscope: -c: invalid number '5x'")
+usage_case("snaplen-10", ["-r", pcap("helo-plain"), "-s", "10"],
+           r"smtpscope: -s: invalid number '10'")
+usage_case("snaplen-too-big", ["-r", pcap("helo-plain"), "-s", "262145"],
+           r"smtpscope: -s: invalid number '262145'")
+usage_case("max-sessions-0", ["-r", pcap("helo-plain"), "--max-sessions", "0"],
+           r"smtpscope: --max-sessions: invalid number '0'")
+
+
+def usage_text():
+    r = run_ok(["--help"])
+    return r.out.decode()
+
+
+@case("usage-unknown-long-option")
+def _():
+    r = run(["--bogus", "-r", pcap("helo-plain")])
+    check(r.rc == 2, "expected exit 2, got %s" % r.brief())
+    check(r.out == b"", "expected no stdout")
+    check(re.fullmatch(r"\S*smtpscope\S*: unrecognized option '--bogus'", r.err_lines[0] if r.err_lines else ""),
+          "first stderr line %r" % r.err[:200])
+    check("\n".join(r.err_lines[1:]) + "\n" == usage_text(),
+          "the usage text on stderr differs from --help")
+
+
+@case("usage-unknown-short-option")
+def _():
+    r = run(["-x", "-r", pcap("helo-plain")])
+    check(r.rc == 2, "expected exit 2, got %s" % r.brief())
+    check(r.out == b"", "expected no stdout")
+    check(re.fullmatch(r"\S*smtpscope\S*: invalid option -- 'x'", r.err_lines[0] if r.err_lines else ""),
+          "first stderr line %r" % r.err[:200])
+    check(r.err_lines[1:2] == ["usage: smtpscope [options] -r FILE [BPF expression]"],
+          "no usage text after the message: %r" % r.err[:200])
+
+
+@case("usage-missing-argument")
+def _():
+    r = run(["-r"])
+    check(r.rc == 2, "expected exit 2, got %s" % r.brief())
+    check(re.fullmatch(r"\S*smtpscope\S*: option requires an argument -- 'r'",
+                       r.err_lines[0] if r.err_lines else ""), "stderr %r" % r.err[:200])
+
+
+@case("help")
+def _():
+    text = usage_text()
+    check(text.startswith("usage: smtpscope [options] -r FILE [BPF expression]\n"),
+          "--help does not start with the usage line: %r" % text[:80])
+    for opt in ("--read FILE", "--interface IFACE", "--list-interfaces", "--transcript",
+                "--output FILE", "--commands", "--ports LIST", "--count N", "--snaplen N",
+                "--max-sessions N", "--help", "--version"):
+        check(opt in text, "--help does not mention %s" % opt)
+    check(run_ok(["-h"]).out.decode() == text, "-h and --help differ")
+
+
+@case("version")
+def _():
+    for opt in ("-V", "--version"):
+        r = run_ok([opt])
+        check(re.fullmatch(rb"smtpscope \d+\.\d+\.\d+\n", r.out), "%s printed %r" % (opt, r.out))
+
+
+# ---- 2. runtime errors: exit 1, one line ----
+
+@case("error-missing-file")
+def _():
+    path = tmp("no-such-file.pcap")
+    expect_error(run(["-r", path]), 1,
+                 r"smtpscope: %s: No such file or directory" % re.escape(path))
+
+
+@case("error-not-a-capture")
+def _():
+    expect_error(run(["-r", "pcaps/README.md"]), 1,
+                 r"smtpscope: pcaps/README\.md: not a pcap or pcapng capture file")
+
+
+@case("error-directory-input")
+def _():
+    expect_error(run(["-r", "pcaps"]), 1, r"smtpscope: pcaps: .*Is a directory")
+
+
+@case("error-truncated-global-header")
+def _():
+    raw = (ROOT / pcap("helo-plain")).read_bytes()
+    for n in (10, 23):
+        path = write("head%d.pcap" % n, raw[:n])
+        expect_error(run(["-r", path]), 1,
+                     r"smtpscope: %s: truncated capture file \(incomplete header\)" % re.escape(path))
+
+
+@case("error-empty-file")
+def _():
+    path = write("empty.pcap", b"")
+    expect_error(run(["-r", path]), 1,
+                 r"smtpscope: %s: truncated capture file \(incomplete header\)" % re.escape(path))
+
+
+@case("error-unsupported-linktype")
+def _():
+    path = write("wifi.pcap", pt.pcap_bytes(105, capture("helo-plain").packets))
+    expect_error(run(["-r", path]), 1,
+                 r"smtpscope: %s: unsupported link type IEEE802_11 \(105\)" % re.escape(path))
+
+
+@case("error-pcapng-mixed-linktypes")
+def _():
+    # libpcap refuses pcapng files whose interfaces differ in link type:
+    # a clear one-line error, not silence (README, Limits)
+    data, _ = mixed_linktypes(capture("two-messages"))
+    path = write("mixed.pcapng", data)
+    r = run(["-r", path])
+    check(r.rc == 1, "expected exit 1, got %s" % r.brief())
+    check(len(r.err_lines) == 1 and re.fullmatch(
+        r"smtpscope: %s: read error after packet 0: an interface has a type 101 "
+        r"different from the type of the first interface" % re.escape(path), r.err_lines[0]),
+        "stderr %r" % r.err[:300])
+    # nothing was read: only the final stats event, saying so
+    events = parse(r.out)
+    check(len(events) == 1 and stats_of(events)["packets"] == 0, "events %r" % r.out[:300])
+
+
+@case("error-bad-filter")
+def _():
+    expect_error(run(["-r", pcap("helo-plain"), "port nonsense"]), 1,
+                 r"smtpscope: bad filter 'port nonsense': .+")
+    expect_error(run(["-r", pcap("helo-plain"), "port", "nonsense"]), 1,
+                 r"smtpscope: bad filter 'port nonsense': .+")
+
+
+@case("error-no-such-interface")
+def _():
+    if not is_root():
+        raise Skip("not root: opening an interface fails on permission first")
+    expect_error(run(["-i", "nosuchif0"]), 1, r"smtpscope: nosuchif0: no such interface")
+
+
+@case("error-live-permission-denied")
+def _():
+    prefix = as_nobody()
+    expect_error(run(["-i", "lo"], prefix=prefix), 1,
+                 r"smtpscope: lo: permission denied \(capturing needs root or CAP_NET_RAW\)")
+
+
+@case("error-file-permission-denied")
+def _():
+    prefix = as_nobody()
+    d = tmp("private")
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o755)
+    path = os.path.join(d, "secret.pcap")
+    shutil.copyfile(ROOT / pcap("helo-plain"), path)
+    os.chmod(path, 0o600)
+    expect_error(run(["-r", path], prefix=prefix), 1,
+                 r"smtpscope: %s: Permission denied" % re.escape(path))
+
+
+@case("error-output-unwritable")
+def _():
+    path = tmp("no-such-dir/events.json")
+    expect_error(run(["-r", pcap("helo-plain"), "-o", path]), 1,
+                 r"smtpscope: %s: No such file or directory" % re.escape(path))
+    check(not os.path.exists(os.path.dirname(path)), "the output directory was created")
+    expect_error(run(["-r", pcap("helo-plain"), "-o", TMP]), 1,
+                 r"smtpscope: %s: Is a directory" % re.escape(TMP))
+
+
+@case("error-write-stdout")
+def _():
+    if not os.path.exists("/dev/full"):
+        raise Skip("no /dev/full")
+    with open("/dev/full", "wb") as full:
+        p = subprocess.run([BIN, "-r", pcap("helo-plain")], cwd=ROOT, env=ENV,
+                           stdout=full, stderr=subprocess.PIPE, timeout=RUN_TIMEOUT)
+    err = p.stderr.decode("utf-8", "replace")
+    sanitizer_check(p.returncode, err)
+    r = Result(p.returncode, b"", err)
+    expect_error(r, 1, r"smtpscope: stdout: write error: No space left on device")
+
+
+@case("error-write-output")
+def _():
+    if not os.path.exists("/dev/full"):
+        raise Skip("no /dev/full")
+    expect_error(run(["-r", pcap("helo-plain"), "-o", "/dev/full"]), 1,
+                 r"smtpscope: /dev/full: write error: No space left on device")
+
+
+# ---- 3. truncated captures ----
+
+def record_offsets(raw):
+    """Offsets of the records of a little-endian classic pcap."""
+    offs, off = [], 24
+    while off < len(raw):
+        offs.append(off)
+        caplen = struct.unpack("<I", raw[off + 8:off + 12])[0]
+        off += 16 + caplen
+    return offs
+
+
+def check_truncated_run(path, complete, full_events):
+    r = run(["-r", path])
+    check(r.rc == 1, "expected exit 1, got %s" % r.brief())
+    check(len(r.err_lines) == 1, "expected one stderr line, got %r" % r.err[:300])
+    check(re.fullmatch(r"smtpscope: %s: capture file truncated after packet %d: .*truncated.*"
+                       % (re.escape(path), complete), r.err_lines[0]),
+          "stderr %r" % r.err_lines[0])
+    events = parse(r.out)
+    st = stats_of(events)
+    check(st["packets"] == complete, "stats.packets %s, expected %d" % (st["packets"], complete))
+    check(st["events"] == len(events), "stats.events %s for %d lines" % (st["events"], len(events)))
+    s = only_session(events)["smtp"]
+    check(s["close"] == "eof", "close is %r, expected eof" % s.get("close"))
+    check(s.get("banner") == "mx.example.test ESMTP", "banner %r" % s.get("banner"))
+    full_txn = of_type(full_events, "smtp_transaction")
+    check(of_type(events, "smtp_transaction") == full_txn,
+          "the transaction before the damage differs from the full run's")
+
+
+@case("truncated-inside-last-packet")
+def _():
+    raw = (ROOT / pcap("helo-plain")).read_bytes()
+    offs = record_offsets(raw)
+    full = parse(reference("helo-plain"))
+    path = write("cut-data.pcap", raw[:len(raw) - 20])
+    check_truncated_run(path, len(offs) - 1, full)
+
+
+@case("truncated-inside-record-header")
+def _():
+    raw = (ROOT / pcap("helo-plain")).read_bytes()
+    offs = record_offsets(raw)
+    full = parse(reference("helo-plain"))
+    path = write("cut-header.pcap", raw[:offs[-1] + 8])
+    check_truncated_run(path, len(offs) - 1, full)
+
+
+@case("truncated-pcapng")
+def _():
+    cap = capture("helo-plain")
+    ng = pt.pcapng_bytes(pt.LINKTYPE_ETHERNET, cap.packets)
+    full = parse(reference("helo-plain"))
+    path = write("cut.pcapng", ng[:-20])
+    check_truncated_run(path, len(cap.packets) - 1, full)
+
+
+@case("truncated-count-stops-before")
+def _():
+    raw = (ROOT / pcap("helo-plain")).read_bytes()
+    path = write("cut-count.pcap", raw[:len(raw) - 20])
+    r = run_ok(["-r", path, "-c", "5"])
+    check(stats_of(parse(r.out))["packets"] == 5, "-c 5 did not stop after 5 packets")
+
+
+# ---- 4. standard input ----
+
+@case("stdin-pcap")
+def _():
+    for name in ("helo-plain", "two-messages", "ipv6"):
+        with open(ROOT / pcap(name), "rb") as f:
+            r = run_ok(["-r", "-", "--commands"], stdin=f)
+        check(r.out == reference(name, "--commands"), "%s: -r - differs from -r FILE" % name)
+
+
+@case("stdin-pcapng")
+def _():
+    cap = capture("two-messages")
+    path = write("stdin.pcapng", pt.pcapng_bytes(pt.LINKTYPE_ETHERNET, cap.packets))
+    a = run_ok(["-r", path, "--commands"]).out
+    with open(path, "rb") as f:
+        b = run_ok(["-r", "-", "--commands"], stdin=f).out
+    check(a == b, "-r - differs from -r FILE for a pcapng")
+
+
+@case("stdin-interrupted")
+def _():
+    """SIGINT while reading a pipe: a stop on request, like live capture (exit 0)."""
+    raw = (ROOT / pcap("helo-plain")).read_bytes()
+    offs = record_offsets(raw)
+    keep = 10
+    proc = subprocess.Popen([BIN, "-r", "-"], cwd=ROOT, env=ENV, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(raw[:offs[keep]])
+        proc.stdin.flush()
+        deadline = time.time() + 10
+        buf = bytearray(4)
+        while time.time() < deadline:
+            fcntl.ioctl(proc.stdin.fileno(), termios.FIONREAD, buf)
+            if struct.unpack("i", bytes(buf))[0] == 0:
+                break
+            time.sleep(0.02)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        # stdin stays open: the read must be interrupted, not ended by EOF
+        rc = proc.wait(timeout=10)
+        out, err = proc.stdout.read(), proc.stderr.read().decode("utf-8", "replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdin.close()
+        proc.stdout.close()
+        proc.stderr.close()
+    sanitizer_check(rc, err)
+    events = parse(out)
+    s = only_session(events)["smtp"]
+    check(s["close"] == "shutdown", "close is %r, expected shutdown" % s["close"])
+    check(stats_of(events)["packets"] == keep, "stats.packets %s, expected %d"
+          % (stats_of(events)["packets"], keep))
+    check(rc == 0 and err == "",
+          "interrupted by SIGINT while reading a pipe: expected exit 0 and no stderr "
+          "(as for a live capture), got exit %d, stderr %r" % (rc, err.strip()[:200]))
+
+
+# ---- 5. determinism and the event envelope ----
+
+BUNDLED = sorted(p.stem for p in (ROOT / "pcaps").glob("*.pcap"))
+
+
+def check_envelope(events, where):
+    st = stats_of(events)
+    check(st["events"] == len(events), "%s: stats.events %s for %d lines"
+          % (where, st["events"], len(events)))
+    for n, ev in enumerate(events, 1):
+        keys = list(ev)
+        check(TS_RE.match(str(ev.get("timestamp"))), "%s line %d: timestamp %r"
+              % (where, n, ev.get("timestamp")))
+        if ev.get("event_type") == "stats":
+            check(keys == STATS_KEYS, "%s line %d: stats keys %r" % (where, n, keys))
+            continue
+        check(keys[:len(ENVELOPE)] == ENVELOPE, "%s line %d: envelope keys %r" % (where, n, keys))
+        check(keys[len(ENVELOPE)] == "pcap_cnt", "%s line %d: no pcap_cnt after the envelope" % (where, n))
+        fid = ev["flow_id"]
+        check(isinstance(fid, int) and 0 < fid < 2 ** 51, "%s line %d: flow_id %r" % (where, n, fid))
+        check(ev["proto"] == "TCP" and ev["app_proto"] == "smtp",
+              "%s line %d: proto/app_proto %r/%r" % (where, n, ev["proto"], ev["app_proto"]))
+        check(isinstance(ev["pcap_cnt"], int) and 1 <= ev["pcap_cnt"] <= st["packets"],
+              "%s line %d: pcap_cnt %r" % (where, n, ev["pcap_cnt"]))
+        check(ev["event_type"] in ("smtp_session", "smtp_transaction", "smtp_alert", "smtp_command"),
+              "%s line %d: event_type %r" % (where, n, ev["event_type"]))
+        check(ev["community_id"] == pt.community_id(ev["src_ip"], ev["src_port"],
+                                                    ev["dest_ip"], ev["dest_port"]),
+              "%s line %d: community_id %s" % (where, n, ev["community_id"]))
+    by_session = {}
+    for ev in events[:-1]:
+        k = (ev["flow_id"], ev["src_ip"], ev["src_port"], ev["dest_ip"], ev["dest_port"])
+        by_session.setdefault(ev["smtp"]["session"], set()).add(k)
+    for sid, ks in by_session.items():
+        check(len(ks) == 1, "%s: session %s has several flow ids/tuples" % (where, sid))
+
+
+@case("deterministic-output")
+def _():
+    for name in BUNDLED:
+        a = run_ok(["-r", pcap(name), "--commands"]).out
+        b = run_ok(["-r", pcap(name), "--commands"]).out
+        check(a == b, "%s: two runs differ" % name)
+        c = run_ok(["-r", pcap(name), "--commands"],
+                   env=dict(ENV, TZ="America/New_York")).out
+        check(a == c, "%s: output depends on TZ" % name)
+
+
+@case("event-envelope")
+def _():
+    for name in BUNDLED:
+        for opts in ([], ["--commands"]):
+            events = parse(reference(name, *opts))
+            check_envelope(events, "%s %s" % (name, " ".join(opts)))
+
+
+# ---- 6. Community ID ----
+
+def check_reference_cid():
+    # the example flow of the Community ID specification
+    check(pt.community_id("128.232.110.120", 34855, "66.35.250.204", 80)
+          == "1:LQU9qZlK+B5F3KDmev6m5PMibrg=", "the Python reference implementation is broken")
+
+
+def check_cid(out, client, server, cport, sport):
+    events = parse(out)
+    flows = [e for e in events if e["event_type"] != "stats"]
+    check(flows, "no events")
+    want = pt.community_id(client, cport, server, sport)
+    for e in flows:
+        check((e["src_ip"], e["src_port"], e["dest_ip"], e["dest_port"])
+              == (client, cport, server, sport),
+              "tuple %s:%s -> %s:%s" % (e["src_ip"], e["src_port"], e["dest_ip"], e["dest_port"]))
+        check(e["community_id"] == want, "community_id %s, expected %s" % (e["community_id"], want))
+
+
+def flow_ports(name):
+    for p in capture(name).packets:
+        sp, dp = pt.ports(p.data)
+        if dp in (25, 587):
+            return sp, dp
+    raise Fail("no client packet in %s" % name)
+
+
+@case("community-id-ipv4")
+def _():
+    check_reference_cid()
+    cport, sport = flow_ports("helo-plain")
+    check_cid(reference("helo-plain", "--commands"), "127.0.0.1", "127.0.0.1", cport, sport)
+
+
+@case("community-id-ipv6")
+def _():
+    check_reference_cid()
+    cport, sport = flow_ports("ipv6")
+    check_cid(reference("ipv6", "--commands"), "::1", "::1", cport, sport)
+
+
+def cid_rewritten(name, client, server, tag):
+    cport, sport = flow_ports(name)
+    fn = functools.partial(pt.rewrite_ip, server_port=sport, client_ip=client, server_ip=server)
+    path = write("cid-%s.pcap" % tag, pt.pcap_bytes(pt.LINKTYPE_ETHERNET, pt.convert(capture(name), fn)))
+    check_cid(run_ok(["-r", path, "--commands"]).out, client, server, cport, sport)
+
+
+@case("community-id-ipv4-server-lower")
+def _():
+    check_reference_cid()
+    cid_rewritten("helo-plain", "10.0.0.2", "10.0.0.1", "v4-server-lower")
+
+
+@case("community-id-ipv4-client-lower")
+def _():
+    check_reference_cid()
+    cid_rewritten("helo-plain", "10.0.0.1", "10.0.0.2", "v4-client-lower")
+
+
+@case("community-id-ipv6-server-lower")
+def _():
+    check_reference_cid()
+    cid_rewritten("ipv6", "2001:db8::2", "2001:db8::1", "v6-server-lower")
+
+
+@case("community-id-ipv6-client-lower")
+def _():
+    check_reference_cid()
+    cid_rewritten("ipv6", "2001:db8::1", "2001:db8:1::1", "v6-client-lower")
+
+
+# ---- 7. link layers and file formats ----
+
+def same_events(orig_out, new_out, expected_bytes):
+    """Identical events; the stats identical but for bytes, which must be expected_bytes."""
+    a, b = parse(orig_out), parse(new_out)
+    check(len(a) == len(b), "%d events, expected %d" % (len(b), len(a)))
+    for n, (x, y) in enumerate(zip(a[:-1], b[:-1]), 1):
+        if x != y:
+            diff = sorted(k for k in set(x) | set(y) if x.get(k) != y.get(k))
+            raise Fail("event %d (%s) differs in %s" % (n, x.get("event_type"), ", ".join(diff)))
+    sa, sb = dict(stats_of(a)), dict(stats_of(b))
+    check(sb["bytes"] == expected_bytes, "stats.bytes %s, expected %d" % (sb["bytes"], expected_bytes))
+    sa.pop("bytes")
+    sb.pop("bytes")
+    check(sa == sb, "stats differ: %r vs %r" % (sa, sb))
+    check(a[-1]["timestamp"] == b[-1]["timestamp"], "stats timestamp differs")
+    check(list(b[-1]) == STATS_KEYS, "stats keys %r" % list(b[-1]))
+
+
+def format_case(name, source, build):
+    """build(capture) -> (file bytes, captured bytes in total)."""
+    @case("format-" + name)
+    def t():
+        data, nbytes = build(capture(source))
+        path = write("fmt-%s" % name, data)
+        r = run_ok(["-r", path, "--commands"])
+        same_events(reference(source, "--commands"), r.out, nbytes)
+
+
+def total(packets):
+    return sum(len(p.data) for p in packets)
+
+
+def as_pcap(linktype, fn=None, **kw):
+    def build(cap):
+        pkts = pt.convert(cap, fn) if fn else cap.packets
+        return pt.pcap_bytes(linktype, pkts, **kw), total(pkts)
+    return build
+
+
+def as_pcapng(linktype, fn=None, **kw):
+    def build(cap):
+        pkts = pt.convert(cap, fn) if fn else cap.packets
+        return pt.pcapng_bytes(linktype, pkts, **kw), total(pkts)
+    return build
+
+
+def two_interfaces(cap):
+    """pcapng, two Ethernet IDBs (ns and default us), packets alternating."""
+    recs = [(i % 2, p) for i, p in enumerate(cap.packets)]
+    return pt.pcapng_multi([(pt.LINKTYPE_ETHERNET, 9), (pt.LINKTYPE_ETHERNET, None)], recs), \
+        total(cap.packets)
+
+
+def mixed_linktypes(cap):
+    """pcapng, an Ethernet IDB and a raw-IP IDB, packets alternating."""
+    recs = [(i % 2, p if i % 2 == 0 else p.replace(pt.to_raw(p.data)))
+            for i, p in enumerate(cap.packets)]
+    return pt.pcapng_multi([(pt.LINKTYPE_ETHERNET, 9), (pt.LINKTYPE_RAW, 6)], recs), \
+        total(p for _, p in recs)
+
+
+def bad_checksums(frame):
+    b = bytearray(frame)
+    where = pt.tcp_offset(frame)
+    if where:
+        ip, t, ver = where
+        if ver == 4:
+            b[ip + 10] ^= 0x5A
+        b[t + 16] ^= 0xA5
+    return bytes(b)
+
+
+V4 = "two-messages"
+V6 = "ipv6"
+E = pt.LINKTYPE_ETHERNET
+FORMATS = [
+    ("v4-pcapng-ns", V4, as_pcapng(E, tsresol=9)),
+    ("v4-pcapng-us", V4, as_pcapng(E, tsresol=None)),
+    ("v4-pcapng-big-endian", V4, as_pcapng(E, tsresol=9, endian=">")),
+    ("v4-pcapng-two-interfaces", V4, two_interfaces),
+    ("v4-pcap-ns", V4, as_pcap(E, nano=True)),
+    ("v4-pcap-big-endian", V4, as_pcap(E, endian=">")),
+    ("v4-raw", V4, as_pcap(pt.LINKTYPE_RAW, pt.to_raw)),
+    ("v4-sll", V4, as_pcap(pt.LINKTYPE_LINUX_SLL, pt.to_sll)),
+    ("v4-sll2", V4, as_pcap(pt.LINKTYPE_LINUX_SLL2, pt.to_sll2)),
+    ("v4-vlan", V4, as_pcap(E, pt.to_vlan)),
+    ("v4-qinq", V4, as_pcap(E, pt.to_qinq)),
+    ("v4-null", V4, as_pcap(pt.LINKTYPE_NULL, functools.partial(pt.to_null, endian="="))),
+    ("v4-null-big-endian-file", V4, as_pcap(pt.LINKTYPE_NULL, functools.partial(pt.to_null, endian=">"),
+                                             endian=">")),
+    ("v4-loop", V4, as_pcap(pt.LINKTYPE_LOOP, pt.to_loop)),
+    ("v4-linktype-ipv4", V4, as_pcap(pt.LINKTYPE_IPV4, pt.to_raw)),
+    ("v4-ip-options", V4, as_pcap(E, pt.add_ipv4_options)),
+    ("v4-bad-checksums", V4, as_pcap(E, bad_checksums)),
+    ("v6-pcapng-ns", V6, as_pcapng(E, tsresol=9)),
+    ("v6-raw", V6, as_pcap(pt.LINKTYPE_RAW, pt.to_raw)),
+    ("v6-sll", V6, as_pcap(pt.LINKTYPE_LINUX_SLL, pt.to_sll)),
+    ("v6-sll2", V6, as_pcap(pt.LINKTYPE_LINUX_SLL2, pt.to_sll2)),
+    ("v6-vlan", V6, as_pcap(E, pt.to_vlan)),
+    ("v6-qinq", V6, as_pcap(E, pt.to_qinq)),
+    ("v6-null-10", V6, as_pcap(pt.LINKTYPE_NULL, functools.partial(pt.to_null, af6=10, endian="="))),
+    ("v6-null-24", V6, as_pcap(pt.LINKTYPE_NULL, functools.partial(pt.to_null, af6=24, endian="="))),
+    ("v6-null-28", V6, as_pcap(pt.LINKTYPE_NULL, functools.partial(pt.to_null, af6=28, endian="="))),
+    ("v6-null-30", V6, as_pcap(pt.LINKTYPE_NULL, functools.partial(pt.to_null, af6=30, endian="="))),
+    ("v6-null-big-endian-file", V6, as_pcap(pt.LINKTYPE_NULL,
+                                            functools.partial(pt.to_null, af6=30, endian=">"),
+                                            endian=">")),
+    ("v6-loop-24", V6, as_pcap(pt.LINKTYPE_LOOP, functools.partial(pt.to_loop, af6=24))),
+    ("v6-loop-30", V6, as_pcap(pt.LINKTYPE_LOOP, functools.partial(pt.to_loop, af6=30))),
+    ("v6-linktype-ipv6", V6, as_pcap(pt.LINKTYPE_IPV6, pt.to_raw)),
+    ("v6-extension-headers", V6, as_pcap(E, pt.add_ipv6_ext)),
+]
+for _name, _src, _build in FORMATS:
+    format_case(_name, _src, _build)
+
+
+# ---- 8. options ----
+
+@case("count")
+def _():
+    r = run_ok(["-r", pcap("helo-plain"), "-c", "5"])
+    events = parse(r.out)
+    st = stats_of(events)
+    check(st["packets"] == 5, "stats.packets %s, expected 5" % st["packets"])
+    check(st["events"] == len(events) == 2, "expected 2 events, got %d" % len(events))
+    s = only_session(events)
+    check(s["smtp"]["close"] == "eof" and s["pcap_cnt"] == 5,
+          "session close %r at packet %r" % (s["smtp"]["close"], s["pcap_cnt"]))
+    r = run_ok(["-r", pcap("helo-plain"), "--count", "1000"])
+    check(r.out == reference("helo-plain"), "-c beyond the end changes the output")
+
+
+@case("ports-2525")
+def _():
+    r = run_ok(["-r", pcap("helo-plain"), "--ports", "2525"])
+    events = parse(r.out)
+    check(len(events) == 1, "expected only the stats event, got %d events" % len(events))
+    st = stats_of(events)
+    n = len(capture("helo-plain").packets)
+    check(st["sessions"] == 0 and st["tcp_packets"] == 0 and st["packets"] == n,
+          "stats sessions %s tcp_packets %s packets %s" % (st["sessions"], st["tcp_packets"], st["packets"]))
+    r = run_ok(["-r", pcap("helo-plain"), "--ports", "2525,25"])
+    check(r.out == reference("helo-plain"), "--ports 2525,25 differs from the default")
+
+
+@case("filter-port-9")
+def _():
+    events = parse(run_ok(["-r", pcap("helo-plain"), "port 9"]).out)
+    check(len(events) == 1, "expected only the stats event, got %d events" % len(events))
+    st = stats_of(events)
+    check(st["sessions"] == 0 and st["packets"] == 0,
+          "stats sessions %s packets %s" % (st["sessions"], st["packets"]))
+
+
+@case("filter-host")
+def _():
+    out = run_ok(["-r", pcap("helo-plain"), "host 127.0.0.1"]).out
+    check(out == reference("helo-plain"), "'host 127.0.0.1' differs from no filter")
+    out = run_ok(["-r", pcap("helo-plain"), "host", "127.0.0.1", "and", "tcp"]).out
+    check(out == reference("helo-plain"), "filter words in several arguments differ from no filter")
+    out = run_ok(["-r", pcap("ipv6"), "ip6"]).out
+    check(out == reference("ipv6"), "'ip6' on the IPv6 capture differs from no filter")
+
+
+@case("filter-anded-with-smtp-ports")
+def _():
+    """--help: 'A trailing BPF expression is ANDed with the SMTP ports.'"""
+    cap = capture("helo-plain")
+    other = [p.replace(pt.rewrite_port(p.data, 25, 80)) for p in cap.packets]
+    merged = sorted(cap.packets + other, key=lambda p: p.ts_us)
+    path = write("with-port-80.pcap", pt.pcap_bytes(E, merged))
+    events = parse(run_ok(["-r", path, "host 127.0.0.1"]).out)
+    st = stats_of(events)
+    check(len(sessions(events)) == 1, "expected 1 session")
+    check(st["packets"] == len(cap.packets) and st["bytes"] == total(cap.packets),
+          "with the filter 'host 127.0.0.1', stats.packets is %s (bytes %s); ANDed with the "
+          "SMTP ports only the %d port-25 packets (%d bytes) pass"
+          % (st["packets"], st["bytes"], len(cap.packets), total(cap.packets)))
+
+
+@case("output-file-appends")
+def _():
+    path = tmp("events.json")
+    ref = reference("helo-plain")
+    for n in (1, 2):
+        r = run_ok(["-r", pcap("helo-plain"), "-o", path])
+        check(r.out == b"", "-o FILE also wrote to stdout")
+        with open(path, "rb") as f:
+            content = f.read()
+        check(content == ref * n, "after run %d the file holds %d lines, expected %d"
+              % (n, content.count(b"\n"), ref.count(b"\n") * n))
+
+
+@case("output-dash-is-stdout")
+def _():
+    check(run_ok(["-r", pcap("helo-plain"), "-o", "-"]).out == reference("helo-plain"),
+          "-o - differs from the default output")
+
+
+def check_transcript(text):
+    lines = text.splitlines()
+    check(lines and re.fullmatch(r"=== session 1  \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+0000  "
+                                 r"127\.0\.0\.1:\d+ -> 127\.0\.0\.1:25 ===", lines[0]),
+          "transcript starts with %r" % (lines[:1],))
+    for line in lines:
+        check(not line.startswith("{"), "JSON in the transcript: %r" % line[:80])
+    replies = [int(x[5:8]) for x in lines if x[2:5] == "S: "]
+    check(replies == [220, 250, 250, 250, 354, 250, 221], "server replies %r" % replies)
+    check(any(re.fullmatch(r"--- end: quit, duration \d+\.\d{6} s, 1 message\(s\), 0 error replies ---", x)
+              for x in lines), "no end line")
+    check("  C: [message: 283 bytes, Subject: Plain HELO test]" in lines, "no message line")
+
+
+@case("transcript")
+def _():
+    r = run_ok(["-r", pcap("helo-plain"), "-T"])
+    check_transcript(r.out.decode())
+
+
+@case("transcript-with-output")
+def _():
+    path = tmp("t-events.json")
+    r = run_ok(["-r", pcap("helo-plain"), "-T", "-o", path])
+    check(r.out == run_ok(["-r", pcap("helo-plain"), "-T"]).out, "-T -o FILE changes the transcript")
+    with open(path, "rb") as f:
+        check(f.read() == reference("helo-plain"), "-T -o FILE: the file differs from the JSON output")
+
+
+@case("commands")
+def _():
+    events = parse(reference("helo-plain", "--commands"))
+    cmds = of_type(events, "smtp_command")
+    got = [(c["smtp"]["command"], c["smtp"]["reply"]["code"]) for c in cmds]
+    want = [("<greeting>", 220), ("HELO", 250), ("MAIL", 250), ("RCPT", 250), ("DATA", 354),
+            ("<message>", 250), ("QUIT", 221)]
+    check(got == want, "helo-plain command/reply pairs %r" % got)
+    for name in BUNDLED:
+        with_c = parse(reference(name, "--commands"))
+        without = parse(reference(name))
+        cmds = of_type(with_c, "smtp_command")
+        replies = sum(sum(s["smtp"]["replies"].values()) for s in sessions(with_c))
+        check(len(cmds) == replies, "%s: %d smtp_command events for %d replies"
+              % (name, len(cmds), replies))
+        check(all("reply" in c["smtp"] for c in cmds), "%s: a command event without a reply" % name)
+        check(not of_type(without, "smtp_command"), "%s: smtp_command without --commands" % name)
+        rest = [e for e in with_c[:-1] if e["event_type"] != "smtp_command"]
+        check(rest == without[:-1], "%s: the other events change with --commands" % name)
+        sa, sb = dict(stats_of(with_c)), dict(stats_of(without))
+        check(sa.pop("events") == sb.pop("events") + len(cmds) and sa == sb,
+              "%s: stats differ beyond the event count" % name)
+
+
+@case("list-interfaces")
+def _():
+    r = run(["-D"])
+    if r.rc != 0 and re.search(r"(?i)permission|not permitted", r.err):
+        raise Skip("cannot list interfaces here: %s" % r.err.strip()[:100])
+    check(r.rc == 0 and r.err == "", "-D: %s" % r.brief())
+    lines = r.out.decode().splitlines()
+    for i, line in enumerate(lines, 1):
+        check(re.fullmatch(r"%d\.\S+( \(.+\))?" % i, line), "-D line %r" % line)
+    check(any(re.fullmatch(r"\d+\.lo( \(.+\))?", x) for x in lines), "-D does not list lo: %r" % lines)
+
+
+@case("max-sessions-1")
+def _():
+    for name in ("helo-plain", "ipv6"):
+        out = run_ok(["-r", pcap(name), "--commands", "--max-sessions", "1"]).out
+        check(out == reference(name, "--commands"), "%s: --max-sessions 1 changes the output" % name)
+
+
+@case("snaplen-ignored-for-files")
+def _():
+    out = run_ok(["-r", pcap("helo-plain"), "-s", "64"]).out
+    check(out == reference("helo-plain"), "-s 64 changes the output of a file")
+
+
+# ---- 9. implicit TLS on port 465 ----
+
+@case("implicit-tls-465")
+def _():
+    cap = capture("helo-plain")
+    pkts = [p.replace(pt.rewrite_port(p.data, 25, 465)) for p in cap.packets]
+    path = write("port465.pcap", pt.pcap_bytes(E, pkts))
+    events = parse(run_ok(["-r", path, "--commands"]).out)
+    kinds = [e["event_type"] for e in events]
+    check(kinds == ["smtp_session", "stats"], "events %r, expected only smtp_session and stats" % kinds)
+    s = events[0]
+    plain = only_session(parse(reference("helo-plain")))["smtp"]
+    check(s["dest_port"] == 465, "dest_port %r" % s["dest_port"])
+    check(s["smtp"]["tls"] == {"offered": False, "requested": False, "accepted": True, "implicit": True},
+          "tls %r" % s["smtp"]["tls"])
+    check(list(s["smtp"]["tls"]) == ["offered", "requested", "accepted", "implicit"],
+          "tls key order %r" % list(s["smtp"]["tls"]))
+    check("banner" not in s["smtp"] and "helo" not in s["smtp"], "the TLS content was decoded")
+    check(s["smtp"]["commands"] == 0 and s["smtp"]["transactions"] == 0
+          and set(s["smtp"]["replies"].values()) == {0}, "commands or replies counted in TLS")
+    check(s["smtp"]["bytes"] == plain["bytes"], "bytes %r, expected %r" % (s["smtp"]["bytes"], plain["bytes"]))
+    check(s["smtp"]["close"] == "fin", "close %r, expected fin" % s["smtp"]["close"])
+    check(stats_of(events)["sessions"] == 1, "stats.sessions != 1")
+    r = run_ok(["-r", path, "--ports", "25"])
+    check(stats_of(parse(r.out))["sessions"] == 0, "port 465 analysed though not in --ports")
+    r = run_ok(["-r", path, "--ports", "465", "--commands"])
+    check(parse(r.out) == events, "--ports 465 differs from the default ports")
+
+
+# ---- robustness ----
+
+@case("junk-packets")
+def _():
+    cap = capture("helo-plain")
+    first = cap.packets[0]
+    mac = b"\0" * 12
+    udp = bytes([0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1]) + \
+        struct.pack("!HHHH", 1025, 25, 8, 0)
+    v6udp = bytes([0x60, 0, 0, 0, 0, 8, 17, 64]) + b"\0" * 15 + b"\1" + b"\0" * 15 + b"\1" + \
+        struct.pack("!HHHH", 1025, 25, 8, 0)
+    junk_not_ip = [b"", b"\0" * 5, b"\0" * 13, mac + b"\x08\x06" + b"\0" * 28,
+                   mac + b"\x81\x00\x00"]                       # runts, ARP, cut VLAN tag
+    junk_ipv4 = [mac + b"\x08\x00",                              # no IP header at all
+                 mac + b"\x08\x00" + b"\x45" + b"\0" * 9,        # IP header cut short
+                 mac + b"\x08\x00" + udp,                        # UDP to port 25
+                 mac + b"\x08\x00" + b"\x4f" + b"\0" * 8 + b"\x06" + b"\0" * 10]  # IHL past the end
+    junk_ipv6 = [mac + b"\x86\xdd" + v6udp]                      # not TCP: not analysed
+    junk = junk_not_ip + junk_ipv4 + junk_ipv6
+    pkts = [pt.Packet(first.ts_us, len(d), d) for d in junk] + cap.packets
+    path = write("junk.pcap", pt.pcap_bytes(E, pkts))
+    r = run(["-r", path])
+    check(r.rc == 0, r.brief())
+    check(r.err_lines == ["smtpscope: warning: 1 IPv6 packets not analysed (not TCP, fragmented, "
+                          "or with unknown extension headers)"], "stderr %r" % r.err[:300])
+    got, ref = parse(r.out), parse(reference("helo-plain"))
+    for e in ref[:-1]:
+        e["pcap_cnt"] += len(junk)
+    check(got[:-1] == ref[:-1], "the events change with junk packets before the session")
+    st, rst = stats_of(got), stats_of(ref)
+    want = dict(rst, packets=rst["packets"] + len(junk), bytes=rst["bytes"] + total(pkts[:len(junk)]),
+                ipv4=rst["ipv4"] + len(junk_ipv4), ipv6=len(junk_ipv6), not_ip=len(junk_not_ip),
+                ipv6_not_analysed=1)
+    check(st == want, "stats %r, expected %r" % (st, want))
+
+
+@case("snaplen-cut-warning")
+def _():
+    cap = capture("helo-plain")
+    snap = 96
+    pkts = [pt.Packet(p.ts_us, p.wirelen, p.data[:snap]) for p in cap.packets]
+    ncut = sum(1 for p in cap.packets if len(p.data) > snap)
+    path = write("snap96.pcap", pt.pcap_bytes(E, pkts, snaplen=snap))
+    r = run(["-r", path])
+    check(r.rc == 0, r.brief())
+    check(r.err_lines[:1] == ["smtpscope: warning: %d packets were cut by the snapshot length; "
+                              "their streams are incomplete" % ncut], "stderr %r" % r.err[:300])
+    check(all(x.startswith("smtpscope: warning: ") for x in r.err_lines), "stderr %r" % r.err[:300])
+    st = stats_of(parse(r.out))
+    check(st["snaplen_cut"] == ncut and st["packets"] == len(pkts),
+          "stats snaplen_cut %s packets %s" % (st["snaplen_cut"], st["packets"]))
+
+
+# ---- live capture on lo (root only) ----
+
+def packet_socket_open(pid):
+    """True once pid holds a packet socket (the capture is open)."""
+    try:
+        inodes = set()
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            m = re.fullmatch(r"socket:\[(\d+)\]", link)
+            if m:
+                inodes.add(m.group(1))
+        with open("/proc/net/packet") as f:
+            next(f)
+            return any(line.split()[-1] in inodes for line in f if line.strip())
+    except OSError:
+        return False
+
+
+@case("live-capture-lo")
+def _():
+    if not is_root():
+        raise Skip("not root")
+    if not os.path.exists("/proc/net/packet"):
+        raise Skip("no /proc/net/packet")
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    port = srv.getsockname()[1]
+    banner = b"220 live.test ESMTP\r\n"
+    served = []
+
+    def serve():
+        try:
+            srv.settimeout(15)
+            c1, _ = srv.accept()
+            with c1:
+                c1.sendall(banner)
+                f = c1.makefile("rb")
+                for line in f:
+                    if line.upper().startswith(b"QUIT"):
+                        c1.sendall(b"221 2.0.0 Bye\r\n")
+                        break
+                    c1.sendall(b"250 live.test\r\n")
+                f.close()
+            c2, _ = srv.accept()
+            with c2:
+                c2.sendall(banner)
+                c2.recv(100)   # until the client closes
+            served.append(True)
+        except OSError:
+            pass
+
+    proc = subprocess.Popen([BIN, "-i", "lo", "--commands", "--ports", str(port),
+                             "tcp port %d" % port], cwd=ROOT, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    thread = threading.Thread(target=serve, daemon=True)
+    c2 = None
+    try:
+        deadline = time.time() + 10
+        while proc.poll() is None and not packet_socket_open(proc.pid) and time.time() < deadline:
+            time.sleep(0.05)
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode("utf-8", "replace")
+            sanitizer_check(proc.returncode, err)
+            if re.search(r"permission denied|no such interface", err):
+                raise Skip("cannot capture on lo here: %s" % err.strip()[:100])
+            raise Fail("exited early: exit %s, stderr %r" % (proc.returncode, err[:200]))
+        time.sleep(0.3)
+        thread.start()
+        c1 = socket.create_connection(("127.0.0.1", port), timeout=10)
+        c1port = c1.getsockname()[1]
+        f = c1.makefile("rb")
+        f.readline()
+        c1.sendall(b"EHLO client.test\r\n")
+        f.readline()
+        c1.sendall(b"QUIT\r\n")
+        f.readline()
+        f.read()           # the server closes: both FINs
+        f.close()
+        c1.close()
+        c2 = socket.create_connection(("127.0.0.1", port), timeout=10)
+        c2port = c2.getsockname()[1]
+        c2.recv(100)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        if c2:
+            c2.close()
+        srv.close()
+        thread.join(5)
+    err = err.decode("utf-8", "replace")
+    sanitizer_check(proc.returncode, err)
+    check(proc.returncode == 0 and err == "", "exit %s, stderr %r" % (proc.returncode, err[:200]))
+    events = parse(out)
+    check_envelope(events, "live")
+    st = stats_of(events)
+    # kernel_drops is not asserted: other traffic on lo is not ours to control
+    check(st["sessions"] == 2, "stats.sessions %s, expected 2" % st["sessions"])
+    ss = {e["src_port"]: e for e in sessions(events)}
+    check(set(ss) == {c1port, c2port}, "sessions from ports %r, expected %r" % (sorted(ss), [c1port, c2port]))
+    s1, s2 = ss[c1port]["smtp"], ss[c2port]["smtp"]
+    check(s1["close"] == "quit" and s1.get("banner") == "live.test ESMTP" and s1.get("helo") == "client.test"
+          and s1["commands"] == 2 and s1["replies"] == {"2xx": 3, "3xx": 0, "4xx": 0, "5xx": 0}
+          and s1["bytes"] == {"client": 24, "server": len(banner) + 15 + 15},
+          "first session %r" % s1)
+    check(s2["close"] == "shutdown" and s2.get("banner") == "live.test ESMTP" and s2["commands"] == 0
+          and s2["bytes"] == {"client": 0, "server": len(banner)},
+          "second session (open at SIGTERM) %r" % s2)
+    cmds = [(e["src_port"], e["smtp"]["command"], e["smtp"]["reply"]["code"])
+            for e in of_type(events, "smtp_command")]
+    check(cmds == [(c1port, "<greeting>", 220), (c1port, "EHLO", 250), (c1port, "QUIT", 221),
+                   (c2port, "<greeting>", 220)], "smtp_command events %r" % cmds)
+
+
+# ---- main ----
+
+def main():
+    global BIN, TMP
+    arg = sys.argv[1] if len(sys.argv) > 1 else "build/smtpscope-san"
+    path = Path(arg)
+    if not path.is_absolute():
+        path = Path.cwd() / path if (Path.cwd() / path).exists() else ROOT / path
+    BIN = str(path)
+    if not os.access(BIN, os.X_OK):
+        print("FAIL cli/binary: %s is not an executable file" % BIN)
+        return 1
+    failed = 0
+    TMP = tempfile.mkdtemp(prefix="smtpscope-cli-")
+    try:
+        os.chmod(TMP, 0o755)   # the setpriv cases run as nobody
+        for name, fn in TESTS:
+            try:
+                fn()
+            except Fail as e:
+                failed += 1
+                print("FAIL cli/%s: %s" % (name, " ".join(str(e).split())), flush=True)
+            except Skip as e:
+                print("SKIP cli/%s: %s" % (name, " ".join(str(e).split())), flush=True)
+            except Exception as e:  # a bug in the test itself still counts
+                failed += 1
+                print("FAIL cli/%s: %s: %s" % (name, type(e).__name__, " ".join(str(e).split())),
+                      flush=True)
+            else:
+                print("PASS cli/%s" % name, flush=True)
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
