@@ -25,7 +25,7 @@ SAN_OBJS := $(SRCS:src/%.c=build/san/%.o)
 LIB_SAN_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
 HDRS := $(wildcard include/*.h src/*.h)
 
-.PHONY: all deps demo check unit golden clean format bench
+.PHONY: all deps demo check golden clean format bench alerts-doc
 
 all: deps smtpscope
 
@@ -50,10 +50,16 @@ build/smtpscope-san: $(SAN_OBJS)
 build/test_smtp: tests/test_smtp.c $(LIB_SAN_OBJS) $(HDRS)
 	$(CC) $(SAN_CFLAGS) -o $@ tests/test_smtp.c $(LIB_SAN_OBJS) $(LIBS)
 
+build/alerts-doc: tools/alerts-doc.c include/smtp.h | build
+	$(CC) $(ALL_CFLAGS) -o $@ tools/alerts-doc.c
+
+alerts-doc: build/alerts-doc
+	build/alerts-doc >docs/alerts.md
+
 demo: all
 	@sh tools/demo.sh
 
-check: deps smtpscope build/smtpscope-san build/test_smtp
+check: deps smtpscope build/smtpscope-san build/test_smtp build/alerts-doc bench-tools
 	@sh tests/run.sh
 
 golden: deps build/smtpscope-san

@@ -25,6 +25,15 @@ suite() {
 
 suite "decoder unit tests (ASan/UBSan)" build/test_smtp
 suite "golden tests (ASan/UBSan)" sh tests/golden.sh
+suite "memory: a 5 MB message costs what a 5 KB one does" sh tests/memory.sh ./smtpscope
+alerts_doc() {
+	if build/alerts-doc | cmp -s - docs/alerts.md; then
+		echo "PASS docs/alerts-catalogue"
+	else
+		echo "FAIL docs/alerts-catalogue: docs/alerts.md differs from SMTP_ALERT_LIST (run make alerts-doc)"
+	fi
+}
+suite "alert catalogue matches the code" alerts_doc
 for t in cli conformance; do
 	[ -f tests/$t.py ] && suite "$t tests (ASan/UBSan)" python3 tests/$t.py build/smtpscope-san
 done

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* alerts-doc.c - print docs/alerts.md from the one alert list in smtp.h. */
+#include <stdio.h>
+
+#include "smtp.h"
+
+int main(void)
+{
+	puts("# smtpscope alert catalogue\n");
+	puts("Generated from `SMTP_ALERT_LIST` in `include/smtp.h` by "
+	     "`make alerts-doc`;\n`make check` fails when this file and the "
+	     "code disagree.\n");
+	puts("Every alert is an `smtp_alert` event: `smtp.alert.kind`, "
+	     "`smtp.alert.severity`,\n`smtp.alert.message` (the sentence "
+	     "below), `smtp.alert.detail` (what exactly\nwas seen: offsets, "
+	     "sizes, counts) and the `command`/`argument` and `reply`\nthat "
+	     "caused it, when there is one.\n");
+	puts("| kind | severity | meaning and what to do | reference |");
+	puts("|---|---|---|---|");
+#define SEV_INFO "info"
+#define SEV_WARNING "warning"
+#define SEV_ERROR "error"
+#define SEV_CRITICAL "critical"
+#define X(name, str, sev, text, ref)                                          \
+	printf("| `%s` | %s | %s | %s |\n", str, SEV_##sev, text, ref);
+	SMTP_ALERT_LIST(X)
+#undef X
+	return 0;
+}
