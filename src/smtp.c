@@ -222,7 +222,7 @@ static void txn_emit(struct smtp_session *s, struct txn *t)
 }
 
 /* The client is done with t; emit it once nothing pending refers to it. */
-static void txn_detach(struct smtp_session *s, struct txn *t, bool reset)
+void smtp_txn_detach(struct smtp_session *s, struct txn *t, bool reset)
 {
 	if (!t)
 		return;
@@ -323,9 +323,9 @@ static struct pending *pend_push(struct smtp_session *s, enum verb id,
 	memset(p, 0, offsetof(struct pending, verb));
 	p->id = id;
 	p->ts = ts;
-	/* pipelined: an earlier real command is still unanswered */
+	/* pipelined: something the client sent is still unanswered */
 	for (i = 0; i < s->pend_len; i++)
-		if (pend_at(s, i)->seq)
+		if (pend_at(s, i)->id != V_GREETING)
 			p->pipelined = true;
 	if (vlen > SMTP_VERB_MAX)
 		vlen = SMTP_VERB_MAX;
@@ -758,7 +758,7 @@ static void client_line(struct smtp_session *s, struct line *l, bool bare_lf,
 		free(s->helo);
 		s->helo = xstrndup(arg, alen);
 		/* RFC 5321 4.1.4: a new greeting resets the transaction */
-		txn_detach(s, s->cur, true);
+		smtp_txn_detach(s, s->cur, true);
 		break;
 	case V_MAIL:
 		if (s->cur && s->cur->pub.mail_from &&
@@ -767,7 +767,7 @@ static void client_line(struct smtp_session *s, struct line *l, bool bare_lf,
 			smtp_alert_raise(s, SMTP_ALERT_COMMAND_OUT_OF_SEQUENCE,
 					 &c, NULL, ts,
 					 "MAIL inside an open transaction");
-		txn_detach(s, s->cur, false);
+		smtp_txn_detach(s, s->cur, false);
 		s->cur = smtp_txn_new(s, ts);
 		arg = parse_path(arg, alen, "FROM:", &s->cur->pub.mail_from);
 		parse_params(&s->cur->pub, arg, line + len);
@@ -789,11 +789,11 @@ static void client_line(struct smtp_session *s, struct line *l, bool bare_lf,
 		start_bdat(s, p, &c, arg, alen, ts);
 		break;
 	case V_RSET:
-		txn_detach(s, s->cur, true);
+		smtp_txn_detach(s, s->cur, true);
 		break;
 	case V_QUIT:
 		s->quit_sent = true;
-		txn_detach(s, s->cur, false);
+		smtp_txn_detach(s, s->cur, false);
 		break;
 	case V_AUTH:
 		if (!s->tls.accepted)
@@ -886,7 +886,7 @@ static void message_reply(struct smtp_session *s, struct pending *p,
 		save_reply(&t->pub.data_reply, r);
 		t->pub.queue_id = queue_id(r->text);
 		t->pub.ts_end = r->ts;
-		txn_detach(s, t, false);
+		smtp_txn_detach(s, t, false);
 	}
 	if (p->smuggle.seq)
 		smtp_alert_raise(
@@ -969,7 +969,7 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 			t->pub.ts_end = r->ts;
 		}
 		if (t && t->pub.body_done)
-			txn_detach(s, t, false);
+			smtp_txn_detach(s, t, false);
 		break;
 	case V_MESSAGE:
 		message_reply(s, p, c, r);

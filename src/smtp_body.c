@@ -220,17 +220,16 @@ static void scan_cr(struct smtp_session *s, const uint8_t *run, size_t n,
 	}
 }
 
-/* Where the run [run, p) ends a line at nl: length and bare-LF checks. */
+/* A body line ends at nl (body offset given): length and bare-LF checks. */
 static void line_end(struct smtp_session *s, const uint8_t *line,
-		     const uint8_t *nl, int64_t ts)
+		     const uint8_t *nl, uint64_t offset, int64_t ts)
 {
 	uint8_t before = nl > line ? nl[-1] : s->blast;
 	size_t len = s->blinelen + (size_t)(nl - line) + 1;
 
 	s->bol_bare = before != '\r';
 	if (s->bol_bare)
-		body_anomaly(s, SEEN_BARE_LF, SMTP_ALERT_BARE_LF, ts,
-			     body_size(s) + (nl - line));
+		body_anomaly(s, SEEN_BARE_LF, SMTP_ALERT_BARE_LF, ts, offset);
 	if (len + (s->bol_bare ? 1 : 0) > SMTP_TEXT_LINE_LIMIT &&
 	    !(s->seen & SEEN_LONG)) {
 		s->seen |= SEEN_LONG;
@@ -256,6 +255,8 @@ static void data_end(struct smtp_session *s, const char *seq, int64_t ts)
 	smtp_body_end(s, true, ts);
 	m = smtp_pend_pseudo(s, V_MESSAGE, ts);
 	smtp_pend_attach(m, s->cur);
+	/* the client is done with it: a MAIL now starts the next one */
+	smtp_txn_detach(s, s->cur, false);
 }
 
 /*
@@ -288,7 +289,7 @@ size_t smtp_feed_body(struct smtp_session *s, const uint8_t *buf, size_t len,
 					p = end;
 					break;
 				}
-				line_end(s, p, nl, ts);
+				line_end(s, p, nl, base + (nl - run), ts);
 				p = nl + 1;
 				s->bstate = B_BOL;
 			}
@@ -354,8 +355,10 @@ size_t smtp_feed_chunk(struct smtp_session *s, const uint8_t *buf, size_t len,
 	s->chunk_left -= n;
 	if (!s->chunk_left) {
 		s->cstate = C_CMD;
-		if (s->chunk_last)
+		if (s->chunk_last) {
 			smtp_body_end(s, true, ts);
+			smtp_txn_detach(s, s->cur, false);
+		}
 	}
 	return n;
 }

@@ -200,6 +200,8 @@ void smtp_alert_raise(struct smtp_session *s, enum smtp_alert_kind kind,
 		      const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 struct txn *smtp_txn_new(struct smtp_session *s, int64_t ts);
+/* The client is done with t; it is emitted once nothing pending needs it. */
+void smtp_txn_detach(struct smtp_session *s, struct txn *t, bool reset);
 struct pending *smtp_pend_pseudo(struct smtp_session *s, enum verb id,
 				 int64_t ts);
 void smtp_pend_attach(struct pending *p, struct txn *t);

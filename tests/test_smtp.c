@@ -47,8 +47,9 @@ static void on_body(void *u, const struct smtp_txn *t)
 
 static void on_alert(void *u, const struct smtp_alert *a)
 {
-	logf_(u, "alert %s cmd=%s code=%d\n", smtp_alert_kind_str(a->kind),
-	      a->cmd ? a->cmd->verb : "-", a->reply ? a->reply->code : 0);
+	logf_(u, "alert %s cmd=%s code=%d detail=%s\n",
+	      smtp_alert_kind_str(a->kind), a->cmd ? a->cmd->verb : "-",
+	      a->reply ? a->reply->code : 0, a->detail ? a->detail : "-");
 }
 
 static void on_txn(void *u, const struct smtp_txn *t)
@@ -86,6 +87,9 @@ static void on_session(void *u, const struct smtp_session_info *si)
 	      si->transactions, si->commands, si->replies[0], si->replies[1],
 	      si->replies[2], si->replies[3], si->bytes_client,
 	      si->bytes_server);
+	logf_(u, "user=%s mid=%d gaps=%" PRIu64 "/%" PRIu64 " ",
+	      si->auth_user ? si->auth_user : "-", si->midstream, si->gaps,
+	      si->gap_bytes);
 	for (i = 0; i < si->n_extensions; i++)
 		logf_(u, "%s%s", i ? "," : "", si->extensions[i]);
 	logf_(u, "\n");
@@ -99,32 +103,36 @@ static const struct smtp_callbacks cbs = {
 struct seg {
 	enum smtp_dir dir;
 	const char *data;
+	uint64_t gap; /* with data "": a hole of this many bytes */
 };
 
-#define C(s)                                                                   \
-	{                                                                      \
-		SMTP_FROM_CLIENT, s                                            \
-	}
-#define S(s)                                                                   \
-	{                                                                      \
-		SMTP_FROM_SERVER, s                                            \
-	}
-#define END                                                                    \
-	{                                                                      \
-		SMTP_FROM_CLIENT, NULL                                         \
-	}
+// clang-format off
+#define C(s) { SMTP_FROM_CLIENT, s, 0 }
+#define S(s) { SMTP_FROM_SERVER, s, 0 }
+#define GAP(d, n) { d, "", n }
+#define END { SMTP_FROM_CLIENT, NULL, 0 }
+// clang-format on
 
 /* split: 0 whole segments; k>0 split each segment at byte k; -1 bytewise */
+static const struct smtp_options *run_opt; /* options of the next run() */
+
 static char *run(const struct seg *segs, enum smtp_close close, long split)
 {
 	struct sbuf log = {0};
-	struct smtp_session *s = smtp_session_new(&cbs, &log, NULL);
+	struct smtp_session *s = smtp_session_new(&cbs, &log, run_opt);
 	int64_t ts = 1000;
 	const struct seg *g;
 
 	for (g = segs; g->data; g++) {
 		size_t len = strlen(g->data), i;
 		uint8_t *copy = xmalloc(len ? len : 1);
+
+		if (g->gap) {
+			smtp_gap(s, g->dir, g->gap, ts);
+			free(copy);
+			ts += 10;
+			continue;
+		}
 
 		/* a private copy: an over-read past the end trips ASan */
 		memcpy(copy, g->data, len);
@@ -292,15 +300,15 @@ static void test_pipelining_rejections(void)
 	    "cmd DATA||seq=6 pip=1",
 	    "reply RCPT 550 enh=5.1.1 lines=1 text=<x@mx>: Recipient address "
 	    "rejected\n",
-	    "alert reply_5xx cmd=RCPT code=550\n",
+	    "alert reply_5xx cmd=RCPT code=550 detail=-\n",
 	    "reply RCPT 454 enh=4.7.1",
-	    "alert reply_4xx cmd=RCPT code=454\n",
+	    "alert reply_4xx cmd=RCPT code=454 detail=-\n",
 	    "reply DATA 354",
 	    "txn 1 status=queued from=a@c rcpt=b@mx:250:2.1.5 "
 	    "rcpt=x@mx:550:5.1.1 rcpt=y@mx:454:4.7.1 accepted=1 data=250 "
 	    "queue=Q1 size=4",
 	    "session close=quit helo=c banner=mx ESMTP tls=100",
-	    "ext=PIPELINING,SIZE 1000,STARTTLS\n",
+	    "gaps=0/0 PIPELINING,SIZE 1000,STARTTLS\n",
 	    NULL,
 	};
 
@@ -377,11 +385,11 @@ static void test_unsolicited_unknown(void)
 	};
 	const char *expect[] = {
 	    "cmd FROBNICATE|now|seq=1 pip=0 known=0",
-	    "alert reply_5xx cmd=FROBNICATE code=500\n",
-	    "alert unknown_command cmd=FROBNICATE code=500\n",
+	    "alert reply_5xx cmd=FROBNICATE code=500 detail=-\n",
+	    "alert unknown_command cmd=FROBNICATE code=500 detail=-\n",
 	    "cmd ||seq=2 pip=0 known=0 line=\n",
 	    "reply <unsolicited> 421 enh=4.7.0",
-	    "alert reply_421 cmd=<unsolicited> code=421\n",
+	    "alert reply_421 cmd=<unsolicited> code=421 detail=-\n",
 	    "session close=fin",
 	    NULL,
 	};
@@ -521,7 +529,7 @@ static void test_multiline_and_bare_lf(void)
 	    "reply EXPN 502 enh=5.5.1",
 	    "reply VRFY 252 enh=2.0.0 lines=1 text=bob\n",
 	    "reply <unsolicited> 0 enh= lines=1 text=garbage from the server\n",
-	    "alert invalid_reply cmd=<unsolicited> code=0\n",
+	    "alert invalid_reply cmd=<unsolicited> code=0 detail=-\n",
 	    "alert unsolicited_reply",
 	    "session close=eof helo=- banner=mx.test ESMTP\nsecond line\nthird "
 	    "tls=000",
@@ -600,6 +608,431 @@ static void test_queue_ids(void)
 	check("queue_ids", d, SMTP_CLOSE_EOF, expect, NULL);
 }
 
+
+/* ---- protocol depth: alerts ---- */
+
+static void test_starttls_injection_and_failure(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("EHLO c\r\n"),
+		S("250-mx\r\n250-PIPELINING\r\n250 STARTTLS\r\n"),
+		C("STARTTLS\r\nMAIL FROM:<evil@x>\r\n"),
+		S("454 4.7.0 TLS not available\r\n250 ok\r\n"),
+		C("QUIT\r\n"),
+		S("221 bye\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"alert starttls_injection cmd=MAIL code=0 detail=MAIL sent after "
+		"STARTTLS, before the server's reply\n",
+		"reply STARTTLS 454",
+		"alert starttls_failed cmd=STARTTLS code=454 detail=STARTTLS "
+		"answered 454\n",
+		"reply MAIL 250",
+		"session close=quit helo=c banner=mx tls=110",
+		NULL,
+	};
+	const char *absent[] = {"pipelining_not_offered", NULL};
+
+	check("starttls_injection_and_failure", d, SMTP_CLOSE_FIN, expect,
+	      absent);
+}
+
+/* The 2023 SMTP smuggling: <LF>.<LF>, then a second, hidden message. */
+static void test_smuggling_lf(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("EHLO c\r\n"),
+		S("250-mx\r\n250 PIPELINING\r\n"),
+		C("MAIL FROM:<a@c>\r\nRCPT TO:<b@mx>\r\nDATA\r\n"),
+		S("250 ok\r\n250 ok\r\n354 go\r\n"),
+		C("Subject: hi\r\n\r\nhello\n.\nMAIL FROM:<admin@bank>\r\n"
+		  "RCPT TO:<b@mx>\r\nDATA\r\nSubject: fake\r\n\r\nx\r\n.\r\n"),
+		S("250 2.0.0 Ok: queued as A1\r\n250 ok\r\n250 ok\r\n354 go\r\n"
+		  "250 2.0.0 Ok: queued as A2\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"alert bare_lf cmd=- code=0 detail=in the message body, at "
+		"offset 20\n",
+		"body size=21 done=1 subject=hi\n",
+		"cmd MAIL|FROM:<admin@bank>|seq=5 pip=1",
+		"reply <message> 250",
+		"alert smtp_smuggling cmd=<message> code=250 detail=<LF>.<LF> "
+		"ended the data at body offset 21 and SMTP commands followed at "
+		"once; the server answered 250 to it: it took the sequence as "
+		"end of data, what follows is a second message\n",
+		"txn 1 status=queued from=a@c",
+		"txn 2 status=queued from=admin@bank rcpt=b@mx:250: accepted=1 "
+		"data=250 queue=A2 size=20",
+		NULL,
+	};
+
+	check("smuggling_lf", d, SMTP_CLOSE_FIN, expect, NULL);
+}
+
+static void test_smuggling_crlf_lf(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("MAIL FROM:<a@c>\r\nRCPT TO:<b@mx>\r\nDATA\r\n"),
+		S("250 ok\r\n250 ok\r\n354 go\r\n"),
+		C("hello\r\n.\nRSET\r\n"),
+		S("250 Ok: queued as Q\r\n250 ok\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"alert smtp_smuggling cmd=<message> code=250 "
+		"detail=<CR><LF>.<LF> ended the data at body offset 7",
+		NULL,
+	};
+
+	check("smuggling_crlf_lf", d, SMTP_CLOSE_FIN, expect, NULL);
+}
+
+/* <CR>.<CR>: not an end for us, but a server that takes it is fooled. */
+static void test_smuggling_cr(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("MAIL FROM:<a@c>\r\nRCPT TO:<b@mx>\r\nDATA\r\n"),
+		S("250 ok\r\n250 ok\r\n354 go\r\n"),
+		C("hello\r.\rMAIL FROM:<x@y>\r\nmore\r\n.\r\n"),
+		S("250 Ok: queued as Q\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"alert bare_cr cmd=- code=0 detail=in the message body, at "
+		"offset 5\n",
+		"alert smtp_smuggling cmd=- code=0 detail=<CR>.<CR> at body "
+		"offset 5 followed by \"MAIL FROM:<x\"; the decoder kept reading",
+		"body size=31 done=1",
+		"txn 1 status=queued from=a@c rcpt=b@mx:250: accepted=1 data=250 "
+		"queue=Q size=31",
+		NULL,
+	};
+	const char *absent[] = {"txn 2", NULL};
+
+	check("smuggling_cr", d, SMTP_CLOSE_FIN, expect, absent);
+}
+
+/* A client that ends every line with LF alone is odd, not an attacker. */
+static void test_bare_lf_client_no_smuggling(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("MAIL FROM:<a@c>\nRCPT TO:<b@mx>\nDATA\n"),
+		S("250 ok\r\n250 ok\r\n354 go\r\n"),
+		C("line\n.\n"),
+		S("250 Ok: queued as Q\r\n"),
+		C("QUIT\n"),
+		S("221 bye\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"alert bare_lf cmd=MAIL code=0 detail=command line ended with a "
+		"bare LF\n",
+		"txn 1 status=queued from=a@c rcpt=b@mx:250: accepted=1 data=250 "
+		"queue=Q size=5",
+		"session close=quit",
+		NULL,
+	};
+	const char *absent[] = {"smtp_smuggling", NULL};
+
+	check("bare_lf_client_no_smuggling", d, SMTP_CLOSE_FIN, expect,
+	      absent);
+}
+
+static void test_bdat_invalid_and_missing_last(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("MAIL FROM:<a@c>\r\nRCPT TO:<b@mx>\r\nBDAT -5\r\n"),
+		S("250 ok\r\n250 ok\r\n501 5.5.4 bad size\r\n"),
+		C("BDAT 99999999999999999999999 LAST\r\n"),
+		S("501 5.5.4 bad size\r\n"),
+		C("BDAT 10 junk\r\n"),
+		S("501 5.5.4 bad size\r\n"),
+		C("BDAT 3\r\nabcQUIT\r\n"),
+		S("250 3 octets\r\n221 bye\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"alert bdat_invalid cmd=BDAT code=0 detail=chunk size \"-5\" is "
+		"not valid\n",
+		"reply BDAT 501",
+		"alert bdat_invalid cmd=BDAT code=0 detail=chunk size "
+		"\"99999999999999999999999 LAST\" is not valid\n",
+		"alert bdat_invalid cmd=BDAT code=0 detail=chunk size \"10 "
+		"junk\" is not valid\n",
+		"cmd QUIT||seq=7",
+		"alert bdat_missing_last cmd=QUIT code=0 detail=QUIT arrived "
+		"after BDAT chunks without LAST\n",
+		"body size=3 done=0",
+		"txn 1 status=incomplete",
+		NULL,
+	};
+
+	check("bdat_invalid_and_missing_last", d, SMTP_CLOSE_FIN, expect,
+	      NULL);
+}
+
+static void test_sequence_and_pipelining(void)
+{
+	static const struct seg d[] = {
+		C("EHLO early\r\n"),
+		S("220 mx\r\n250 mx\r\n"),
+		C("RCPT TO:<x@mx>\r\n"),
+		S("503 5.5.1 need MAIL\r\n"),
+		C("MAIL FROM:<a@c>\r\nMAIL FROM:<b@c>\r\n"),
+		S("250 ok\r\n503 5.5.1 nested MAIL\r\n"),
+		C("DATA\r\n"),
+		S("554 5.5.1 no valid recipients\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"alert early_talker cmd=EHLO code=0 detail=EHLO sent before the "
+		"server's greeting\n",
+		"alert command_out_of_sequence cmd=RCPT code=0 detail=RCPT before "
+		"MAIL\n",
+		"alert pipelining_not_offered cmd=MAIL code=0 detail=MAIL sent "
+		"before earlier commands were answered\n",
+		"alert command_out_of_sequence cmd=MAIL code=0 detail=MAIL inside "
+		"an open transaction\n",
+		"alert command_out_of_sequence cmd=DATA code=554 detail=DATA "
+		"without an accepted recipient\n",
+		NULL,
+	};
+
+	check("sequence_and_pipelining", d, SMTP_CLOSE_FIN, expect, NULL);
+}
+
+static void test_line_anomalies(void)
+{
+	static char longcmd[700];
+	static struct seg d[] = {
+		S("220 mx\r\n"),
+		C("NOOP a\rb\r\n"),
+		S("250 ok\r\n"),
+		C(NULL), /* the long line */
+		S("500 too long\r\n"),
+		C("QUIT\r\n"),
+		S("221 bye\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"alert bare_cr cmd=NOOP code=0 detail=bare CR in a command line\n",
+		"alert line_too_long cmd=NOOP code=0 detail=command line of 602 "
+		"octets (limit 512)\n",
+		"session close=quit",
+		NULL,
+	};
+
+	memcpy(longcmd, "NOOP ", 5);
+	memset(longcmd + 5, 'x', 595);
+	memcpy(longcmd + 600, "\r\n", 3);
+	d[3].data = longcmd;
+	check("line_anomalies", d, SMTP_CLOSE_FIN, expect, NULL);
+}
+
+static void test_limits(void)
+{
+	static char rcpts[120 * 16 + 1], noops[110 * 6 + 1];
+	static struct seg d[] = {
+		S("220 mx\r\n"),
+		C("EHLO c\r\n"),
+		S("250-mx\r\n250 PIPELINING\r\n"),
+		C("MAIL FROM:<a@c>\r\n"),
+		S("250 ok\r\n"),
+		C(NULL), /* 120 RCPTs */
+		C(NULL), /* 110 NOOPs */
+		END,
+	};
+	const char *expect[] = {
+		"alert excessive_pending cmd=RCPT code=0 detail=101 commands "
+		"waiting for replies (limit 100)\n",
+		"alert too_many_recipients cmd=RCPT code=0 detail=more than 100 "
+		"recipients in transaction 1\n",
+		NULL,
+	};
+	size_t i;
+
+	for (i = 0; i < 120; i++)
+		memcpy(rcpts + i * 16, "RCPT TO:<r@mx>\r\n", 16);
+	for (i = 0; i < 110; i++)
+		memcpy(noops + i * 6, "NOOP\r\n", 6);
+	d[5].data = rcpts;
+	d[6].data = noops;
+	check("limits", d, SMTP_CLOSE_EOF, expect, NULL);
+}
+
+static void test_auth_user_and_bruteforce(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		/* "\0alice\0secret" */
+		C("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"),
+		S("535 5.7.8 no\r\n"),
+		C("AUTH LOGIN Ym9i\r\n"),
+		S("334 UGFzc3dvcmQ6\r\n"),
+		C("c2VjcmV0\r\n"),
+		S("535 5.7.8 no\r\n"),
+		C("AUTH PLAIN\r\n"),
+		S("334 \r\n"),
+		C("AGFsaWNlAHNlY3JldA==\r\n"),
+		S("535 5.7.8 no\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"alert auth_plaintext cmd=AUTH code=0 detail=AUTH PLAIN without "
+		"TLS\n",
+		"alert auth_failure cmd=AUTH code=535 detail=mechanism PLAIN\n",
+		"alert auth_failure cmd=<auth> code=535 detail=mechanism LOGIN\n",
+		"alert auth_failure cmd=<auth> code=535 detail=mechanism PLAIN\n",
+		"alert auth_bruteforce cmd=<auth> code=535 detail=3 failed AUTH "
+		"attempts in this session\n",
+		"auth=PLAIN/failure/535",
+		"user=alice mid=0",
+		NULL,
+	};
+	const char *absent[] = {"secret", "c2Vj", "AGFs", "Ym9i", NULL};
+	struct smtp_options o = {.ts_start = -1,
+				 .show_auth_user = true,
+				 .auth_failures = 3};
+
+	run_opt = &o;
+	check("auth_user_and_bruteforce", d, SMTP_CLOSE_FIN, expect, absent);
+	run_opt = NULL;
+}
+
+static void test_auth_user_hidden_by_default(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("AUTH LOGIN\r\n"),
+		S("334 VXNlcm5hbWU6\r\n"),
+		C("Ym9i\r\n"),
+		S("334 UGFzc3dvcmQ6\r\n"),
+		C("c2VjcmV0\r\n"),
+		S("235 2.7.0 ok\r\n"),
+		END,
+	};
+	const char *expect[] = {"auth=LOGIN/success/235", "user=- mid=0",
+				NULL};
+	const char *absent[] = {"bob", "secret", NULL};
+	struct smtp_options o = {.ts_start = -1, .show_auth_user = true};
+
+	check("auth_user_hidden_by_default", d, SMTP_CLOSE_FIN, expect,
+	      absent);
+	/* with the option: the LOGIN user name, and still no password */
+	expect[1] = "user=bob mid=0";
+	absent[0] = "secret";
+	absent[1] = NULL;
+	run_opt = &o;
+	check("auth_login_user", d, SMTP_CLOSE_FIN, expect, absent);
+	run_opt = NULL;
+}
+
+static void test_gap_in_body(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("MAIL FROM:<a@c>\r\nRCPT TO:<b@mx>\r\nDATA\r\n"),
+		S("250 ok\r\n250 ok\r\n354 go\r\n"),
+		C("Subject: lost\r\n\r\nfirst part\r\n"),
+		GAP(SMTP_FROM_CLIENT, 1000),
+		C("rest of the line\r\nmore\r\n.\r\n"),
+		S("250 Ok: queued as G1\r\n"),
+		C("QUIT\r\n"),
+		S("221 bye\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"alert gap cmd=- code=0 detail=1000 bytes missing from the client "
+		"stream inside a message, which is incomplete\n",
+		"body size=29 done=0 subject=lost\n",
+		"reply <unsolicited> 250",
+		"cmd QUIT||seq=4",
+		"txn 1 status=incomplete from=a@c",
+		"reply QUIT 221",
+		"session close=quit",
+		"gaps=1/1000",
+		NULL,
+	};
+	const char *absent[] = {"alert unsolicited_reply", NULL};
+
+	check("gap_in_body", d, SMTP_CLOSE_FIN, expect, absent);
+}
+
+static void test_server_gap(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("EHLO c\r\n"),
+		S("250-mx\r\n250-PIPE"),
+		GAP(SMTP_FROM_SERVER, 300),
+		S("LINING junk\r\n250 ok\r\n"),
+		C("QUIT\r\n"),
+		S("221 bye\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"alert gap cmd=- code=0 detail=300 bytes missing from the server "
+		"stream\n",
+		"reply EHLO 0 enh= lines=0",
+		"reply <unsolicited> 250 enh= lines=1 text=ok\n",
+		"reply QUIT 221",
+		NULL,
+	};
+
+	check("server_gap", d, SMTP_CLOSE_FIN, expect, NULL);
+}
+
+static void test_midstream(void)
+{
+	static const struct seg d[] = {
+		C("ld\r\n"),
+		S(" 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"),
+		C("DATA\r\n"),
+		S("354 go\r\n"),
+		C("body\r\n.\r\n"),
+		S("250 Ok: queued as M1\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"reply <unsolicited> 250 enh=2.1.5",
+		"cmd DATA||seq=1",
+		"reply DATA 354",
+		"txn 1 status=queued from=- accepted=0 data=250 queue=M1 size=6",
+		"session close=fin helo=- banner=- tls=000",
+		"mid=1",
+		NULL,
+	};
+	const char *absent[] = {"unsolicited_reply", "cmd LD", NULL};
+	struct smtp_options o = {.ts_start = -1, .midstream = true};
+
+	run_opt = &o;
+	check("midstream", d, SMTP_CLOSE_FIN, expect, absent);
+	run_opt = NULL;
+}
+
+static void test_invalid_multiline(void)
+{
+	static const struct seg d[] = {
+		S("220-mx\r\n221 other\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"alert invalid_reply cmd=<greeting> code=220 detail=a multi-line "
+		"reply mixes codes 220 and 221\n",
+		NULL,
+	};
+
+	check("invalid_multiline", d, SMTP_CLOSE_FIN, expect, NULL);
+}
+
 static void test_escape(void)
 {
 	struct sbuf b = {0};
@@ -626,6 +1059,21 @@ int main(void)
 	test_long_line_capped();
 	test_queue_ids();
 	test_escape();
+	test_starttls_injection_and_failure();
+	test_smuggling_lf();
+	test_smuggling_crlf_lf();
+	test_smuggling_cr();
+	test_bare_lf_client_no_smuggling();
+	test_bdat_invalid_and_missing_last();
+	test_sequence_and_pipelining();
+	test_line_anomalies();
+	test_limits();
+	test_auth_user_and_bruteforce();
+	test_auth_user_hidden_by_default();
+	test_gap_in_body();
+	test_server_gap();
+	test_midstream();
+	test_invalid_multiline();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
