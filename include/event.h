@@ -21,6 +21,7 @@ struct ev_ctx {
 	uint64_t pcap_cnt; /* number of the packet being processed */
 	uint64_t written;  /* events written */
 	bool write_failed;
+	struct authwatch *aw; /* AUTH failures across sessions, or NULL */
 };
 
 /* One SMTP connection as the event model sees it. */

@@ -17,6 +17,7 @@ struct rs_options {
 	size_t n_ports;
 	uint16_t tls_port; /* implicit TLS (465): counted, not decoded */
 	int max_sessions;
+	struct smtp_options smtp; /* template for every decoder session */
 };
 
 struct rs_stats {
@@ -26,6 +27,12 @@ struct rs_stats {
 	uint64_t ipv6;	   /* IPv6 packets that could not be translated */
 	uint64_t nids_ip, nids_tcp; /* libnids warnings (bad headers, queues) */
 	uint64_t open;		    /* sessions open now */
+	uint64_t midstream;	    /* sessions whose SYN we synthesised */
+	uint64_t handshakes; /* SYN-ACK or last ACK synthesised (SYN seen) */
+	uint64_t one_sided;  /* one-sided sessions closed at their FIN */
+	uint64_t gaps, gap_bytes; /* holes reported to the decoder */
+	uint64_t windows; /* segments libnids would have dropped: window */
+	uint64_t refused; /* synthetic packets libnids did not take */
 };
 
 /* Set up libnids; -1 with a reason in err (at least 256 bytes). */

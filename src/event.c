@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "authwatch.h"
 #include "transcript.h"
 
 #define FLOW_ID_MASK ((UINT64_C(1) << 51) - 1)
@@ -122,15 +123,21 @@ void ev_flow_free(struct ev_flow *f)
 
 /* ---- JSON helpers ---- */
 
+/* Wire text as a JSON string: escaped once, in wire_escape(). */
 static struct json_object *jstr(const char *s, size_t n)
 {
-	struct sbuf b = {0};
-	struct json_object *o;
+	static struct sbuf b; /* reused: events are built one at a time */
+	size_t i;
 
+	/* the common case, printable ASCII, needs no escaping */
+	for (i = 0; i < n && (uint8_t)s[i] >= 0x20 && (uint8_t)s[i] < 0x7f;
+	     i++)
+		;
+	if (i == n)
+		return json_object_new_string_len(s, (int)n);
+	sb_reset(&b);
 	wire_escape(&b, s, n);
-	o = json_object_new_string_len(b.p, (int)b.len);
-	sb_free(&b);
-	return o;
+	return json_object_new_string_len(b.p, (int)b.len);
 }
 
 static void add(struct json_object *o, const char *key, struct json_object *v)
@@ -270,13 +277,10 @@ static void on_body(void *user, const struct smtp_txn *t)
 		tr_body(f, t);
 }
 
-static void on_alert(void *user, const struct smtp_alert *a)
+static void write_alert(struct ev_flow *f, const struct smtp_alert *a)
 {
-	struct ev_flow *f = user;
 	struct json_object *ev, *s, *al;
 
-	if (!f->ctx->json)
-		return;
 	ev = envelope(f, "smtp_alert", a->ts);
 	s = smtp_obj(ev, f);
 	al = json_object_new_object();
@@ -291,6 +295,33 @@ static void on_alert(void *user, const struct smtp_alert *a)
 	if (a->reply && a->reply->lines)
 		add(s, "reply", reply_obj(a->reply));
 	emit(f->ctx, ev);
+}
+
+static void on_alert(void *user, const struct smtp_alert *a)
+{
+	struct ev_flow *f = user;
+	unsigned count, sessions;
+	char detail[160];
+
+	if (f->ctx->transcript)
+		tr_alert(f, a);
+	if (!f->ctx->json)
+		return;
+	write_alert(f, a);
+	/* one client guessing passwords over many connections */
+	if (a->kind == SMTP_ALERT_AUTH_FAILURE && f->ctx->aw &&
+	    aw_failure(f->ctx->aw, f->src_ip, f->session, a->ts, &count,
+		       &sessions)) {
+		struct smtp_alert b = *a;
+
+		snprintf(detail, sizeof(detail),
+			 "%u failed AUTH attempts from %s in %u sessions "
+			 "within the window",
+			 count, f->src_ip, sessions);
+		b.kind = SMTP_ALERT_AUTH_BRUTEFORCE;
+		b.detail = detail;
+		write_alert(f, &b);
+	}
 }
 
 static void on_transaction(void *user, const struct smtp_txn *t)
@@ -341,8 +372,11 @@ static void on_transaction(void *user, const struct smtp_txn *t)
 	if (t->has_body) {
 		add_str(s, "body", t->bdat ? "bdat" : "data");
 		add_int(s, "size", (int64_t)t->size);
-		for (i = 0; i < 32; i++)
-			snprintf(hex + 2 * i, 3, "%02x", t->sha256[i]);
+		for (i = 0; i < 32; i++) {
+			hex[2 * i] = "0123456789abcdef"[t->sha256[i] >> 4];
+			hex[2 * i + 1] = "0123456789abcdef"[t->sha256[i] & 15];
+		}
+		hex[64] = '\0';
 		add_str(s, "sha256", hex);
 	}
 	if (t->subject) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authwatch.h"
 #include "capture.h"
 #include "event.h"
 #include "reassembly.h"
@@ -17,6 +18,8 @@
 #define DEFAULT_PORTS	     "25,465,587,2525"
 #define DEFAULT_MAX_SESSIONS 262144
 #define DEFAULT_SNAPLEN	     262144
+#define DEFAULT_AUTH_FAILURES 5
+#define DEFAULT_AUTH_WINDOW 600 /* seconds */
 
 static volatile sig_atomic_t stop_requested;
 static struct cap *the_cap;
@@ -57,6 +60,16 @@ static void usage(FILE *out)
 	    "262144)\n"
 	    "      --max-sessions N   TCP connections tracked at once\n"
 	    "                         (default 262144)\n"
+	    "      --show-auth-user   log the AUTH PLAIN/LOGIN user name\n"
+	    "                         (passwords are never logged)\n"
+	    "      --max-recipients N too_many_recipients above N per\n"
+	    "                         transaction (default 100)\n"
+	    "      --max-pending N    excessive_pending above N unanswered\n"
+	    "                         commands (default 100)\n"
+	    "      --auth-failures N  auth_bruteforce at N failed AUTHs in a\n"
+	    "                         session or from one client address\n"
+	    "                         (default 5)\n"
+	    "      --auth-window S    ... within S seconds (default 600)\n"
 	    "  -h, --help             this help\n"
 	    "  -V, --version          print the version\n"
 	    "\n"
@@ -180,6 +193,11 @@ int main(int argc, char **argv)
 	    {"commands", no_argument, NULL, 1},
 	    {"ports", required_argument, NULL, 2},
 	    {"max-sessions", required_argument, NULL, 3},
+	    {"show-auth-user", no_argument, NULL, 4},
+	    {"max-recipients", required_argument, NULL, 5},
+	    {"max-pending", required_argument, NULL, 6},
+	    {"auth-failures", required_argument, NULL, 7},
+	    {"auth-window", required_argument, NULL, 8},
 	    {"count", required_argument, NULL, 'c'},
 	    {"snaplen", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
@@ -195,10 +213,12 @@ int main(int argc, char **argv)
 	struct cap_stats cs;
 	struct rs_stats rst;
 	struct sigaction sa;
+	int64_t auth_window = DEFAULT_AUTH_WINDOW;
 	int ch, rc = 0;
 	char *filter;
 
 	parse_ports(DEFAULT_PORTS, &ro);
+	ro.smtp.ts_start = -1;
 	while ((ch = getopt_long(argc, argv, "r:i:DTo:c:s:hV", longopts,
 				 NULL)) != -1) {
 		switch (ch) {
@@ -226,6 +246,25 @@ int main(int argc, char **argv)
 		case 3:
 			ro.max_sessions = (int)parse_num("--max-sessions",
 							 optarg, 1, 16777216);
+			break;
+		case 4:
+			ro.smtp.show_auth_user = true;
+			break;
+		case 5:
+			ro.smtp.max_recipients = (unsigned)parse_num(
+				"--max-recipients", optarg, 1, 1000000);
+			break;
+		case 6:
+			ro.smtp.max_pending = (unsigned)parse_num(
+				"--max-pending", optarg, 1, 4096);
+			break;
+		case 7:
+			ro.smtp.auth_failures = (unsigned)parse_num(
+				"--auth-failures", optarg, 1, 1000000);
+			break;
+		case 8:
+			auth_window = (int64_t)parse_num("--auth-window", optarg,
+							 1, 86400 * 365);
 			break;
 		case 'c':
 			co.count = parse_num("-c", optarg, 1, UINT64_MAX);
@@ -267,6 +306,9 @@ int main(int argc, char **argv)
 	if (transcript)
 		ctx.transcript = stdout;
 
+	if (!ro.smtp.auth_failures)
+		ro.smtp.auth_failures = DEFAULT_AUTH_FAILURES;
+	ctx.aw = aw_new(ro.smtp.auth_failures, auth_window * 1000000);
 	the_cap = cap_open(&co, err);
 	if (!the_cap)
 		die(1, "%s%s", err, "");
@@ -309,6 +351,7 @@ int main(int argc, char **argv)
 			(unsigned long long)rst.nids_ip,
 			(unsigned long long)rst.nids_tcp);
 	cap_close(the_cap);
+	aw_free(ctx.aw);
 	free(filter);
 	free((char *)co.ports_filter);
 	if (fflush(stdout) == EOF || (ctx.json && fflush(ctx.json) == EOF) ||

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* reassembly.c - libnids glue: IP packets in, one decoder session per TCP
- * connection. */
+ * connection, with what libnids loses put back (docs/reassembly.md). */
 #include "reassembly.h"
 
 #include <nids.h>
 #include <pcap.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,77 @@
 #include "ip6map.h"
 #include "util.h"
 
-/* One SMTP connection: the event flow and its decoder. */
+/*
+ * libnids 1.26's private struct skbuff (tcp.h), one out-of-order segment
+ * of half_stream.list, sorted by seq. Mirrored here to read the queue when
+ * a connection ends; the layout (48 bytes: seq at 40, fin at 36) was
+ * checked against tcp_queue() in Debian 12's libnids.a.
+ */
+struct nids_skbuff {
+	struct nids_skbuff *next;
+	struct nids_skbuff *prev;
+	void *data;
+	u_int len;
+	u_int truesize;
+	u_int urg_ptr;
+	char fin;
+	char urg;
+	u_int seq;
+	u_int ack;
+};
+
+/* libnids' own half_stream states (tcp.h), next to <netinet/tcp.h>'s. */
+#define NIDS_FIN_SENT	   120
+#define NIDS_FIN_CONFIRMED 121
+
+/* How far ahead of the in-order data a segment may start (16 MiB). */
+#define RS_WINDOW ((uint32_t)RS_WIN_MAX << RS_WSCALE)
+/* Larger holes are implausible even when an ACK proves them. */
+#define RS_HOLE_MAX (1u << 30)
+
+#define RS_QUEUE_MAX   65535	   /* libnids prunes a queue beyond this */
+#define RS_FILL_SEG    65000	   /* filler bytes per synthetic segment */
+#define RS_WIN_MAX     65535	   /* window of synthetic packets... */
+#define RS_WSCALE      8	   /* ...scaled by 2^8 */
+#define RS_STALL_US    10000000	   /* a queue older than this: a hole */
+#define RS_TOMBS       4096	   /* recently ended flows remembered */
+#define RS_TOMB_US     60000000	   /* ... for this long without packets */
+#define RS_CACHE       8192	   /* streams of sessions, by flow hash */
+#define RS_GUESS_SHIFT 0x40000000u /* an unknown ISN, far from the known */
+
+/* A hole being filled: the next left bytes from offset at are filler. */
+struct rs_hole {
+	uint32_t at, left, len;
+	bool reported;
+};
+
+/* One SMTP connection: the event flow and its decoder. Index: smtp_dir. */
 struct rs_session {
 	struct ev_flow flow;
 	struct smtp_session *smtp;
+	struct rs_hole hole[2];
+	int64_t stall[2];     /* packet time the queue was first seen; 0 */
+	bool seen[2];	      /* a real packet of that side went by */
+	bool guess[2];	      /* that side's sequence numbers are a guess */
+	bool unseen_acked[2]; /* its data was acked but never captured */
+};
+
+/* A flow that ended: its late packets must not start a new session. */
+struct rs_tomb {
+	uint32_t a1, a2; /* endpoints in a fixed order */
+	uint16_t p1, p2;
+	int64_t ts;
+};
+
+/* A TCP packet as read before libnids sees it. */
+struct rs_pkt {
+	uint32_t saddr, daddr; /* network order */
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags;
+	uint32_t dlen;	  /* payload bytes */
+	uint32_t iplen;	  /* IP total length */
+	bool from_client; /* our orientation: the server has the SMTP port */
 };
 
 /* libnids is global state, so its glue is too; confined to this file. */
@@ -29,7 +97,14 @@ static struct {
 	enum smtp_close exit_reason;
 	struct rs_stats st;
 	struct ip6map *v6; /* IPv6 flows, translated for libnids */
+	bool midstream;	   /* the handshake being synthesised lacks a SYN */
+	int64_t nids_ts;   /* time of the last packet libnids saw, or -1 */
+	struct pcap_pkthdr synh; /* header of synthetic packets */
+	struct rs_tomb tombs[RS_TOMBS];
+	/* libnids' own lookup (mkhash) is slow: a cache for sessions */
+	struct tcp_stream *cache[RS_CACHE];
 	uint8_t v6buf[65536];
+	uint8_t synbuf[65536];
 } rs;
 
 static int smtp_port(uint16_t port)
@@ -42,12 +117,114 @@ static int smtp_port(uint16_t port)
 	return 0;
 }
 
+/* Sequence number order, modulo 2^32 (RFC 9293 3.4). */
+static bool before(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+static bool after(uint32_t a, uint32_t b)
+{
+	return (int32_t)(b - a) < 0;
+}
+
+/* The half that sends dir's data, and the half that receives it. */
+static struct half_stream *snd_half(struct tcp_stream *t, int dir)
+{
+	return dir == SMTP_FROM_CLIENT ? &t->client : &t->server;
+}
+
+static struct half_stream *rcv_half(struct tcp_stream *t, int dir)
+{
+	return dir == SMTP_FROM_CLIENT ? &t->server : &t->client;
+}
+
+/* The next byte of dir that libnids expects (its EXP_SEQ). */
+static uint32_t next_seq(struct tcp_stream *t, int dir)
+{
+	struct half_stream *r = rcv_half(t, dir);
+
+	return snd_half(t, dir)->first_data_seq + (uint32_t)r->count +
+	       (uint32_t)r->urg_count;
+}
+
+static struct nids_skbuff *queue(struct half_stream *h)
+{
+	return (struct nids_skbuff *)h->list;
+}
+
+/* A hash of a flow that does not depend on its direction. */
+static uint32_t flow_hash(uint32_t a, uint16_t pa, uint32_t b, uint16_t pb)
+{
+	uint32_t h = (a ^ b) * 2654435761u ^ (uint32_t)(pa ^ pb) * 2246822519u;
+
+	return h ^ h >> 15;
+}
+
+/* ---- recently ended flows ---- */
+
+static struct rs_tomb tomb_key(uint32_t a, uint16_t pa, uint32_t b, uint16_t pb)
+{
+	struct rs_tomb k = {0};
+
+	if (a < b || (a == b && pa < pb)) {
+		k.a1 = a, k.p1 = pa, k.a2 = b, k.p2 = pb;
+	} else {
+		k.a1 = b, k.p1 = pb, k.a2 = a, k.p2 = pa;
+	}
+	return k;
+}
+
+static struct rs_tomb *tomb_slot(const struct rs_tomb *k)
+{
+	return &rs.tombs[flow_hash(k->a1, k->p1, k->a2, k->p2) &
+			 (RS_TOMBS - 1)];
+}
+
+static bool tomb_same(const struct rs_tomb *a, const struct rs_tomb *b)
+{
+	return a->a1 == b->a1 && a->a2 == b->a2 && a->p1 == b->p1 &&
+	       a->p2 == b->p2;
+}
+
+static void tomb_add(const struct tuple4 *a)
+{
+	struct rs_tomb k = tomb_key(a->saddr, a->source, a->daddr, a->dest);
+
+	k.ts = rs.ts;
+	*tomb_slot(&k) = k;
+}
+
+/* Is the flow a recent tombstone? A hit is refreshed; forget drops it. */
+static bool tomb_hit(const struct rs_pkt *p, bool forget)
+{
+	struct rs_tomb k = tomb_key(p->saddr, p->sport, p->daddr, p->dport);
+	struct rs_tomb *t = tomb_slot(&k);
+
+	if (!t->ts || !tomb_same(t, &k))
+		return false;
+	if (forget || rs.ts - t->ts > RS_TOMB_US) {
+		t->ts = 0;
+		return false;
+	}
+	t->ts = rs.ts;
+	return true;
+}
+
+/* ---- sessions ---- */
+
 static void session_end(struct tcp_stream *t, enum smtp_close reason)
 {
 	struct rs_session *s = t->user;
+	struct tcp_stream **c;
 
 	if (!s)
 		return;
+	c = &rs.cache[flow_hash(t->addr.saddr, t->addr.source, t->addr.daddr,
+				t->addr.dest) &
+		      (RS_CACHE - 1)];
+	if (*c == t)
+		*c = NULL;
 	smtp_end(s->smtp, reason, rs.ts);
 	smtp_session_free(s->smtp);
 	ev_flow_free(&s->flow);
@@ -59,7 +236,7 @@ static void session_end(struct tcp_stream *t, enum smtp_close reason)
 static void session_start(struct tcp_stream *t)
 {
 	struct rs_session *s = xcalloc(1, sizeof(*s));
-	struct smtp_options so = {0};
+	struct smtp_options so = rs.opt.smtp;
 	uint32_t caddr = t->addr.saddr, saddr = t->addr.daddr;
 	uint8_t c6[16], s6[16];
 
@@ -75,27 +252,113 @@ static void session_start(struct tcp_stream *t)
 			     t->addr.source, t->addr.dest, rs.ts);
 	so.implicit_tls = t->addr.dest == rs.opt.tls_port;
 	so.ts_start = rs.ts;
+	so.midstream = rs.midstream;
 	s->smtp = smtp_session_new(&ev_smtp_callbacks, &s->flow, &so);
 	t->user = s;
 	t->client.collect++;
 	t->server.collect++;
 }
 
+/*
+ * Bytes libnids delivered for dir, covering stream offsets [start, start +
+ * n). A filler we injected is skipped, and the decoder told of the hole at
+ * its place: bytes before it, smtp_gap(), bytes after it.
+ */
+static void feed(struct rs_session *s, int dir, const uint8_t *p, uint32_t n,
+		 uint32_t start)
+{
+	struct rs_hole *h = &s->hole[dir];
+
+	if (h->left && n) {
+		uint32_t k = h->at - start;
+
+		if ((int32_t)k > 0) {
+			k = k < n ? k : n;
+			smtp_feed(s->smtp, dir, p, k, rs.ts);
+			p += k, n -= k, start += k;
+		}
+		if (n && start == h->at) {
+			if (!h->reported)
+				smtp_gap(s->smtp, dir, h->len, rs.ts);
+			h->reported = true;
+			k = h->left < n ? h->left : n;
+			p += k, n -= k;
+			h->left -= k;
+			h->at += k;
+		}
+	}
+	if (n)
+		smtp_feed(s->smtp, dir, p, n, rs.ts);
+}
+
 /* Hand over what libnids has; server.count_new is data sent by the client. */
 static void deliver(struct tcp_stream *t)
 {
 	struct rs_session *s = t->user;
+	struct half_stream *h;
 
 	if (!s)
 		return;
-	if (t->server.count_new)
-		smtp_feed(s->smtp, SMTP_FROM_CLIENT,
-			  (const uint8_t *)t->server.data, t->server.count_new,
-			  rs.ts);
-	if (t->client.count_new)
-		smtp_feed(s->smtp, SMTP_FROM_SERVER,
-			  (const uint8_t *)t->client.data, t->client.count_new,
-			  rs.ts);
+	h = &t->server;
+	if (h->count_new)
+		feed(s, SMTP_FROM_CLIENT, (const uint8_t *)h->data,
+		     (uint32_t)h->count_new,
+		     (uint32_t)h->count - (uint32_t)h->count_new);
+	h = &t->client;
+	if (h->count_new)
+		feed(s, SMTP_FROM_SERVER, (const uint8_t *)h->data,
+		     (uint32_t)h->count_new,
+		     (uint32_t)h->count - (uint32_t)h->count_new);
+}
+
+/*
+ * The connection ends with segments still queued behind a hole: read them
+ * from libnids' queue (no packets can be fed now). True if there was a
+ * hole.
+ */
+static bool drain(struct tcp_stream *t, int dir)
+{
+	struct rs_session *s = t->user;
+	struct nids_skbuff *q;
+	uint32_t exp = next_seq(t, dir);
+	bool gap = false;
+
+	for (q = queue(rcv_half(t, dir)); q; q = q->next) {
+		uint32_t end = q->seq + q->len;
+
+		if (after(q->seq, exp)) {
+			if (q->seq - exp > RS_WINDOW)
+				break;
+			smtp_gap(s->smtp, dir, q->seq - exp, rs.ts);
+			rs.st.gaps++;
+			rs.st.gap_bytes += q->seq - exp;
+			exp = q->seq;
+			gap = true;
+		}
+		if (after(end, exp)) {
+			smtp_feed(s->smtp, dir,
+				  (const uint8_t *)q->data + (exp - q->seq),
+				  end - exp, rs.ts);
+			exp = end;
+		}
+	}
+	return gap;
+}
+
+/* Deliver, empty the queues, end: a stall at the end closes with "gap". */
+static void finish(struct tcp_stream *t, enum smtp_close reason)
+{
+	bool gap;
+
+	if (!t->user)
+		return;
+	deliver(t);
+	gap = drain(t, SMTP_FROM_CLIENT);
+	gap |= drain(t, SMTP_FROM_SERVER);
+	if (gap && (reason == SMTP_CLOSE_EOF || reason == SMTP_CLOSE_TIMEOUT ||
+		    reason == SMTP_CLOSE_SHUTDOWN))
+		reason = SMTP_CLOSE_GAP;
+	session_end(t, reason);
 }
 
 static void tcp_callback(struct tcp_stream *t, void **param)
@@ -105,24 +368,25 @@ static void tcp_callback(struct tcp_stream *t, void **param)
 	case NIDS_JUST_EST:
 		if (smtp_port(t->addr.dest))
 			session_start(t);
+		else
+			tomb_add(&t->addr);
 		break;
 	case NIDS_DATA:
 		deliver(t);
 		break;
 	case NIDS_CLOSE:
-		deliver(t);
-		session_end(t, SMTP_CLOSE_FIN);
+		finish(t, SMTP_CLOSE_FIN);
+		tomb_add(&t->addr);
 		break;
 	case NIDS_RESET:
-		deliver(t);
-		session_end(t, SMTP_CLOSE_RESET);
+		finish(t, SMTP_CLOSE_RESET);
+		tomb_add(&t->addr);
 		break;
 	case NIDS_TIMED_OUT:
-		session_end(t, SMTP_CLOSE_TIMEOUT);
+		finish(t, SMTP_CLOSE_TIMEOUT);
 		break;
 	case NIDS_EXITING:
-		deliver(t);
-		session_end(t, rs.exit_reason);
+		finish(t, rs.exit_reason);
 		break;
 	default:
 		break;
@@ -148,6 +412,7 @@ int rs_init(const struct rs_options *opt, struct ev_ctx *ctx, char *err)
 	rs.opt = *opt;
 	rs.ctx = ctx;
 	rs.exit_reason = SMTP_CLOSE_EOF;
+	rs.nids_ts = -1;
 	rs.v6 = ip6map_new();
 	rs.dead = pcap_open_dead(DLT_RAW, 262144);
 	if (!rs.dead) {
@@ -173,26 +438,542 @@ int rs_init(const struct rs_options *opt, struct ev_ctx *ctx, char *err)
 	return 0;
 }
 
-/* Only SMTP ports reach libnids; fragments go too, it reassembles them. */
-static int wanted_ipv4(const uint8_t *ip, size_t len)
-{
-	size_t ihl;
+/* ---- synthetic packets ---- */
 
-	if (len < 20 || ip[9] != 6)
-		return len >= 20 && (ip[6] & 0x3f || ip[7]); /* fragment */
+static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		s += (uint32_t)p[n - 1] << 8;
+	return s;
+}
+
+static uint16_t fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/*
+ * Feed libnids one IPv4 TCP packet of ours: addresses in network order,
+ * len zero bytes of payload; SYNs carry the window scale option.
+ */
+static void inject(uint32_t saddr, uint16_t sport, uint32_t daddr,
+		   uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+		   uint32_t len)
+{
+	uint8_t *ip = rs.synbuf, *tcp = ip + 20;
+	size_t thl = flags & TH_SYN ? 24 : 20, total = 20 + thl + len;
+	uint32_t s;
+
+	memset(ip, 0, total);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)total);
+	ip[6] = 0x40; /* DF */
+	ip[8] = 64;
+	ip[9] = IPPROTO_TCP;
+	memcpy(ip + 12, &saddr, 4);
+	memcpy(ip + 16, &daddr, 4);
+	put16(ip + 10, fold(sum16(ip, 20, 0)));
+	put16(tcp, sport);
+	put16(tcp + 2, dport);
+	put32(tcp + 4, seq);
+	put32(tcp + 8, ack);
+	tcp[12] = (uint8_t)(thl / 4) << 4;
+	tcp[13] = flags;
+	put16(tcp + 14, RS_WIN_MAX);
+	if (flags & TH_SYN) {
+		tcp[20] = 1; /* NOP, then window scale (RFC 7323 2.2) */
+		tcp[21] = 3;
+		tcp[22] = 3;
+		tcp[23] = RS_WSCALE;
+	}
+	/* the payload is zeros: header and pseudo-header make the sum */
+	s = sum16(ip + 12, 8, IPPROTO_TCP + (uint32_t)(thl + len));
+	put16(tcp + 16, fold(sum16(tcp, thl, s)));
+	/*
+	 * The time libnids already saw: a later one could fire its closing
+	 * timeouts and free the stream we are working on.
+	 */
+	if (rs.nids_ts >= 0) {
+		rs.synh.ts.tv_sec = rs.nids_ts / 1000000;
+		rs.synh.ts.tv_usec = rs.nids_ts % 1000000;
+	} else {
+		rs.synh.ts.tv_sec = rs.ts / 1000000;
+		rs.synh.ts.tv_usec = rs.ts % 1000000;
+	}
+	rs.synh.caplen = rs.synh.len = (bpf_u_int32)total;
+	nids_pcap_handler(NULL, &rs.synh, ip);
+}
+
+/* A packet from side dir of stream t (libnids' orientation). */
+static void inject_from(const struct tuple4 *a, int dir, uint32_t seq,
+			uint32_t ack, uint8_t flags, uint32_t len)
+{
+	if (dir == SMTP_FROM_CLIENT)
+		inject(a->saddr, a->source, a->daddr, a->dest, seq, ack, flags,
+		       len);
+	else
+		inject(a->daddr, a->dest, a->saddr, a->source, seq, ack, flags,
+		       len);
+}
+
+/*
+ * Make libnids' window check accept [seq, seq + len) from dir: its
+ * receiver's ack_seq moves up to what was delivered in order, and if that
+ * is not enough the window opens to 65535 << 14. A filler also must not end
+ * before ack_seq (the receiver acked bytes we never saw).
+ */
+static void accept_seg(struct tcp_stream *t, int dir, uint32_t seq,
+		       uint32_t len, bool filler)
+{
+	struct half_stream *r = rcv_half(t, dir);
+	uint32_t exp = next_seq(t, dir);
+
+	if (filler && before(seq + len, r->ack_seq))
+		r->ack_seq = seq;
+	if (before(seq, r->ack_seq + (uint32_t)r->window * r->wscale))
+		return;
+	if (after(exp, r->ack_seq) && !after(exp, seq))
+		r->ack_seq = exp;
+	if (!before(seq, r->ack_seq + (uint32_t)r->window * r->wscale) &&
+	    seq - r->ack_seq < RS_WINDOW) {
+		r->window = RS_WIN_MAX;
+		r->wscale = 1u << RS_WSCALE;
+	}
+	rs.st.windows++;
+}
+
+/*
+ * Fill dir's hole from libnids' next expected byte up to end with filler
+ * segments (no ACK flag: they confirm no FIN). libnids then drains what it
+ * queued after the hole; feed() hides the filler from the decoder.
+ */
+static bool fill(struct tcp_stream *t, struct rs_session *s, int dir,
+		 uint32_t end, uint32_t max)
+{
+	struct rs_hole *h = &s->hole[dir];
+	struct tuple4 a = t->addr;
+	uint32_t exp = next_seq(t, dir), len = end - exp;
+
+	if (!after(end, exp) || len > max)
+		return false;
+	h->at = (uint32_t)rcv_half(t, dir)->count;
+	h->left = h->len = len;
+	h->reported = false;
+	while (len) {
+		uint32_t n = len < RS_FILL_SEG ? len : RS_FILL_SEG;
+
+		accept_seg(t, dir, exp, n, true);
+		inject_from(&a, dir, exp, 0, TH_PUSH, n);
+		exp += n;
+		len -= n;
+	}
+	s->stall[dir] = 0;
+	if (h->left) { /* libnids did not take it */
+		h->left = 0;
+		rs.st.refused++;
+		return false;
+	}
+	rs.st.gaps++;
+	rs.st.gap_bytes += h->len;
+	return true;
+}
+
+/* Fill every hole of dir that lies before limit. */
+static void fill_before(struct tcp_stream *t, struct rs_session *s, int dir,
+			uint32_t limit)
+{
+	struct half_stream *r = rcv_half(t, dir);
+
+	while (after(limit, next_seq(t, dir))) {
+		uint32_t end = limit;
+
+		if (queue(r) && before(queue(r)->seq, end))
+			end = queue(r)->seq;
+		if (!fill(t, s, dir, end, RS_WINDOW))
+			break;
+	}
+}
+
+/* The next segments of a side whose numbers we guessed are now known. */
+static void fix_guess(struct tcp_stream *t, struct rs_session *s, int dir,
+		      uint32_t next)
+{
+	struct half_stream *r = rcv_half(t, dir), *o = snd_half(t, dir);
+
+	s->guess[dir] = false;
+	if (r->count || r->list)
+		return;
+	o->first_data_seq = next;
+	o->seq = next;
+	r->ack_seq = next;
+}
+
+/* The other side acknowledged up to ack of dir: bytes we never saw? */
+static void ack_hole(struct tcp_stream *t, struct rs_session *s, int dir,
+		     uint32_t ack)
+{
+	struct half_stream *o = snd_half(t, dir), *r = rcv_half(t, dir);
+	uint32_t exp = next_seq(t, dir);
+
+	if (!after(ack, exp))
+		return;
+	if (!s->seen[dir]) { /* a side we never see: one-sided capture */
+		s->unseen_acked[dir] = true;
+		return;
+	}
+	if (ack - exp > RS_HOLE_MAX)
+		return;
+	for (;;) {
+		uint32_t end = ack;
+
+		exp = next_seq(t, dir);
+		if (o->state == NIDS_FIN_SENT || o->state == NIDS_FIN_CONFIRMED)
+			end--; /* its FIN took one number */
+		else if (!r->list && end - exp == 1)
+			return; /* most likely a FIN we did not see */
+		if (queue(r) && before(queue(r)->seq, end))
+			end = queue(r)->seq;
+		if (!after(end, exp) || !fill(t, s, dir, end, RS_HOLE_MAX))
+			return;
+	}
+}
+
+/* libnids' truesize of a queued packet (gen_ip_frag_proc). */
+static uint32_t truesize(uint32_t iplen)
+{
+	int addon = nids_params.dev_addon > 0 ? nids_params.dev_addon : 0;
+
+	return ((iplen + 16 + (uint32_t)addon + 15) & ~15u) +
+	       (uint32_t)nids_params.sk_buff_size;
+}
+
+/* Checks on a packet of an established SMTP stream, before libnids. */
+static void known_flow(struct tcp_stream *t, struct rs_session *s,
+		       const struct rs_pkt *p, int dir)
+{
+	struct half_stream *r = rcv_half(t, dir);
+	int d;
+
+	if (!s->seen[dir]) {
+		s->seen[dir] = true;
+		if (s->guess[dir])
+			fix_guess(t, s, dir, p->seq);
+	}
+	if (p->flags & TH_ACK) {
+		if (s->guess[!dir])
+			fix_guess(t, s, !dir, p->ack);
+		ack_hole(t, s, !dir, p->ack);
+	}
+	/* queues that waited too long: what they wait for is not coming */
+	for (d = 0; d < 2; d++) {
+		if (!rcv_half(t, d)->list) {
+			s->stall[d] = 0;
+		} else if (!s->stall[d]) {
+			s->stall[d] = rs.ts ? rs.ts : 1;
+		} else if (rs.ts - s->stall[d] > RS_STALL_US) {
+			struct nids_skbuff *q = queue(rcv_half(t, d));
+
+			while (q->next)
+				q = q->next;
+			fill_before(t, s, d, q->seq);
+		}
+	}
+	if (p->flags & TH_RST)
+		return; /* libnids' window check guards against blind resets */
+	if (after(p->seq, next_seq(t, dir)) && (p->dlen || p->flags & TH_FIN)) {
+		/* it would be queued */
+		if (p->flags & TH_FIN)
+			fill_before(t, s, dir, p->seq);
+		while (r->list && (uint32_t)r->rmem_alloc + truesize(p->iplen) >
+				      RS_QUEUE_MAX) {
+			uint32_t end = queue(r)->seq;
+
+			if (before(p->seq, end))
+				end = p->seq;
+			if (!fill(t, s, dir, end, RS_WINDOW))
+				break;
+		}
+	}
+	accept_seg(t, dir, p->seq, p->dlen, false);
+}
+
+/* The flow is not known to libnids: make it known if we can. */
+static void unknown_flow(const struct rs_pkt *p, struct tuple4 *a)
+{
+	uint32_t c, sv;
+	bool gc = false, gs = false;
+	struct tcp_stream *t;
+	struct rs_session *s;
+	int dir = p->from_client ? SMTP_FROM_CLIENT : SMTP_FROM_SERVER;
+
+	if (p->flags & TH_RST)
+		return;
+	if (p->flags & TH_SYN) {
+		tomb_hit(p, true);
+		/* a SYN-ACK from the server: its SYN was lost */
+		if ((p->flags & TH_ACK) && !p->from_client)
+			inject_from(a, SMTP_FROM_CLIENT, p->ack - 1, 0, TH_SYN,
+				    0);
+		return;
+	}
+	if (!p->dlen || tomb_hit(p, false))
+		return;
+	if (p->from_client) {
+		c = p->seq;
+		sv = p->ack;
+		gs = !(p->flags & TH_ACK);
+		if (gs)
+			sv = c + RS_GUESS_SHIFT;
+	} else {
+		sv = p->seq;
+		c = p->ack;
+		gc = !(p->flags & TH_ACK);
+		if (gc)
+			c = sv + RS_GUESS_SHIFT;
+	}
+	rs.midstream = true;
+	inject_from(a, SMTP_FROM_CLIENT, c - 1, 0, TH_SYN, 0);
+	inject_from(a, SMTP_FROM_SERVER, sv - 1, c, TH_SYN | TH_ACK, 0);
+	inject_from(a, SMTP_FROM_CLIENT, c, sv, TH_ACK, 0);
+	rs.midstream = false;
+	t = nids_find_tcp_stream(a);
+	if (!t || !t->user) {
+		rs.st.refused++;
+		tomb_add(a);
+		return;
+	}
+	rs.st.midstream++;
+	s = t->user;
+	s->guess[SMTP_FROM_CLIENT] = gc;
+	s->guess[SMTP_FROM_SERVER] = gs;
+	known_flow(t, s, p, dir);
+}
+
+/*
+ * The SYN was seen, the SYN-ACK or the last ACK was not: synthesise them
+ * unless the packet is the one libnids waits for. The stream, or NULL.
+ */
+static struct tcp_stream *handshake(struct tcp_stream *t,
+				    const struct rs_pkt *p, bool from_client)
+{
+	struct tuple4 a = t->addr;
+	bool guess = false;
+
+	if (p->flags & TH_RST)
+		return NULL;
+	if (t->server.state == TCP_CLOSE) {
+		uint32_t sv;
+
+		if (!from_client)
+			sv = p->seq;
+		else if (p->flags & TH_ACK)
+			sv = p->ack;
+		else if (p->dlen)
+			sv = t->client.seq + RS_GUESS_SHIFT, guess = true;
+		else
+			return NULL;
+		inject_from(&a, SMTP_FROM_SERVER, sv - 1, t->client.seq,
+			    TH_SYN | TH_ACK, 0);
+		if (t->server.state != TCP_SYN_RECV) {
+			rs.st.refused++;
+			return NULL;
+		}
+		rs.st.handshakes++;
+	}
+	/* the client's own ACK establishes the stream */
+	if (from_client && (p->flags & TH_ACK) && p->ack == t->server.seq)
+		return NULL;
+	inject_from(&a, SMTP_FROM_CLIENT, t->client.seq, t->server.seq, TH_ACK,
+		    0);
+	rs.st.handshakes++;
+	t = nids_find_tcp_stream(&a);
+	if (t && t->user && guess)
+		((struct rs_session *)t->user)->guess[SMTP_FROM_SERVER] = true;
+	return t;
+}
+
+/* What rs_packet does with an IPv4 packet. */
+enum rs_kind {
+	RS_SKIP, /* not on an SMTP port: libnids never sees it */
+	RS_PASS, /* a fragment, or a TCP header we cannot read: libnids alone */
+	RS_TCP,	 /* a TCP packet on an SMTP port, read into rs_pkt */
+};
+
+/*
+ * Only SMTP ports reach libnids; fragments go too, it reassembles them.
+ * The TCP header is read for our checks unless the packet is cut.
+ */
+static enum rs_kind classify(const uint8_t *ip, size_t len, struct rs_pkt *p)
+{
+	size_t ihl, thl;
+	const uint8_t *tcp;
+	bool sp, dp;
+
+	if (len < 20)
+		return RS_SKIP;
 	if ((ip[6] & 0x3f) || ip[7])
-		return 1;
+		return RS_PASS;
 	ihl = (size_t)(ip[0] & 15) * 4;
-	if (len < ihl + 4)
-		return 0;
-	return smtp_port((uint16_t)(ip[ihl] << 8 | ip[ihl + 1])) ||
-	       smtp_port((uint16_t)(ip[ihl + 2] << 8 | ip[ihl + 3]));
+	if (ip[9] != IPPROTO_TCP || len < ihl + 4)
+		return RS_SKIP;
+	tcp = ip + ihl;
+	p->sport = (uint16_t)(tcp[0] << 8 | tcp[1]);
+	p->dport = (uint16_t)(tcp[2] << 8 | tcp[3]);
+	sp = smtp_port(p->sport);
+	dp = smtp_port(p->dport);
+	if (!sp && !dp)
+		return RS_SKIP;
+	/* the server has the SMTP port; when both do, the lower one */
+	p->from_client = sp && dp ? p->dport <= p->sport : dp;
+	p->iplen = (uint32_t)(ip[2] << 8 | ip[3]);
+	if (ihl < 20 || len < p->iplen || p->iplen < ihl + 20)
+		return RS_PASS;
+	thl = (size_t)(tcp[12] >> 4) * 4;
+	if (thl < 20 || p->iplen < ihl + thl)
+		return RS_PASS;
+	memcpy(&p->saddr, ip + 12, 4);
+	memcpy(&p->daddr, ip + 16, 4);
+	p->seq = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 |
+		 (uint32_t)tcp[6] << 8 | tcp[7];
+	p->ack = (uint32_t)tcp[8] << 24 | (uint32_t)tcp[9] << 16 |
+		 (uint32_t)tcp[10] << 8 | tcp[11];
+	p->flags = tcp[13];
+	p->dlen = p->iplen - (uint32_t)(ihl + thl);
+	return RS_TCP;
+}
+
+/*
+ * The libnids stream of p and whether p comes from its client; a is its
+ * 4-tuple (libnids' orientation; client first by our rule when unknown).
+ * Sessions' streams are cached: one cheap hash, no mkhash().
+ */
+static struct tcp_stream *lookup(const struct rs_pkt *p, struct tuple4 *a,
+				 bool *from_client)
+{
+	struct tcp_stream **c, *t;
+	struct tuple4 r;
+
+	c = &rs.cache[flow_hash(p->saddr, p->sport, p->daddr, p->dport) &
+		      (RS_CACHE - 1)];
+	if ((t = *c) && t->user) {
+		*a = t->addr;
+		if (a->saddr == p->saddr && a->source == p->sport &&
+		    a->daddr == p->daddr && a->dest == p->dport) {
+			*from_client = true;
+			return t;
+		}
+		if (a->saddr == p->daddr && a->source == p->dport &&
+		    a->daddr == p->saddr && a->dest == p->sport) {
+			*from_client = false;
+			return t;
+		}
+	}
+	if (p->from_client)
+		*a = (struct tuple4){p->sport, p->dport, p->saddr, p->daddr};
+	else
+		*a = (struct tuple4){p->dport, p->sport, p->daddr, p->saddr};
+	*from_client = p->from_client;
+	if (!(t = nids_find_tcp_stream(a))) {
+		r = (struct tuple4){a->dest, a->source, a->daddr, a->saddr};
+		if ((t = nids_find_tcp_stream(&r))) {
+			*from_client = !p->from_client;
+			*a = r;
+		}
+	}
+	if (t && t->user)
+		*c = t;
+	return t;
+}
+
+/*
+ * A client SYN on a 4-tuple libnids still holds. Its own retransmission
+ * is left alone. A new ISN means a new connection: the old one ended
+ * unseen, and libnids would ignore the SYN (or, past tcp_flow_timeout,
+ * free the old stream without a callback), so we end and free it first.
+ */
+static void new_syn(struct tcp_stream *t, const struct rs_pkt *p)
+{
+	bool fin = t->client.state >= NIDS_FIN_SENT ||
+		   t->server.state >= NIDS_FIN_SENT ||
+		   t->client.state == TCP_CLOSING ||
+		   t->server.state == TCP_CLOSING;
+
+	if (p->seq + 1 == t->client.first_data_seq)
+		return;
+	finish(t, fin ? SMTP_CLOSE_FIN : SMTP_CLOSE_TIMEOUT);
+	nids_free_tcp_stream(t);
+}
+
+/* Everything we do before libnids sees a TCP packet (docs/reassembly.md). */
+static void before_nids(const struct rs_pkt *p)
+{
+	struct tuple4 a;
+	bool fc;
+	struct tcp_stream *t = lookup(p, &a, &fc);
+
+	if (!t) {
+		unknown_flow(p, &a);
+		return;
+	}
+	if (p->flags & TH_SYN) {
+		if (fc && !(p->flags & (TH_ACK | TH_RST)))
+			new_syn(t, p);
+		return;
+	}
+	if (t->client.state == TCP_SYN_SENT && !(t = handshake(t, p, fc)))
+		return;
+	if (t->user)
+		known_flow(t, t->user, p,
+			   fc ? SMTP_FROM_CLIENT : SMTP_FROM_SERVER);
+}
+
+/*
+ * After a FIN: a one-sided flow (the other side never seen, though its
+ * data was acked) can never close in libnids; end it now and free it.
+ */
+static void after_fin(const struct rs_pkt *p)
+{
+	struct tuple4 a;
+	bool fc;
+	struct tcp_stream *t = lookup(p, &a, &fc);
+	struct rs_session *s;
+	int dir = fc ? SMTP_FROM_CLIENT : SMTP_FROM_SERVER;
+
+	if (!t || !(s = t->user) || s->seen[!dir] || !s->unseen_acked[!dir] ||
+	    snd_half(t, dir)->state != NIDS_FIN_SENT)
+		return;
+	finish(t, SMTP_CLOSE_FIN);
+	tomb_add(&t->addr);
+	nids_free_tcp_stream(t);
+	rs.st.one_sided++;
 }
 
 void rs_packet(void *user, int version, const uint8_t *ip, size_t caplen,
 	       size_t wirelen, int64_t ts, uint64_t pktno)
 {
 	struct pcap_pkthdr h;
+	struct rs_pkt p;
+	enum rs_kind kind;
 
 	(void)user;
 	rs.ts = ts;
@@ -208,16 +989,22 @@ void rs_packet(void *user, int version, const uint8_t *ip, size_t caplen,
 		caplen = n;
 		wirelen = (size_t)(ip[2] << 8 | ip[3]);
 	}
-	if (!wanted_ipv4(ip, caplen)) {
+	kind = classify(ip, caplen, &p);
+	if (kind == RS_SKIP) {
 		rs.st.skipped++;
 		return;
 	}
 	rs.st.packets++;
+	if (kind == RS_TCP)
+		before_nids(&p);
 	h.ts.tv_sec = ts / 1000000;
 	h.ts.tv_usec = ts % 1000000;
 	h.caplen = caplen;
 	h.len = wirelen;
 	nids_pcap_handler(NULL, &h, (u_char *)ip);
+	rs.nids_ts = ts;
+	if (kind == RS_TCP && (p.flags & TH_FIN))
+		after_fin(&p);
 }
 
 void rs_finish(enum smtp_close reason)

@@ -63,6 +63,24 @@ void tr_body(struct ev_flow *f, const struct smtp_txn *t)
 	sb_free(&line);
 }
 
+void tr_alert(struct ev_flow *f, const struct smtp_alert *a)
+{
+	struct sbuf *b = &f->transcript;
+	const char *kind = smtp_alert_kind_str(a->kind);
+
+	if (a->kind == SMTP_ALERT_REPLY_421 || a->kind == SMTP_ALERT_REPLY_4XX ||
+	    a->kind == SMTP_ALERT_REPLY_5XX)
+		return;
+	b->max = TR_SESSION_MAX;
+	sb_append(b, "! ** ", 5);
+	sb_append(b, kind, strlen(kind));
+	if (a->detail) {
+		sb_append(b, ": ", 2);
+		wire_escape(b, a->detail, strlen(a->detail));
+	}
+	sb_append(b, "\n", 1);
+}
+
 static void fmt_endpoint(char *out, size_t n, const char *ip, uint16_t port)
 {
 	if (strchr(ip, ':'))
@@ -80,8 +98,9 @@ void tr_end(struct ev_flow *f, const struct smtp_session_info *si)
 	ev_format_time(t, sizeof(t), si->ts_start);
 	fmt_endpoint(cl, sizeof(cl), f->src_ip, f->src_port);
 	fmt_endpoint(sv, sizeof(sv), f->dest_ip, f->dest_port);
-	fprintf(out, "=== session %" PRIu64 "  %s  %s -> %s ===\n", f->session,
-		t, cl, sv);
+	fprintf(out, "=== session %" PRIu64 "  %s  %s -> %s%s ===\n",
+		f->session, t, cl, sv,
+		si->midstream ? "  (capture began mid-session)" : "");
 	fputs(sb_str(&f->transcript), out);
 	if (f->transcript.truncated)
 		fputs("  ... (transcript truncated)\n", out);

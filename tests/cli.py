@@ -9,6 +9,7 @@
 # failure. Generated captures live in a temporary directory, removed at exit.
 
 import fcntl
+import base64
 import functools
 import json
 import os
@@ -949,6 +950,54 @@ def _():
 def _():
     out = run_ok(["-r", pcap("helo-plain"), "-s", "64"]).out
     check(out == reference("helo-plain"), "-s 64 changes the output of a file")
+
+
+# ---- AUTH brute force across sessions ----
+
+@case("auth-bruteforce-across-sessions")
+def _():
+    # the recorded session (2 failed AUTH LOGIN) replayed from a second
+    # client port a minute later: 4 failures from one address, 2 sessions
+    cap = capture("auth-login-fail")
+    cport = [pt.ports(p.data)[0] for p in cap.packets if pt.ports(p.data)[1] == 587][0]
+    second = [pt.Packet(p.ts_us + 60000000, p.wirelen,
+                        pt.rewrite_port(p.data, cport, cport + 1)) for p in cap.packets]
+    path = write("brute.pcap", pt.pcap_bytes(E, cap.packets + second))
+
+    def brute(args):
+        events = parse(run_ok(["-r", path] + args).out)
+        return [e["smtp"]["alert"]["detail"] for e in of_type(events, "smtp_alert")
+                if e["smtp"]["alert"]["kind"] == "auth_bruteforce"]
+
+    got = brute(["--auth-failures", "3"])
+    check(got == ["3 failed AUTH attempts from 127.0.0.1 in 2 sessions within the window"],
+          "auth_bruteforce with 3 failures: %r" % got)
+    # a window shorter than the minute between the sessions: no alarm
+    got = brute(["--auth-failures", "3", "--auth-window", "30"])
+    check(got == [], "auth_bruteforce with a 30 s window: %r" % got)
+    # limit 2: each session reaches it alone, and the first failure of
+    # the second session makes 2 from the address across the sessions
+    got = brute(["--auth-failures", "2"])
+    check(got == ["2 failed AUTH attempts in this session",
+                  "2 failed AUTH attempts from 127.0.0.1 in 2 sessions within the window",
+                  "2 failed AUTH attempts in this session"],
+          "auth_bruteforce with 2 failures: %r" % got)
+
+
+@case("show-auth-user")
+def _():
+    events = parse(run_ok(["-r", pcap("auth-login-fail"), "--show-auth-user"]).out)
+    auth = only_session(events)["smtp"]["auth"]
+    check(auth == {"mechanism": "LOGIN", "result": "failure", "code": 535,
+                   "user": "alice@example.test"}, "auth %r" % auth)
+    out = run_ok(["-r", pcap("auth-login-fail")]).out
+    check(b"alice" not in out, "the user name is logged without --show-auth-user")
+    # the password never appears, in any mode
+    for args in ([], ["--show-auth-user", "--commands"], ["-T"]):
+        out = run_ok(["-r", pcap("auth-login-fail")] + args).out
+        for secret in (b"wrong-password", b"still-wrong"):
+            check(secret not in out and base64.b64encode(secret)[:12] not in out,
+                  "the password %r is in the output of %r" % (secret, args))
 
 
 # ---- 9. implicit TLS on port 465 ----

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""make-pcaps.py - write every crafted capture of pcaps/crafted/ with craft.py.
+
+usage: tools/craft/make-pcaps.py [OUTDIR]   (default: pcaps/crafted)
+
+Each capture is one SMTP connection that real captures lose in some way
+(no handshake, one direction, a lost segment, missing ACKs). The output is
+byte-identical on every run.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from craft import Conn, Pcap  # noqa: E402
+
+BANNER = b"220 mx.example.test ESMTP\r\n"
+EHLO = b"EHLO client.test\r\n"
+EHLO_REPLY = (b"250-mx.example.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
+              b"250-8BITMIME\r\n250 SMTPUTF8\r\n")
+MAIL = b"MAIL FROM:<alice@client.test>\r\n"
+RCPT = b"RCPT TO:<bob@example.test>\r\n"
+OK_MAIL = b"250 2.1.0 Ok\r\n"
+OK_RCPT = b"250 2.1.5 Ok\r\n"
+DATA = b"DATA\r\n"
+GO_AHEAD = b"354 End data with <CR><LF>.<CR><LF>\r\n"
+QUEUED = b"250 2.0.0 Ok: queued as 4Zt3Kq1Xyz\r\n"
+QUIT = b"QUIT\r\n"
+BYE = b"221 2.0.0 Bye\r\n"
+
+
+def message(subject, lines=6):
+    """A small message and its terminating dot."""
+    head = (b"From: Alice <alice@client.test>\r\n"
+            b"To: Bob <bob@example.test>\r\n"
+            b"Subject: " + subject + b"\r\n"
+            b"Message-ID: <crafted@client.test>\r\n\r\n")
+    body = b"".join(b"Line %02d of a crafted message body, 48 bytes.\r\n" % i
+                    for i in range(1, lines + 1))
+    return head + body
+
+
+def dialogue(c, subject, body_kw=None, lines=6):
+    """Banner to QUIT/221 of one message; body_kw shapes the body's segments."""
+    c.server(BANNER)
+    c.client(EHLO)
+    c.server(EHLO_REPLY)
+    c.client(MAIL)
+    c.server(OK_MAIL)
+    c.client(RCPT)
+    c.server(OK_RCPT)
+    c.client(DATA)
+    c.server(GO_AHEAD)
+    c.client(message(subject, lines) + b".\r\n", **(body_kw or {}))
+    c.server(QUEUED)
+    c.client(QUIT)
+    c.server(BYE)
+
+
+def midstream(p):
+    """The capture starts after the handshake, banner and EHLO."""
+    c = Conn(p, client=("192.0.2.7", 40001))
+    c.capture(False)
+    c.handshake()
+    c.server(BANNER)
+    c.client(EHLO, acks=False)
+    c.capture(True)
+    c.server(EHLO_REPLY)
+    c.client(MAIL)
+    c.server(OK_MAIL)
+    c.client(RCPT)
+    c.server(OK_RCPT)
+    c.client(DATA)
+    c.server(GO_AHEAD)
+    c.client(message(b"Seen from the middle") + b".\r\n")
+    c.server(QUEUED)
+    c.client(QUIT)
+    c.server(BYE)
+    c.close()
+
+
+def no_syn(p):
+    """The client's SYN was not captured; everything else was."""
+    c = Conn(p, client=("192.0.2.7", 40002))
+    c.handshake(syn=False)
+    dialogue(c, b"The SYN was lost")
+    c.close()
+
+
+def no_last_ack(p):
+    """The handshake's last ACK was not captured."""
+    c = Conn(p, client=("192.0.2.7", 40003))
+    c.handshake(ack=False)
+    dialogue(c, b"The last handshake ACK was lost")
+    c.close()
+
+
+def one_side_client(p):
+    """Only client-to-server packets (asymmetric routing, one-sided SPAN)."""
+    c = Conn(p, client=("192.0.2.7", 40004), only="client")
+    c.handshake()
+    dialogue(c, b"Only the client side")
+    c.close()
+
+
+def lost_segment(p):
+    """One client segment inside the DATA body is never captured."""
+    c = Conn(p, client=("192.0.2.7", 40005))
+    c.handshake()
+    dialogue(c, b"A segment of this body is lost",
+             body_kw={"seg": 100, "drop": {2}})
+    c.close()
+
+
+def lost_server_segment(p):
+    """The server's reply to RCPT is never captured."""
+    c = Conn(p, client=("192.0.2.7", 40006))
+    c.handshake()
+    c.server(BANNER)
+    c.client(EHLO)
+    c.server(EHLO_REPLY)
+    c.client(MAIL)
+    c.server(OK_MAIL)
+    c.client(RCPT, acks=False)
+    c.server(OK_RCPT, drop={0}, acks=False)
+    c.client(DATA)
+    c.server(GO_AHEAD)
+    c.client(message(b"The reply to RCPT is lost") + b".\r\n")
+    c.server(QUEUED)
+    c.client(QUIT)
+    c.server(BYE)
+    c.close()
+
+
+def no_acks_window(p):
+    """The server advertises 4096 bytes (no scaling); its ACKs during the
+    body are missing while the client sends about 11 KB."""
+    c = Conn(p, client=("192.0.2.7", 40007), window=(64240, 4096),
+             wscale=None, acks_from={"client"})
+    c.handshake()
+    dialogue(c, b"More than one window", body_kw={"seg": 1000}, lines=200)
+    c.close()
+
+
+CAPTURES = [
+    ("midstream.pcap", midstream),
+    ("no-syn.pcap", no_syn),
+    ("no-last-ack.pcap", no_last_ack),
+    ("one-side-client.pcap", one_side_client),
+    ("lost-segment.pcap", lost_segment),
+    ("lost-server-segment.pcap", lost_server_segment),
+    ("no-acks-window.pcap", no_acks_window),
+]
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+        here, "..", "..", "pcaps", "crafted")
+    os.makedirs(out, exist_ok=True)
+    for name, build in CAPTURES:
+        p = Pcap()
+        build(p)
+        path = os.path.join(out, name)
+        p.write(path)
+        print("wrote %s (%d packets)" % (os.path.relpath(path), len(p.records)))
+
+
+if __name__ == "__main__":
+    main()
