@@ -215,6 +215,7 @@ struct smtp_txn {
 	bool has_body;	/* some message octets were seen */
 	bool body_done; /* the end-of-data marker was seen */
 	bool bdat;	/* sent with BDAT rather than DATA */
+	bool gap;	/* bytes of the body were lost: size and hash partial */
 	uint64_t size;	/* message octets, unstuffed */
 	uint8_t sha256[32];
 	char *subject; /* raw Subject header value, unfolded; or NULL */

@@ -372,12 +372,15 @@ static void on_transaction(void *user, const struct smtp_txn *t)
 	if (t->has_body) {
 		add_str(s, "body", t->bdat ? "bdat" : "data");
 		add_int(s, "size", (int64_t)t->size);
+		if (t->gap)
+			add(s, "gap", json_object_new_boolean(1));
 		for (i = 0; i < 32; i++) {
 			hex[2 * i] = "0123456789abcdef"[t->sha256[i] >> 4];
 			hex[2 * i + 1] = "0123456789abcdef"[t->sha256[i] & 15];
 		}
 		hex[64] = '\0';
-		add_str(s, "sha256", hex);
+		if (!t->gap) /* the hash of part of a message would mislead */
+			add_str(s, "sha256", hex);
 	}
 	if (t->subject) {
 		o = json_object_new_object();

@@ -177,6 +177,13 @@ static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx)
 	N("sessions", rs.sessions);
 	N("libnids_ip_warnings", rs.nids_ip);
 	N("libnids_tcp_warnings", rs.nids_tcp);
+	N("midstream_sessions", rs.midstream);
+	N("synthesised_handshakes", rs.handshakes);
+	N("one_sided_sessions", rs.one_sided);
+	N("gaps", rs.gaps);
+	N("gap_bytes", rs.gap_bytes);
+	N("window_openings", rs.windows);
+	N("synthetic_refused", rs.refused);
 	N("events", ctx->written + 1);
 #undef N
 	return o;

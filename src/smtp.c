@@ -162,6 +162,8 @@ static enum smtp_status txn_status(const struct txn *t)
 	const struct smtp_txn *p = &t->pub;
 	size_t i;
 
+	if (p->gap)
+		return SMTP_STATUS_INCOMPLETE;
 	if (p->body_done && p->data_reply.code)
 		return p->data_reply.code < 400 ? SMTP_STATUS_QUEUED
 						: SMTP_STATUS_REJECTED;
@@ -569,14 +571,13 @@ static void command_checks(struct smtp_session *s, struct pending *p,
 {
 	struct pending *m;
 
+	/* judged when the greeting comes: it may never have been captured */
 	if (s->pend_len > 1 && pend_at(s, 0)->id == V_GREETING &&
-	    !(s->seen & SEEN_EARLY)) {
-		s->seen |= SEEN_EARLY;
-		smtp_alert_raise(s, SMTP_ALERT_EARLY_TALKER, c, NULL, ts,
-				 "%s sent before the server's greeting",
-				 p->verb);
-	}
-	if (p->pipelined && !s->pipelining && !(s->seen & SEEN_PIPELINING) &&
+	    !s->early_verb[0])
+		memcpy(s->early_verb, p->verb, sizeof(s->early_verb));
+	/* only when we saw what the server offered (its HELO/EHLO reply) */
+	if (p->pipelined && s->ext_known && !s->pipelining &&
+	    !(s->seen & SEEN_PIPELINING) &&
 	    pend_at(s, 0)->id != V_GREETING && !s->tls_wait) {
 		s->seen |= SEEN_PIPELINING;
 		smtp_alert_raise(s, SMTP_ALERT_PIPELINING_NOT_OFFERED, c, NULL,
@@ -902,6 +903,17 @@ static void message_reply(struct smtp_session *s, struct pending *p,
 				"it refused the message");
 }
 
+/* Every recipient has its reply (none was lost in a gap). */
+static bool all_answered(const struct smtp_txn *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_rcpts; i++)
+		if (!t->rcpts[i].code)
+			return false;
+	return true;
+}
+
 /* What a reply means for the state, by the command it answers. */
 static void reply_effect(struct smtp_session *s, struct pending *p,
 			 const struct smtp_cmd *c, const struct smtp_reply *r)
@@ -913,11 +925,23 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 	case V_GREETING:
 		free(s->banner);
 		s->banner = xstrndup(r->text, r->text_len);
+		if (s->early_verb[0])
+			smtp_alert_raise(s, SMTP_ALERT_EARLY_TALKER, c, r, r->ts,
+					 "%s sent before the server's greeting",
+					 s->early_verb);
+		break;
+	case V_HELO:
+		if (code / 100 == 2) {
+			save_extensions(s, ""); /* HELO: no extensions */
+			s->ext_known = true;
+		}
 		break;
 	case V_EHLO:
 	case V_LHLO:
-		if (code / 100 == 2)
+		if (code / 100 == 2) {
 			save_extensions(s, r->text);
+			s->ext_known = true;
+		}
 		break;
 	case V_MAIL:
 		if (t)
@@ -945,7 +969,7 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 		}
 		break;
 	case V_DATA:
-		if (!t || !t->pub.accepted_rcpts)
+		if (!t || (!t->pub.accepted_rcpts && all_answered(&t->pub)))
 			smtp_alert_raise(s, SMTP_ALERT_COMMAND_OUT_OF_SEQUENCE,
 					 c, r, r->ts,
 					 "DATA without an accepted recipient");
@@ -1045,6 +1069,18 @@ static void reply_done(struct smtp_session *s, int64_t ts)
 		smtp_alert_raise(s, SMTP_ALERT_REPLY_4XX, &c, &r, ts, NULL);
 	else if (code / 100 == 5)
 		smtp_alert_raise(s, SMTP_ALERT_REPLY_5XX, &c, &r, ts, NULL);
+	/* a 354 nothing asked for (a DATA lost in a gap): a body follows */
+	if (p->id == V_UNSOLICITED && code == 354 &&
+	    (s->cstate == C_CMD || s->cstate == C_RESYNC)) {
+		resync = false;
+		s->cstate = C_BODY;
+		smtp_body_start(s);
+		if (s->cur) {
+			sha256_init(&s->cur->sha);
+			s->cur->pub.body_done = false;
+			s->cur->pub.bdat = false;
+		}
+	}
 	/* after a gap replies answer what was lost: not unsolicited */
 	if (p->id == V_UNSOLICITED && code != 421 && !resync)
 		smtp_alert_raise(s, SMTP_ALERT_UNSOLICITED_REPLY, &c, &r, ts,
@@ -1062,12 +1098,14 @@ static void reply_done(struct smtp_session *s, int64_t ts)
 	 * A reply after a client gap: commands start at the next line, or
 	 * a body if the reply was 354.
 	 */
-	if (resync) {
+	if (resync && s->cstate == C_RESYNC) {
 		if (code == 354) {
 			s->cstate = C_BODY;
 			smtp_body_start(s);
+		} else if (s->cline.total) {
+			s->resync_done = true; /* after the line under way */
 		} else {
-			s->cstate = s->cskip ? C_SKIP : C_CMD;
+			s->cstate = C_CMD;
 		}
 	}
 }
@@ -1177,10 +1215,54 @@ static void line_reset(struct line *l)
 	l->cr = l->bare_cr = l->nul = false;
 }
 
+/*
+ * A line what came after a gap (or before the capture began) may be
+ * anything: a line that can only be a command ends the resync, and a lone
+ * "." the message the gap cut. The rest is dropped.
+ */
+static bool resync_command(const char *l, size_t n)
+{
+	static const char *const alone[] = {"DATA", "QUIT", "RSET", "NOOP",
+					    "STARTTLS"};
+	size_t i;
+
+	for (i = 0; i < sizeof(alone) / sizeof(alone[0]); i++)
+		if (n == strlen(alone[i]) && smtp_ieq_prefix(l, n, alone[i]))
+			return true;
+	return smtp_ieq_prefix(l, n, "MAIL FROM:") ||
+	       smtp_ieq_prefix(l, n, "RCPT TO:") ||
+	       (n > 5 && (smtp_ieq_prefix(l, n, "EHLO ") ||
+			  smtp_ieq_prefix(l, n, "HELO ") ||
+			  smtp_ieq_prefix(l, n, "AUTH "))) ||
+	       (n > 5 && smtp_ieq_prefix(l, n, "BDAT ") && is_digit(l[5]));
+}
+
+static void resync_line(struct smtp_session *s, struct line *l, bool bare_lf,
+			int64_t ts)
+{
+	struct pending *m;
+
+	if (l->len == 1 && l->buf[0] == '.' && s->cur && s->cur->pub.gap) {
+		/* the end of the message the gap cut: its reply is coming */
+		s->cstate = C_CMD;
+		m = smtp_pend_pseudo(s, V_MESSAGE, ts);
+		smtp_pend_attach(m, s->cur);
+		s->cur->pub.body_done = false;
+		smtp_txn_detach(s, s->cur, false);
+		return;
+	}
+	if (resync_command(l->buf, l->len)) {
+		s->cstate = C_CMD;
+		client_line(s, l, bare_lf, ts);
+		return;
+	}
+	if (s->resync_done) /* a server reply came: the next line is ours */
+		s->cstate = C_CMD;
+}
+
 static void feed_client(struct smtp_session *s, const uint8_t *buf, size_t len,
 			int64_t ts)
 {
-	const uint8_t *nl;
 	bool done, bare_lf;
 	size_t n;
 
@@ -1199,15 +1281,12 @@ static void feed_client(struct smtp_session *s, const uint8_t *buf, size_t len,
 		case C_CHUNK:
 			n = smtp_feed_chunk(s, buf, len, ts);
 			break;
-		case C_SKIP:
-			nl = memchr(buf, '\n', len);
-			n = nl ? (size_t)(nl - buf) + 1 : len;
-			if (nl)
-				s->cstate = C_CMD;
-			break;
-		case C_RESYNC: /* dropped; remember if a line was cut */
-			n = len;
-			s->cskip = buf[len - 1] != '\n';
+		case C_RESYNC:
+			n = line_take(&s->cline, buf, len, &done, &bare_lf);
+			if (done) {
+				resync_line(s, &s->cline, bare_lf, ts);
+				line_reset(&s->cline);
+			}
 			break;
 		default: /* C_TLS: opaque, counted only */
 			n = len;
@@ -1327,13 +1406,15 @@ void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len,
 				   "");
 	if (s->cstate == C_TLS)
 		return; /* opaque anyway */
-	if (in_body)
+	if (in_body) {
 		smtp_body_end(s, false, ts);
+		s->cur->pub.gap = true; /* still its transaction: a reply may come */
+	}
 	if (dir == SMTP_FROM_CLIENT) {
 		/* what the client sent in the hole is unknown */
 		line_reset(&s->cline);
 		s->auth_wait = false;
-		s->cskip = true; /* the hole may have cut a line */
+		s->resync_done = false;
 		s->cstate = C_RESYNC;
 	} else {
 		line_reset(&s->sline);

@@ -56,8 +56,8 @@ enum cstate {
 	C_BODY,	  /* DATA body, dot-stuffed */
 	C_CHUNK,  /* BDAT chunk octets */
 	C_TLS,	  /* after STARTTLS: opaque */
-	C_RESYNC, /* after a gap: dropped until the server replies */
-	C_SKIP,	  /* dropped up to the next line end, then commands */
+	C_RESYNC, /* after a gap: lines dropped until one is surely a
+		     command, or until the line after a server reply */
 };
 
 enum sstate {
@@ -148,8 +148,10 @@ struct smtp_session {
 	unsigned auth_steps; /* SASL responses in this AUTH exchange */
 	bool tls_wait;	     /* STARTTLS sent, its reply not yet seen */
 	bool quit_sent;
-	bool cskip;	 /* C_RESYNC dropped part of a client line */
+	bool resync_done; /* C_RESYNC: a server reply came, next line is ours */
+	char early_verb[SMTP_VERB_MAX + 1]; /* a command before the greeting */
 	bool pipelining; /* the server advertised PIPELINING */
+	bool ext_known;	 /* a HELO/EHLO reply was seen */
 	unsigned seen;	 /* SEEN_* flags */
 	unsigned auth_failures;
 

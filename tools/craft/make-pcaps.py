@@ -12,6 +12,7 @@ byte-identical on every run.
 import os
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from craft import Conn, Pcap  # noqa: E402
 
