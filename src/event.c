@@ -301,27 +301,29 @@ static void on_alert(void *user, const struct smtp_alert *a)
 {
 	struct ev_flow *f = user;
 	unsigned count, sessions;
+	struct smtp_alert b;
 	char detail[160];
 
 	if (f->ctx->transcript)
 		tr_alert(f, a);
-	if (!f->ctx->json)
-		return;
-	write_alert(f, a);
+	if (f->ctx->json)
+		write_alert(f, a);
 	/* one client guessing passwords over many connections */
-	if (a->kind == SMTP_ALERT_AUTH_FAILURE && f->ctx->aw &&
-	    aw_failure(f->ctx->aw, f->src_ip, f->session, a->ts, &count,
-		       &sessions)) {
-		struct smtp_alert b = *a;
-
-		snprintf(detail, sizeof(detail),
-			 "%u failed AUTH attempts from %s in %u sessions "
-			 "within the window",
-			 count, f->src_ip, sessions);
-		b.kind = SMTP_ALERT_AUTH_BRUTEFORCE;
-		b.detail = detail;
+	if (a->kind != SMTP_ALERT_AUTH_FAILURE || !f->ctx->aw ||
+	    !aw_failure(f->ctx->aw, f->src_ip, f->session, a->ts, &count,
+			&sessions))
+		return;
+	snprintf(detail, sizeof(detail),
+		 "%u failed AUTH attempts from %s in %u sessions within the "
+		 "window",
+		 count, f->src_ip, sessions);
+	b = *a;
+	b.kind = SMTP_ALERT_AUTH_BRUTEFORCE;
+	b.detail = detail;
+	if (f->ctx->transcript)
+		tr_alert(f, &b);
+	if (f->ctx->json)
 		write_alert(f, &b);
-	}
 }
 
 static void on_transaction(void *user, const struct smtp_txn *t)

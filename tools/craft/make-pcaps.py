@@ -4,9 +4,10 @@
 
 usage: tools/craft/make-pcaps.py [OUTDIR]   (default: pcaps/crafted)
 
-Each capture is one SMTP connection that real captures lose in some way
-(no handshake, one direction, a lost segment, missing ACKs). The output is
-byte-identical on every run.
+Each capture is an SMTP dialogue that real captures lose in some way (no
+handshake, one direction, a lost segment, missing ACKs) or an attack a real
+client would not send (smuggling, STARTTLS injection, password guessing).
+The output is byte-identical on every run.
 """
 
 import os
@@ -144,6 +145,103 @@ def no_acks_window(p):
     c.close()
 
 
+def smuggling_lf(p):
+    """SMTP smuggling (2023): <LF>.<LF> inside DATA, a spoofed second
+    message pipelined behind it; the server (lenient, as Postfix was)
+    takes both."""
+    c = Conn(p, client=("192.0.2.66", 40011))
+    c.handshake()
+    c.server(BANNER)
+    c.client(EHLO)
+    c.server(EHLO_REPLY)
+    c.client(MAIL + RCPT + DATA)
+    c.server(OK_MAIL + OK_RCPT + GO_AHEAD)
+    c.client(b"From: Alice <alice@client.test>\r\nSubject: Hello\r\n\r\n"
+             b"An ordinary first message.\r\n\n.\n"
+             b"MAIL FROM:<ceo@bank.example>\r\nRCPT TO:<bob@example.test>\r\n"
+             b"DATA\r\nFrom: CEO <ceo@bank.example>\r\n"
+             b"Subject: Urgent wire transfer\r\n\r\nPay now.\r\n.\r\n")
+    c.server(b"250 2.0.0 Ok: queued as 1111AAAA\r\n" + OK_MAIL + OK_RCPT +
+             GO_AHEAD + b"250 2.0.0 Ok: queued as 2222BBBB\r\n")
+    c.client(QUIT)
+    c.server(BYE)
+    c.close()
+
+
+def smuggling_cr(p):
+    """<CR>.<CR> inside DATA followed by a command: our decoder (and a strict
+    server) reads one message; a server ending DATA at a bare CR would read
+    two."""
+    c = Conn(p, client=("192.0.2.66", 40012))
+    c.handshake()
+    c.server(BANNER)
+    c.client(EHLO)
+    c.server(EHLO_REPLY)
+    c.client(MAIL + RCPT + DATA)
+    c.server(OK_MAIL + OK_RCPT + GO_AHEAD)
+    c.client(b"Subject: Hello\r\n\r\nFirst part\r.\r"
+             b"MAIL FROM:<ceo@bank.example>\r\nRCPT TO:<bob@example.test>\r\n"
+             b"DATA\r\nSubject: hidden\r\n\r\nx\r\n.\r\n")
+    c.server(QUEUED)
+    c.client(QUIT)
+    c.server(BYE)
+    c.close()
+
+
+def starttls_injection(p):
+    """CVE-2011-0411: commands sent in clear right behind STARTTLS."""
+    c = Conn(p, client=("192.0.2.66", 40013))
+    c.handshake()
+    c.server(BANNER)
+    c.client(EHLO)
+    c.server(b"250-mx.example.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n")
+    c.client(b"STARTTLS\r\nRSET\r\nMAIL FROM:<evil@attacker.example>\r\n")
+    c.server(b"220 2.0.0 Ready to start TLS\r\n")
+    c.client(b"\x16\x03\x01\x00\x2a" + bytes(range(42)))
+    c.server(b"\x16\x03\x03\x00\x30" + bytes(range(48)))
+    c.close()
+
+
+def auth_bruteforce(p):
+    """Password guessing: one client address, three connections, two
+    failed AUTH LOGIN each."""
+    for i in range(3):
+        c = Conn(p, client=("192.0.2.99", 40020 + i))
+        c.handshake()
+        c.server(BANNER)
+        c.client(EHLO)
+        c.server(b"250-mx.example.test\r\n250 AUTH PLAIN LOGIN\r\n")
+        for guess in (b"MTIzNDU2", b"cGFzc3dvcmQ="):
+            c.client(b"AUTH LOGIN YWRtaW4=\r\n")  # user "admin"
+            c.server(b"334 UGFzc3dvcmQ6\r\n")
+            c.client(guess + b"\r\n")
+            c.server(b"535 5.7.8 Error: authentication failed\r\n")
+        c.client(QUIT)
+        c.server(BYE)
+        c.close()
+
+
+def bdat(p):
+    """CHUNKING: an invalid size refused, then two chunks pipelined, the
+    first holding a CRLF.CRLF that is data, not an end."""
+    c = Conn(p, client=("192.0.2.7", 40014))
+    c.handshake()
+    c.server(BANNER)
+    c.client(EHLO)
+    c.server(b"250-mx.example.test\r\n250-PIPELINING\r\n250 CHUNKING\r\n")
+    c.client(MAIL + RCPT + b"BDAT 12x\r\n")
+    c.server(OK_MAIL + OK_RCPT + b"501 5.5.4 Syntax: BDAT count [LAST]\r\n")
+    chunk1 = b"Subject: Chunked\r\n\r\nfirst\r\n.\r\nstill data\r\n"
+    chunk2 = b"last chunk\r\n"
+    c.client(b"BDAT %d\r\n" % len(chunk1) + chunk1 +
+             b"BDAT %d LAST\r\n" % len(chunk2) + chunk2)
+    c.server(b"250 2.0.0 %d bytes received\r\n" % len(chunk1) +
+             b"250 2.0.0 Ok: queued as 3333CCCC\r\n")
+    c.client(QUIT)
+    c.server(BYE)
+    c.close()
+
+
 CAPTURES = [
     ("midstream.pcap", midstream),
     ("no-syn.pcap", no_syn),
@@ -152,6 +250,11 @@ CAPTURES = [
     ("lost-segment.pcap", lost_segment),
     ("lost-server-segment.pcap", lost_server_segment),
     ("no-acks-window.pcap", no_acks_window),
+    ("smuggling-lf.pcap", smuggling_lf),
+    ("smuggling-cr.pcap", smuggling_cr),
+    ("starttls-injection.pcap", starttls_injection),
+    ("auth-bruteforce.pcap", auth_bruteforce),
+    ("bdat.pcap", bdat),
 ]
 
 
