@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* ip6map.c - stateless IPv6-to-IPv4 translation so libnids can reassemble IPv6.
- */
+/* ip6map.c - IPv6 flows translated to IPv4 for libnids (SIIT-like). */
 #include "ip6map.h"
 
 #include <stdlib.h>

@@ -96,10 +96,10 @@ void smtp_body_end(struct smtp_session *s, bool complete, int64_t ts)
 	if (s->cb->body)
 		s->cb->body(s->user, &t->pub);
 	if (complete && !s->tls.accepted && s->tls.offered)
-		smtp_alert_raise(s, SMTP_ALERT_CLEARTEXT_MAIL, NULL, NULL, ts,
-				 "message %u (%llu bytes) sent without STARTTLS",
-				 t->pub.index,
-				 (unsigned long long)t->pub.size);
+		smtp_alert_raise(
+		    s, SMTP_ALERT_CLEARTEXT_MAIL, NULL, NULL, ts,
+		    "message %u (%llu bytes) sent without STARTTLS",
+		    t->pub.index, (unsigned long long)t->pub.size);
 }
 
 /* Does text look like the start of an SMTP command line? */
@@ -117,16 +117,16 @@ static void look_done(struct smtp_session *s, int64_t ts)
 {
 	if (s->look.seq && looks_like_command(s->lookbuf, s->looklen))
 		smtp_alert_raise(
-			s, SMTP_ALERT_SMTP_SMUGGLING, NULL, NULL, ts,
-			"%s at body offset %llu followed by \"%.*s\"; the "
-			"decoder kept reading the message (only <CR><LF>.<CR>"
-			"<LF> ends DATA), a server that accepts this sequence "
-			"reads a second, hidden message",
-			s->look.seq, (unsigned long long)s->look.offset,
-			(int)strcspn(s->lookbuf, "\r\n") < (int)s->looklen ?
-				(int)strcspn(s->lookbuf, "\r\n") :
-				(int)s->looklen,
-			s->lookbuf);
+		    s, SMTP_ALERT_SMTP_SMUGGLING, NULL, NULL, ts,
+		    "%s at body offset %llu followed by \"%.*s\"; the "
+		    "decoder kept reading the message (only <CR><LF>.<CR>"
+		    "<LF> ends DATA), a server that accepts this sequence "
+		    "reads a second, hidden message",
+		    s->look.seq, (unsigned long long)s->look.offset,
+		    (int)strcspn(s->lookbuf, "\r\n") < (int)s->looklen
+			? (int)strcspn(s->lookbuf, "\r\n")
+			: (int)s->looklen,
+		    s->lookbuf);
 	s->look.seq = NULL;
 	s->looklen = 0;
 }
@@ -143,8 +143,8 @@ static void look_feed(struct smtp_session *s, const uint8_t *p, size_t n,
 	}
 }
 
-static void look_start(struct smtp_session *s, const char *seq,
-		       uint64_t offset, int64_t ts)
+static void look_start(struct smtp_session *s, const char *seq, uint64_t offset,
+		       int64_t ts)
 {
 	if (s->look.seq)
 		look_done(s, ts);
@@ -164,9 +164,8 @@ static void body_anomaly(struct smtp_session *s, unsigned flag,
 			 "in the message body, at offset %llu", offset);
 }
 
-static void cr_candidate(struct smtp_session *s, uint8_t third,
-			 uint64_t offset, const uint8_t *rest, size_t n,
-			 int64_t ts)
+static void cr_candidate(struct smtp_session *s, uint8_t third, uint64_t offset,
+			 const uint8_t *rest, size_t n, int64_t ts)
 {
 	look_start(s, third == '\r' ? "<CR>.<CR>" : "<CR>.<LF>", offset, ts);
 	look_feed(s, rest, n, ts);
@@ -312,8 +311,8 @@ size_t smtp_feed_body(struct smtp_session *s, const uint8_t *buf, size_t len,
 			} else if (*p == '\n') {
 				p++;
 				data_end(s,
-					 s->bol_bare ? "<LF>.<LF>" :
-						       "<CR><LF>.<LF>",
+					 s->bol_bare ? "<LF>.<LF>"
+						     : "<CR><LF>.<LF>",
 					 ts);
 				return p - buf;
 			} else {

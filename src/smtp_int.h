@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* smtp_int.h - the decoder's private state, shared by smtp.c and smtp_body.c. */
+/* smtp_int.h - the decoder's private state, shared by its files. */
 #ifndef SMTPSCOPE_SMTP_INT_H
 #define SMTPSCOPE_SMTP_INT_H
 
@@ -9,24 +9,24 @@
 #include "util.h"
 
 /* Named caps: every buffer is bounded, whatever the peer sends. */
-#define SMTP_LINE_MAX 4096	   /* bytes of one line kept; the rest skipped */
-#define SMTP_REPLY_MAX 8192	   /* bytes of one reply's text kept */
-#define SMTP_VERB_MAX 20	   /* bytes of a verb kept */
-#define SMTP_ARG_MAX 1000	   /* bytes of a command argument kept */
-#define SMTP_PENDING_HARD 4096	   /* unanswered commands remembered at most */
-#define SMTP_MAX_RCPTS 1024	   /* recipients kept per transaction */
-#define SMTP_MAX_EXT 64		   /* EHLO extensions kept */
-#define SMTP_EXT_MAX 128	   /* bytes of one extension line kept */
-#define SMTP_SAVED_MAX 512	   /* bytes of a reply text kept in a txn */
-#define SMTP_SUBJECT_MAX 998	   /* RFC 5322 2.1.1 line limit */
+#define SMTP_LINE_MAX	     4096 /* bytes of one line kept; the rest skipped */
+#define SMTP_REPLY_MAX	     8192 /* bytes of one reply's text kept */
+#define SMTP_VERB_MAX	     20	  /* bytes of a verb kept */
+#define SMTP_ARG_MAX	     1000 /* bytes of a command argument kept */
+#define SMTP_PENDING_HARD    4096 /* unanswered commands remembered at most */
+#define SMTP_MAX_RCPTS	     1024 /* recipients kept per transaction */
+#define SMTP_MAX_EXT	     64	  /* EHLO extensions kept */
+#define SMTP_EXT_MAX	     128  /* bytes of one extension line kept */
+#define SMTP_SAVED_MAX	     512  /* bytes of a reply text kept in a txn */
+#define SMTP_SUBJECT_MAX     998  /* RFC 5322 2.1.1 line limit */
 #define SMTP_HEADER_SCAN_MAX 65536 /* header bytes scanned for Subject */
-#define SMTP_USER_MAX 256	   /* bytes of an AUTH user name kept */
-#define SMTP_LOOK_MAX 12	   /* bytes looked at after a smuggling sequence */
+#define SMTP_USER_MAX	     256   /* bytes of an AUTH user name kept */
+#define SMTP_LOOK_MAX	     12 /* bytes looked at after a smuggling sequence */
 
 /* RFC 5321 4.5.3.1: line limits, CRLF included. */
-#define SMTP_CMD_LINE_LIMIT 512
+#define SMTP_CMD_LINE_LIMIT   512
 #define SMTP_REPLY_LINE_LIMIT 512
-#define SMTP_TEXT_LINE_LIMIT 1000
+#define SMTP_TEXT_LINE_LIMIT  1000
 
 #define AUTH_MASK "********"
 
@@ -43,7 +43,7 @@ enum verb {
 #define X(v) V_##v,
 	SMTP_VERB_LIST(X)
 #undef X
-	V_UNKNOWN,
+	    V_UNKNOWN,
 	/* pseudo-commands: what else a reply can answer */
 	V_GREETING,
 	V_MESSAGE,
@@ -164,10 +164,10 @@ struct smtp_session {
 	enum hmode hmode;
 	size_t hline, hbytes;
 	char hpre[8];
-	size_t blinelen;    /* length of the body line being scanned */
-	uint8_t blast;	    /* the body byte before the current one */
-	bool bol_bare;	    /* the line before the dot ended with a bare LF */
-	int crstate;	    /* a CR sequence cut by a feed (scan_cr) */
+	size_t blinelen;     /* length of the body line being scanned */
+	uint8_t blast;	     /* the body byte before the current one */
+	bool bol_bare;	     /* the line before the dot ended with a bare LF */
+	int crstate;	     /* a CR sequence cut by a feed (scan_cr) */
 	struct smuggle look; /* a CR-style sequence: looking at what follows */
 	char lookbuf[SMTP_LOOK_MAX];
 	size_t looklen;
@@ -195,21 +195,62 @@ struct smtp_session {
 	bool ended;
 };
 
-/* smtp.c */
+static inline int smtp_upper(int c)
+{
+	return c >= 'a' && c <= 'z' ? c - 32 : c;
+}
+
+static inline bool smtp_is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* smtp.c: tables, alerts, line assembly, the public API */
+extern const char *const smtp_verb_names[];
 void smtp_alert_raise(struct smtp_session *s, enum smtp_alert_kind kind,
 		      const struct smtp_cmd *cmd,
 		      const struct smtp_reply *reply, int64_t ts,
 		      const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+    __attribute__((format(printf, 6, 7)));
+bool smtp_ieq_prefix(const char *s, size_t n, const char *prefix);
+
+/* smtp_txn.c: transactions and the pending queue */
 struct txn *smtp_txn_new(struct smtp_session *s, int64_t ts);
 /* The client is done with t; it is emitted once nothing pending needs it. */
 void smtp_txn_detach(struct smtp_session *s, struct txn *t, bool reset);
+void smtp_txn_emit(struct smtp_session *s, struct txn *t);
+void smtp_txn_free(struct txn *t);
+void smtp_save_reply(struct smtp_saved_reply *dst, const struct smtp_reply *r);
+char *smtp_queue_id(const char *text);
+struct pending *smtp_pend_at(struct smtp_session *s, size_t i);
+struct pending *smtp_pend_push(struct smtp_session *s, enum verb id,
+			       const char *verb, size_t vlen, const char *arg,
+			       size_t alen, int64_t ts);
 struct pending *smtp_pend_pseudo(struct smtp_session *s, enum verb id,
 				 int64_t ts);
 void smtp_pend_attach(struct pending *p, struct txn *t);
+void smtp_pend_release(struct smtp_session *s, struct pending *p);
+/* Report the oldest command unanswered and forget it. */
+void smtp_pend_drop_oldest(struct smtp_session *s);
+void smtp_cmd_view(const struct pending *p, struct smtp_cmd *c);
+
+/* smtp_cmd.c: client command lines */
 enum verb smtp_verb_lookup(const char *v, size_t n);
-int smtp_upper(int c);
-bool smtp_ieq_prefix(const char *s, size_t n, const char *prefix);
+void smtp_client_line(struct smtp_session *s, struct line *l, bool bare_lf,
+		      int64_t ts);
+void smtp_resync_line(struct smtp_session *s, struct line *l, bool bare_lf,
+		      int64_t ts);
+void smtp_line_anomalies(struct smtp_session *s, const struct line *l,
+			 bool bare_lf, const char *where, size_t limit,
+			 const struct smtp_cmd *c, int64_t ts);
+void smtp_auth_reply(struct smtp_session *s, struct pending *p,
+		     const struct smtp_cmd *c, const struct smtp_reply *r);
+
+/* smtp_reply.c: server replies */
+void smtp_server_line(struct smtp_session *s, struct line *l, bool bare_lf,
+		      int64_t ts);
+void smtp_reply_done(struct smtp_session *s, int64_t ts);
+void smtp_reply_reset(struct smtp_session *s);
 
 /* smtp_body.c */
 void smtp_body_start(struct smtp_session *s);

@@ -1,0 +1,512 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* smtp_cmd.c - client command lines: parsing, AUTH, checks, resync. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nettle/base64.h>
+
+#include "smtp_int.h"
+
+/* ---- client commands ---- */
+
+enum verb smtp_verb_lookup(const char *v, size_t n)
+{
+	size_t i, k;
+
+	for (i = 0; i < V_UNKNOWN; i++) {
+		const char *name = smtp_verb_names[i];
+
+		for (k = 0; k < n && name[k] && smtp_upper(v[k]) == name[k];
+		     k++)
+			;
+		if (k == n && !name[k])
+			return i;
+	}
+	return V_UNKNOWN;
+}
+
+/* "FROM:<addr> PARAMS" or "TO:<addr> PARAMS"; returns the params. */
+static const char *parse_path(const char *a, size_t n, const char *prefix,
+			      char **addr)
+{
+	const char *p = a, *end = a + n, *s, *e;
+	size_t plen = strlen(prefix);
+
+	if (smtp_ieq_prefix(a, n, prefix))
+		p += plen;
+	while (p < end && *p == ' ')
+		p++;
+	if (p < end && *p == '<') {
+		s = ++p;
+		while (p < end && *p != '>')
+			p++;
+		e = p;
+		if (p < end)
+			p++;
+	} else {
+		s = p;
+		while (p < end && *p != ' ')
+			p++;
+		e = p;
+	}
+	*addr = xstrndup(s, e - s);
+	while (p < end && *p == ' ')
+		p++;
+	return p;
+}
+
+static void parse_params(struct smtp_txn *t, const char *p, const char *end)
+{
+	while (p < end) {
+		const char *k = p, *eq = NULL;
+		struct smtp_param *prm;
+		size_t i;
+
+		while (p < end && *p != ' ') {
+			if (*p == '=' && !eq)
+				eq = p;
+			p++;
+		}
+		if (p > k) {
+			t->params = xrealloc(t->params, (t->n_params + 1) *
+							    sizeof(*t->params));
+			prm = &t->params[t->n_params++];
+			prm->key = xstrndup(k, (eq ? eq : p) - k);
+			for (i = 0; prm->key[i]; i++)
+				prm->key[i] = smtp_upper(prm->key[i]);
+			prm->value = eq ? xstrndup(eq + 1, p - eq - 1) : NULL;
+		}
+		while (p < end && *p == ' ')
+			p++;
+	}
+}
+
+/* BDAT <size> [LAST] (RFC 3030 2); false when the size is not valid. */
+static bool parse_bdat(const char *a, size_t n, uint64_t *size, bool *last)
+{
+	size_t i = 0;
+	uint64_t v = 0;
+
+	if (!n || !smtp_is_digit(a[0]))
+		return false;
+	for (; i < n && smtp_is_digit(a[i]); i++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (a[i] - '0');
+	}
+	while (i < n && a[i] == ' ')
+		i++;
+	*last = false;
+	if (n - i == 4 && smtp_ieq_prefix(a + i, 4, "LAST"))
+		*last = true, i += 4;
+	if (i != n)
+		return false;
+	*size = v;
+	return true;
+}
+
+/* ---- AUTH (RFC 4954) ---- */
+
+/*
+ * With show_auth_user only: the user name of PLAIN ("authzid NUL authcid
+ * NUL password", RFC 4616) or LOGIN (the first response). The password is
+ * decoded into a local buffer, never kept, and wiped.
+ */
+static void auth_user(struct smtp_session *s, const char *b64, size_t n)
+{
+	struct base64_decode_ctx ctx;
+	uint8_t out[SMTP_ARG_MAX];
+	size_t len = sizeof(out), i, start = 0;
+
+	if (!s->opt.show_auth_user || s->auth_user[0] ||
+	    n > (sizeof(out) / 3) * 4)
+		return;
+	base64_decode_init(&ctx);
+	if (!base64_decode_update(&ctx, &len, out, n, b64) ||
+	    !base64_decode_final(&ctx))
+		len = 0;
+	if (!strcmp(s->auth_mech, "PLAIN")) {
+		for (i = 0; i < len && out[i]; i++)
+			;
+		start = i + 1; /* the authcid follows the first NUL */
+		for (i = start; i < len && out[i]; i++)
+			;
+	} else {
+		i = len;
+	}
+	if (start < len && i > start) {
+		size_t k =
+		    i - start < SMTP_USER_MAX ? i - start : SMTP_USER_MAX;
+
+		memcpy(s->auth_user, out + start, k);
+		s->auth_user[k] = '\0';
+	}
+	memset(out, 0, sizeof(out));
+}
+
+void smtp_auth_reply(struct smtp_session *s, struct pending *p,
+		     const struct smtp_cmd *c, const struct smtp_reply *r)
+{
+	if (r->code == 334) {
+		s->auth_wait = true;
+		return;
+	}
+	s->auth_code = r->code;
+	s->auth_result = r->code == 235 ? "success"
+			 : p->id == V_AUTHDATA && !strcmp(p->arg, "*")
+			     ? "cancelled"
+			     : "failure";
+	if (r->code != 535)
+		return;
+	smtp_alert_raise(s, SMTP_ALERT_AUTH_FAILURE, c, r, r->ts,
+			 "mechanism %s", s->auth_mech);
+	if (++s->auth_failures >= s->opt.auth_failures &&
+	    !(s->seen & SEEN_BRUTE)) {
+		s->seen |= SEEN_BRUTE;
+		smtp_alert_raise(s, SMTP_ALERT_AUTH_BRUTEFORCE, c, r, r->ts,
+				 "%u failed AUTH attempts in this session",
+				 s->auth_failures);
+	}
+}
+
+/* ---- client commands ---- */
+
+/* Once-per-session anomalies of a line; where says whose line it is. */
+void smtp_line_anomalies(struct smtp_session *s, const struct line *l,
+			 bool bare_lf, const char *where, size_t limit,
+			 const struct smtp_cmd *c, int64_t ts)
+{
+	size_t len = l->total + (bare_lf ? 1 : 2);
+
+	if (len > limit && !(s->seen & SEEN_LONG)) {
+		s->seen |= SEEN_LONG;
+		smtp_alert_raise(s, SMTP_ALERT_LINE_TOO_LONG, c, NULL, ts,
+				 "%s line of %zu octets (limit %zu)%s", where,
+				 len, limit,
+				 l->total > SMTP_LINE_MAX
+				     ? "; the decoder kept its first 4096"
+				     : "");
+	}
+	if (bare_lf && !(s->seen & SEEN_BARE_LF)) {
+		s->seen |= SEEN_BARE_LF;
+		smtp_alert_raise(s, SMTP_ALERT_BARE_LF, c, NULL, ts,
+				 "%s line ended with a bare LF", where);
+	}
+	if (l->bare_cr && !(s->seen & SEEN_BARE_CR)) {
+		s->seen |= SEEN_BARE_CR;
+		smtp_alert_raise(s, SMTP_ALERT_BARE_CR, c, NULL, ts,
+				 "bare CR in a %s line", where);
+	}
+	if (l->nul && !(s->seen & SEEN_NUL)) {
+		s->seen |= SEEN_NUL;
+		smtp_alert_raise(s, SMTP_ALERT_NUL_BYTE, c, NULL, ts,
+				 "NUL byte in a %s line", where);
+	}
+}
+
+static struct pending *last_message(struct smtp_session *s)
+{
+	size_t i;
+
+	for (i = s->pend_len; i-- > 0;)
+		if (smtp_pend_at(s, i)->id == V_MESSAGE)
+			return smtp_pend_at(s, i);
+	return NULL;
+}
+
+/* Checks every command gets before its own meaning is applied. */
+static void command_checks(struct smtp_session *s, struct pending *p,
+			   const struct smtp_cmd *c, int64_t ts)
+{
+	struct pending *m;
+
+	/* judged when the greeting comes: it may never have been captured */
+	if (s->pend_len > 1 && smtp_pend_at(s, 0)->id == V_GREETING &&
+	    !s->early_verb[0])
+		memcpy(s->early_verb, p->verb, sizeof(s->early_verb));
+	/* only when we saw what the server offered (its HELO/EHLO reply) */
+	if (p->pipelined && s->ext_known && !s->pipelining &&
+	    !(s->seen & SEEN_PIPELINING) &&
+	    smtp_pend_at(s, 0)->id != V_GREETING && !s->tls_wait) {
+		s->seen |= SEEN_PIPELINING;
+		smtp_alert_raise(s, SMTP_ALERT_PIPELINING_NOT_OFFERED, c, NULL,
+				 ts,
+				 "%s sent before earlier commands were "
+				 "answered",
+				 p->verb);
+	}
+	if (s->pend_len > s->opt.max_pending && !(s->seen & SEEN_PENDING)) {
+		s->seen |= SEEN_PENDING;
+		smtp_alert_raise(s, SMTP_ALERT_EXCESSIVE_PENDING, c, NULL, ts,
+				 "%zu commands waiting for replies (limit %u)",
+				 s->pend_len, s->opt.max_pending);
+	}
+	if (s->tls_wait)
+		smtp_alert_raise(s, SMTP_ALERT_STARTTLS_INJECTION, c, NULL, ts,
+				 "%s sent after STARTTLS, before the server's "
+				 "reply",
+				 p->verb[0] ? p->verb : "an empty line");
+	/* a command right after an unusual end of data: smuggling */
+	if (s->after_end.seq && p->id < V_UNKNOWN && (m = last_message(s)))
+		m->smuggle = s->after_end;
+	s->after_end.seq = NULL;
+	if (s->bdat_open && p->id != V_BDAT) {
+		smtp_alert_raise(s, SMTP_ALERT_BDAT_MISSING_LAST, c, NULL, ts,
+				 "%s arrived after BDAT chunks without LAST",
+				 p->verb);
+		smtp_body_end(s, false, ts);
+	}
+}
+
+static void add_rcpt(struct smtp_session *s, struct pending *p,
+		     const struct smtp_cmd *c, const char *arg, size_t alen,
+		     int64_t ts)
+{
+	struct smtp_txn *t;
+	struct smtp_rcpt *r;
+
+	if (!s->cur || s->cur->pub.mail_reply.code >= 400)
+		smtp_alert_raise(
+		    s, SMTP_ALERT_COMMAND_OUT_OF_SEQUENCE, c, NULL, ts,
+		    s->cur ? "RCPT after a refused MAIL" : "RCPT before MAIL");
+	if (!s->cur)
+		s->cur = smtp_txn_new(s, ts);
+	t = &s->cur->pub;
+	if (t->n_rcpts + t->dropped_rcpts >= s->opt.max_recipients &&
+	    !s->cur->too_many) {
+		s->cur->too_many = true;
+		smtp_alert_raise(s, SMTP_ALERT_TOO_MANY_RECIPIENTS, c, NULL, ts,
+				 "more than %u recipients in transaction %u",
+				 s->opt.max_recipients, t->index);
+	}
+	if (t->n_rcpts == SMTP_MAX_RCPTS) {
+		t->dropped_rcpts++;
+		return;
+	}
+	t->rcpts = xrealloc(t->rcpts, (t->n_rcpts + 1) * sizeof(*r));
+	r = &t->rcpts[t->n_rcpts++];
+	memset(r, 0, sizeof(*r));
+	parse_path(arg, alen, "TO:", &r->address);
+	smtp_pend_attach(p, s->cur);
+}
+
+static void start_bdat(struct smtp_session *s, struct pending *p,
+		       const struct smtp_cmd *c, const char *arg, size_t alen,
+		       int64_t ts)
+{
+	uint64_t size;
+	bool last;
+
+	if (!parse_bdat(arg, alen, &size, &last)) {
+		/* stay in command mode: the server's refusal is parsed */
+		smtp_alert_raise(s, SMTP_ALERT_BDAT_INVALID, c, NULL, ts,
+				 "chunk size \"%.*s\" is not valid", (int)alen,
+				 arg);
+		smtp_pend_attach(p, s->cur);
+		return;
+	}
+	if (!s->cur)
+		s->cur = smtp_txn_new(s, ts);
+	if (!s->bdat_open) {
+		s->cur->pub.bdat = true;
+		s->cur->pub.has_body = true;
+		smtp_body_start(s);
+	}
+	smtp_pend_attach(p, s->cur);
+	s->bdat_open = !last;
+	s->chunk_left = size;
+	s->chunk_last = last;
+	s->cstate = C_CHUNK;
+	if (!size)
+		smtp_feed_chunk(s, NULL, 0, ts); /* BDAT 0 LAST */
+}
+
+void smtp_client_line(struct smtp_session *s, struct line *l, bool bare_lf,
+		      int64_t ts)
+{
+	char masked[SMTP_VERB_MAX + sizeof(AUTH_MASK) + 1];
+	char masked_line[2 * SMTP_VERB_MAX + sizeof(AUTH_MASK) + 2];
+	char *line = l->buf;
+	size_t len = l->len, vlen, alen;
+	struct pending *p;
+	struct smtp_cmd c;
+	const char *arg;
+	enum verb id;
+
+	if (s->auth_wait) {
+		/* RFC 4954 4: a SASL response; "*" cancels. Never stored. */
+		bool cancel = len == 1 && line[0] == '*';
+
+		s->auth_wait = false;
+		if (!cancel && s->auth_steps++ == 0)
+			auth_user(s, line, len);
+		p = smtp_pend_pseudo(s, V_AUTHDATA, ts);
+		strcpy(p->arg, cancel ? "*" : AUTH_MASK);
+		p->arg_len = strlen(p->arg);
+		smtp_cmd_view(p, &c);
+		c.line = p->arg;
+		c.line_len = p->arg_len;
+		if (s->cb->command)
+			s->cb->command(s->user, &c);
+		return;
+	}
+
+	for (vlen = 0; vlen < len && line[vlen] != ' '; vlen++)
+		;
+	id = smtp_verb_lookup(line, vlen);
+	arg = line + vlen;
+	alen = len - vlen;
+	while (alen && *arg == ' ')
+		arg++, alen--;
+	if (id == V_AUTH) {
+		/* keep the mechanism; mask an initial response */
+		size_t m;
+
+		for (m = 0; m < alen && arg[m] != ' '; m++)
+			;
+		for (s->auth_steps = 0;
+		     s->auth_steps < m && s->auth_steps < SMTP_VERB_MAX;
+		     s->auth_steps++)
+			s->auth_mech[s->auth_steps] =
+			    smtp_upper(arg[s->auth_steps]);
+		s->auth_mech[s->auth_steps] = '\0';
+		s->auth_steps = 0;
+		if (m < alen) {
+			auth_user(s, arg + m + 1, alen - m - 1);
+			s->auth_steps = 1;
+			if (m > SMTP_VERB_MAX)
+				m = SMTP_VERB_MAX;
+			memcpy(masked, arg, m);
+			memcpy(masked + m, " " AUTH_MASK,
+			       sizeof(AUTH_MASK) + 1);
+			arg = masked;
+			alen = m + sizeof(AUTH_MASK);
+			/* the line as shown: verb as sent, masked argument */
+			if (vlen > SMTP_VERB_MAX)
+				vlen = SMTP_VERB_MAX;
+			memcpy(masked_line, line, vlen);
+			masked_line[vlen] = ' ';
+			memcpy(masked_line + vlen + 1, masked, alen);
+			line = masked_line;
+			len = vlen + 1 + alen;
+		}
+	}
+	p = smtp_pend_push(s, id, line, vlen, arg, alen, ts);
+	p->seq = ++s->seq;
+	s->commands++;
+	smtp_cmd_view(p, &c);
+	c.line = line;
+	c.line_len = len;
+	if (s->cb->command)
+		s->cb->command(s->user, &c);
+	smtp_line_anomalies(s, l, bare_lf, "command", SMTP_CMD_LINE_LIMIT, &c,
+			    ts);
+	command_checks(s, p, &c, ts);
+
+	switch (id) {
+	case V_HELO:
+	case V_EHLO:
+	case V_LHLO:
+		free(s->helo);
+		s->helo = xstrndup(arg, alen);
+		/* RFC 5321 4.1.4: a new greeting resets the transaction */
+		smtp_txn_detach(s, s->cur, true);
+		break;
+	case V_MAIL:
+		if (s->cur && s->cur->pub.mail_from &&
+		    (s->cur->pub.mail_reply.code == 0 ||
+		     s->cur->pub.mail_reply.code / 100 == 2))
+			smtp_alert_raise(s, SMTP_ALERT_COMMAND_OUT_OF_SEQUENCE,
+					 &c, NULL, ts,
+					 "MAIL inside an open transaction");
+		smtp_txn_detach(s, s->cur, false);
+		s->cur = smtp_txn_new(s, ts);
+		arg = parse_path(arg, alen, "FROM:", &s->cur->pub.mail_from);
+		parse_params(&s->cur->pub, arg, line + len);
+		smtp_pend_attach(p, s->cur);
+		break;
+	case V_RCPT:
+		add_rcpt(s, p, &c, arg, alen, ts);
+		break;
+	case V_DATA:
+		/*
+		 * Go to body mode now: a client sends the body only after
+		 * 354, and a refusal with no body seen returns to commands.
+		 */
+		smtp_pend_attach(p, s->cur);
+		s->cstate = C_BODY;
+		smtp_body_start(s);
+		break;
+	case V_BDAT:
+		start_bdat(s, p, &c, arg, alen, ts);
+		break;
+	case V_RSET:
+		smtp_txn_detach(s, s->cur, true);
+		break;
+	case V_QUIT:
+		s->quit_sent = true;
+		smtp_txn_detach(s, s->cur, false);
+		break;
+	case V_AUTH:
+		if (!s->tls.accepted)
+			smtp_alert_raise(s, SMTP_ALERT_AUTH_PLAINTEXT, &c, NULL,
+					 ts, "AUTH %s without TLS",
+					 s->auth_mech);
+		break;
+	case V_STARTTLS:
+		s->tls.requested = true;
+		s->tls_wait = true;
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- after a gap ---- */
+
+/*
+ * A line what came after a gap (or before the capture began) may be
+ * anything: a line that can only be a command ends the resync, and a lone
+ * "." the message the gap cut. The rest is dropped.
+ */
+static bool resync_command(const char *l, size_t n)
+{
+	static const char *const alone[] = {"DATA", "QUIT", "RSET", "NOOP",
+					    "STARTTLS"};
+	size_t i;
+
+	for (i = 0; i < sizeof(alone) / sizeof(alone[0]); i++)
+		if (n == strlen(alone[i]) && smtp_ieq_prefix(l, n, alone[i]))
+			return true;
+	return smtp_ieq_prefix(l, n, "MAIL FROM:") ||
+	       smtp_ieq_prefix(l, n, "RCPT TO:") ||
+	       (n > 5 && (smtp_ieq_prefix(l, n, "EHLO ") ||
+			  smtp_ieq_prefix(l, n, "HELO ") ||
+			  smtp_ieq_prefix(l, n, "AUTH "))) ||
+	       (n > 5 && smtp_ieq_prefix(l, n, "BDAT ") && smtp_is_digit(l[5]));
+}
+
+void smtp_resync_line(struct smtp_session *s, struct line *l, bool bare_lf,
+		      int64_t ts)
+{
+	struct pending *m;
+
+	if (l->len == 1 && l->buf[0] == '.' && s->cur && s->cur->pub.gap) {
+		/* the end of the message the gap cut: its reply is coming */
+		s->cstate = C_CMD;
+		m = smtp_pend_pseudo(s, V_MESSAGE, ts);
+		smtp_pend_attach(m, s->cur);
+		s->cur->pub.body_done = false;
+		smtp_txn_detach(s, s->cur, false);
+		return;
+	}
+	if (resync_command(l->buf, l->len)) {
+		s->cstate = C_CMD;
+		smtp_client_line(s, l, bare_lf, ts);
+		return;
+	}
+	if (s->resync_done) /* a server reply came: the next line is ours */
+		s->cstate = C_CMD;
+}

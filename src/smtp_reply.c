@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* smtp_reply.c - server replies: parsing, pairing, their effects. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtp_int.h"
+
+/* ---- server replies ---- */
+
+static size_t parse_enhanced(const char *t, size_t n, int code, char *out)
+{
+	size_t i = 0, parts, digits;
+
+	if (n < 5 || t[0] != '0' + code / 100 || t[1] != '.')
+		return 0;
+	i = 2;
+	for (parts = 0; parts < 2; parts++) {
+		for (digits = 0; i < n && smtp_is_digit(t[i]) && digits < 3;
+		     i++)
+			digits++;
+		if (!digits || (i < n && smtp_is_digit(t[i])))
+			return 0;
+		if (parts == 0) {
+			if (i >= n || t[i] != '.')
+				return 0;
+			i++;
+		}
+	}
+	if (i < n && t[i] != ' ')
+		return 0;
+	if (out) {
+		memcpy(out, t, i);
+		out[i] = '\0';
+	}
+	return i;
+}
+
+void smtp_reply_reset(struct smtp_session *s)
+{
+	sb_reset(&s->rtext);
+	sb_reset(&s->rraw);
+	s->rcode = 0;
+	s->renh[0] = '\0';
+	s->rlines = 0;
+	s->rinvalid = false;
+	s->rbadcode = 0;
+}
+
+static void save_extensions(struct smtp_session *s, const char *text)
+{
+	const char *p = strchr(text, '\n'), *e; /* line 1 is the domain */
+	size_t n;
+
+	while (s->n_ext)
+		free(s->ext[--s->n_ext]);
+	s->tls.offered = false;
+	s->pipelining = false;
+	while (p && s->n_ext < SMTP_MAX_EXT) {
+		p++;
+		e = strchr(p, '\n');
+		n = e ? (size_t)(e - p) : strlen(p);
+		if (n) {
+			s->ext[s->n_ext++] =
+			    xstrndup(p, n < SMTP_EXT_MAX ? n : SMTP_EXT_MAX);
+			if (smtp_ieq_prefix(p, n, "STARTTLS") &&
+			    (n == 8 || p[8] == ' '))
+				s->tls.offered = true;
+			if (smtp_ieq_prefix(p, n, "PIPELINING") &&
+			    (n == 10 || p[10] == ' '))
+				s->pipelining = true;
+		}
+		p = e;
+	}
+}
+
+static void message_reply(struct smtp_session *s, struct pending *p,
+			  const struct smtp_cmd *c, const struct smtp_reply *r)
+{
+	struct txn *t = p->txn;
+
+	if (t) {
+		smtp_save_reply(&t->pub.data_reply, r);
+		t->pub.queue_id = smtp_queue_id(r->text);
+		t->pub.ts_end = r->ts;
+		smtp_txn_detach(s, t, false);
+	}
+	if (p->smuggle.seq)
+		smtp_alert_raise(
+		    s, SMTP_ALERT_SMTP_SMUGGLING, c, r, r->ts,
+		    "%s ended the data at body offset %llu and SMTP "
+		    "commands followed at once; the server answered %d to "
+		    "it: %s",
+		    p->smuggle.seq, (unsigned long long)p->smuggle.offset,
+		    r->code,
+		    r->code / 100 == 2
+			? "it took the sequence as end of data, what "
+			  "follows is a second message"
+			: "it refused the message");
+}
+
+/* Every recipient has its reply (none was lost in a gap). */
+static bool all_answered(const struct smtp_txn *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_rcpts; i++)
+		if (!t->rcpts[i].code)
+			return false;
+	return true;
+}
+
+/* What a reply means for the state, by the command it answers. */
+static void reply_effect(struct smtp_session *s, struct pending *p,
+			 const struct smtp_cmd *c, const struct smtp_reply *r)
+{
+	struct txn *t = p->txn;
+	int code = r->code;
+
+	switch (p->id) {
+	case V_GREETING:
+		free(s->banner);
+		s->banner = xstrndup(r->text, r->text_len);
+		if (s->early_verb[0])
+			smtp_alert_raise(s, SMTP_ALERT_EARLY_TALKER, c, r,
+					 r->ts,
+					 "%s sent before the server's greeting",
+					 s->early_verb);
+		break;
+	case V_HELO:
+		if (code / 100 == 2) {
+			save_extensions(s, ""); /* HELO: no extensions */
+			s->ext_known = true;
+		}
+		break;
+	case V_EHLO:
+	case V_LHLO:
+		if (code / 100 == 2) {
+			save_extensions(s, r->text);
+			s->ext_known = true;
+		}
+		break;
+	case V_MAIL:
+		if (t)
+			smtp_save_reply(&t->pub.mail_reply, r);
+		break;
+	case V_RCPT:
+		if (t) {
+			/* replies come in order: the oldest unanswered one */
+			struct smtp_rcpt *rc = t->pub.rcpts;
+			size_t i;
+
+			for (i = 0; i < t->pub.n_rcpts && rc[i].code; i++)
+				;
+			if (i < t->pub.n_rcpts) {
+				rc[i].code = code;
+				memcpy(rc[i].enhanced, r->enhanced,
+				       sizeof(rc[i].enhanced));
+				rc[i].text = xstrndup(
+				    r->text, r->text_len < SMTP_SAVED_MAX
+						 ? r->text_len
+						 : SMTP_SAVED_MAX);
+				if (code / 100 == 2)
+					t->pub.accepted_rcpts++;
+			}
+		}
+		break;
+	case V_DATA:
+		if (!t || (!t->pub.accepted_rcpts && all_answered(&t->pub)))
+			smtp_alert_raise(s, SMTP_ALERT_COMMAND_OUT_OF_SEQUENCE,
+					 c, r, r->ts,
+					 "DATA without an accepted recipient");
+		if (t) {
+			t->data_cmd_code = code;
+			/* a refused DATA ends the transaction: keep its reply
+			 */
+			if (code != 354 && !t->pub.has_body) {
+				smtp_save_reply(&t->pub.data_reply, r);
+				t->pub.ts_end = r->ts;
+			}
+		}
+		if (code != 354 && s->cstate == C_BODY && s->bstate == B_BOL &&
+		    !(s->cur && s->cur->pub.has_body))
+			s->cstate = C_CMD; /* refused before any body */
+		break;
+	case V_BDAT:
+		if (t && (code / 100 != 2 || t->pub.body_done) &&
+		    !t->pub.data_reply.code) {
+			smtp_save_reply(&t->pub.data_reply, r);
+			t->pub.queue_id = smtp_queue_id(r->text);
+			t->pub.ts_end = r->ts;
+		}
+		if (t && t->pub.body_done)
+			smtp_txn_detach(s, t, false);
+		break;
+	case V_MESSAGE:
+		message_reply(s, p, c, r);
+		break;
+	case V_STARTTLS:
+		s->tls_wait = false;
+		if (code == 220) {
+			s->tls.accepted = true;
+			s->cstate = C_TLS;
+			s->sstate = S_TLS;
+		} else {
+			smtp_alert_raise(s, SMTP_ALERT_STARTTLS_FAILED, c, r,
+					 r->ts, "STARTTLS answered %d", code);
+		}
+		break;
+	case V_AUTH:
+	case V_AUTHDATA:
+		smtp_auth_reply(s, p, c, r);
+		break;
+	case V_VRFY:
+	case V_EXPN:
+		smtp_alert_raise(s, SMTP_ALERT_VRFY_EXPN_PROBE, c, r, r->ts,
+				 "%s %s answered %d", p->verb, p->arg, code);
+		break;
+	default:
+		break;
+	}
+}
+
+void smtp_reply_done(struct smtp_session *s, int64_t ts)
+{
+	struct pending *p, unsolicited;
+	struct smtp_reply r;
+	struct smtp_cmd c;
+	int code = s->rcode;
+	bool resync = s->cstate == C_RESYNC;
+
+	r.code = code;
+	memcpy(r.enhanced, s->renh, sizeof(r.enhanced));
+	r.text = sb_str(&s->rtext);
+	r.text_len = s->rtext.len;
+	r.raw = sb_str(&s->rraw);
+	r.raw_len = s->rraw.len;
+	r.lines = s->rlines;
+	r.ts = ts;
+
+	if (s->pend_len) {
+		p = smtp_pend_at(s, 0);
+	} else {
+		memset(&unsolicited, 0, offsetof(struct pending, verb));
+		unsolicited.id = V_UNSOLICITED;
+		unsolicited.ts = ts;
+		strcpy(unsolicited.verb, smtp_verb_names[V_UNSOLICITED]);
+		unsolicited.arg[0] = '\0';
+		unsolicited.arg_len = 0;
+		p = &unsolicited;
+	}
+	if (code >= 200 && code <= 599)
+		s->replies[code / 100 - 2]++;
+	smtp_cmd_view(p, &c);
+	if (s->cb->reply)
+		s->cb->reply(s->user, &c, &r);
+	reply_effect(s, p, &c, &r);
+	if (s->rinvalid)
+		smtp_alert_raise(s, SMTP_ALERT_INVALID_REPLY, &c, &r, ts,
+				 s->rbadcode ? "a multi-line reply mixes codes "
+					       "%d and %d"
+					     : NULL,
+				 code, s->rbadcode);
+	if (code == 421)
+		smtp_alert_raise(s, SMTP_ALERT_REPLY_421, &c, &r, ts, NULL);
+	else if (code / 100 == 4)
+		smtp_alert_raise(s, SMTP_ALERT_REPLY_4XX, &c, &r, ts, NULL);
+	else if (code / 100 == 5)
+		smtp_alert_raise(s, SMTP_ALERT_REPLY_5XX, &c, &r, ts, NULL);
+	/* a 354 nothing asked for (a DATA lost in a gap): a body follows */
+	if (p->id == V_UNSOLICITED && code == 354 &&
+	    (s->cstate == C_CMD || s->cstate == C_RESYNC)) {
+		resync = false;
+		s->cstate = C_BODY;
+		smtp_body_start(s);
+		if (s->cur) {
+			sha256_init(&s->cur->sha);
+			s->cur->pub.body_done = false;
+			s->cur->pub.bdat = false;
+		}
+	}
+	/* after a gap replies answer what was lost: not unsolicited */
+	if (p->id == V_UNSOLICITED && code != 421 && !resync)
+		smtp_alert_raise(s, SMTP_ALERT_UNSOLICITED_REPLY, &c, &r, ts,
+				 NULL);
+	if (p->id == V_UNKNOWN && p->verb[0])
+		smtp_alert_raise(s, SMTP_ALERT_UNKNOWN_COMMAND, &c, &r, ts,
+				 NULL);
+	if (p != &unsolicited) {
+		s->pend_head = (s->pend_head + 1) % s->pend_cap;
+		s->pend_len--;
+		smtp_pend_release(s, p);
+	}
+	smtp_reply_reset(s);
+	/*
+	 * A reply after a client gap: commands start at the next line, or
+	 * a body if the reply was 354.
+	 */
+	if (resync && s->cstate == C_RESYNC) {
+		if (code == 354) {
+			s->cstate = C_BODY;
+			smtp_body_start(s);
+		} else if (s->cline.total) {
+			s->resync_done = true; /* after the line under way */
+		} else {
+			s->cstate = C_CMD;
+		}
+	}
+}
+
+static bool reply_start(const char *line, size_t len)
+{
+	return len >= 3 && smtp_is_digit(line[0]) && smtp_is_digit(line[1]) &&
+	       smtp_is_digit(line[2]) &&
+	       (len == 3 || line[3] == ' ' || line[3] == '-');
+}
+
+void smtp_server_line(struct smtp_session *s, struct line *l, bool bare_lf,
+		      int64_t ts)
+{
+	const char *line = l->buf;
+	size_t len = l->len, tlen, e;
+	bool valid = reply_start(line, len), more;
+	int code = valid ? (line[0] - '0') * 100 + (line[1] - '0') * 10 +
+			       (line[2] - '0')
+			 : 0;
+	const char *text;
+
+	if (s->sstate == S_RESYNC) {
+		if (!valid)
+			return; /* still inside what the gap cut */
+		s->sstate = S_REPLY;
+	}
+	smtp_line_anomalies(s, l, bare_lf, "reply", SMTP_REPLY_LINE_LIMIT, NULL,
+			    ts);
+	more = valid && len > 3 && line[3] == '-';
+	text = valid ? line + (len > 3 ? 4 : 3) : line;
+	tlen = len - (text - line);
+	if (code < 200 || code > 599)
+		valid = false, more = false;
+	if (s->rlines) {
+		sb_append(&s->rraw, "\n", 1);
+		sb_append(&s->rtext, "\n", 1);
+		if (valid && code != s->rcode && !s->rbadcode) {
+			s->rbadcode = code;
+			s->rinvalid = true;
+		}
+	} else {
+		s->rcode = code;
+		s->rinvalid = !valid;
+		if (valid && parse_enhanced(text, tlen, code, s->renh) == 0)
+			s->renh[0] = '\0';
+	}
+	s->rlines++;
+	sb_append(&s->rraw, line, len);
+	if (valid && s->renh[0] &&
+	    (e = parse_enhanced(text, tlen, code, NULL)) > 0 &&
+	    e == strlen(s->renh) && !memcmp(text, s->renh, e)) {
+		text += e;
+		tlen -= e;
+		while (tlen && *text == ' ')
+			text++, tlen--;
+	}
+	sb_append(&s->rtext, text, tlen);
+	if (!more)
+		smtp_reply_done(s, ts);
+}

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* smtp_txn.c - mail transactions and the queue of unanswered commands (RFC
+ * 2920). */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtp_int.h"
+
+/* ---- transactions ---- */
+
+struct txn *smtp_txn_new(struct smtp_session *s, int64_t ts)
+{
+	struct txn *t = xcalloc(1, sizeof(*t));
+	struct txn **pp = &s->txns;
+
+	t->pub.index = ++s->n_txn;
+	t->pub.ts_start = ts;
+	t->pub.ts_end = ts;
+	t->subject.max = SMTP_SUBJECT_MAX;
+	sha256_init(&t->sha);
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = t;
+	return t;
+}
+
+static void saved_free(struct smtp_saved_reply *r)
+{
+	free(r->text);
+	r->text = NULL;
+}
+
+void smtp_save_reply(struct smtp_saved_reply *dst, const struct smtp_reply *r)
+{
+	saved_free(dst);
+	dst->code = r->code;
+	memcpy(dst->enhanced, r->enhanced, sizeof(dst->enhanced));
+	dst->text =
+	    xstrndup(r->text, r->text_len < SMTP_SAVED_MAX ? r->text_len
+							   : SMTP_SAVED_MAX);
+}
+
+static enum smtp_status txn_status(const struct txn *t)
+{
+	const struct smtp_txn *p = &t->pub;
+	size_t i;
+
+	if (p->gap)
+		return SMTP_STATUS_INCOMPLETE;
+	if (p->body_done && p->data_reply.code)
+		return p->data_reply.code < 400 ? SMTP_STATUS_QUEUED
+						: SMTP_STATUS_REJECTED;
+	if (p->has_body)
+		return SMTP_STATUS_INCOMPLETE;
+	if (p->mail_reply.code >= 400 || t->data_cmd_code >= 400)
+		return SMTP_STATUS_REJECTED;
+	if (p->n_rcpts && !p->accepted_rcpts) {
+		for (i = 0; i < p->n_rcpts; i++)
+			if (!p->rcpts[i].code)
+				break;
+		if (i == p->n_rcpts)
+			return SMTP_STATUS_REJECTED;
+	}
+	return t->reset ? SMTP_STATUS_RESET : SMTP_STATUS_ABORTED;
+}
+
+void smtp_txn_free(struct txn *t)
+{
+	struct smtp_txn *p = &t->pub;
+	size_t i;
+
+	free(p->mail_from);
+	for (i = 0; i < p->n_params; i++) {
+		free(p->params[i].key);
+		free(p->params[i].value);
+	}
+	free(p->params);
+	for (i = 0; i < p->n_rcpts; i++) {
+		free(p->rcpts[i].address);
+		free(p->rcpts[i].text);
+	}
+	free(p->rcpts);
+	saved_free(&p->mail_reply);
+	saved_free(&p->data_reply);
+	free(p->queue_id);
+	sb_free(&t->subject);
+	free(t);
+}
+
+void smtp_txn_emit(struct smtp_session *s, struct txn *t)
+{
+	struct txn **pp = &s->txns;
+
+	while (*pp != t)
+		pp = &(*pp)->next;
+	*pp = t->next;
+	if (s->cur == t)
+		s->cur = NULL;
+	t->pub.helo = s->helo;
+	t->pub.status = txn_status(t);
+	if (!t->pub.body_done && !t->pub.data_reply.code)
+		t->pub.ts_end = s->ts_last;
+	t->pub.subject = t->subject.len ? t->subject.p : NULL;
+	if (s->cb->transaction)
+		s->cb->transaction(s->user, &t->pub);
+	smtp_txn_free(t);
+}
+
+/* The client is done with t; emit it once nothing pending refers to it. */
+void smtp_txn_detach(struct smtp_session *s, struct txn *t, bool reset)
+{
+	if (!t)
+		return;
+	t->detached = true;
+	t->reset = reset;
+	if (s->cur == t)
+		s->cur = NULL;
+	if (!t->refs)
+		smtp_txn_emit(s, t);
+}
+
+/* Postfix "queued as X", Exim "id=X", Sendmail "X Message accepted". */
+char *smtp_queue_id(const char *text)
+{
+	const char *p, *e;
+
+	if ((p = strstr(text, "queued as ")))
+		p += 10;
+	else if ((p = strstr(text, "id=")))
+		p += 3;
+	else if ((e = strstr(text, " Message accepted"))) {
+		for (p = e; p > text && p[-1] != ' '; p--)
+			;
+		return p < e ? xstrndup(p, e - p) : NULL;
+	} else {
+		return NULL;
+	}
+	for (e = p; *e && *e != ' ' && *e != '\n' && *e != ')'; e++)
+		;
+	return e > p ? xstrndup(p, e - p) : NULL;
+}
+
+/* ---- the pending queue (RFC 2920: replies come back in order) ---- */
+
+struct pending *smtp_pend_at(struct smtp_session *s, size_t i)
+{
+	return &s->pend[(s->pend_head + i) % s->pend_cap];
+}
+
+void smtp_pend_release(struct smtp_session *s, struct pending *p)
+{
+	struct txn *t = p->txn;
+
+	p->txn = NULL;
+	if (t && !--t->refs && t->detached)
+		smtp_txn_emit(s, t);
+}
+
+void smtp_cmd_view(const struct pending *p, struct smtp_cmd *c)
+{
+	c->seq = p->seq;
+	c->verb = p->verb;
+	c->arg = p->arg;
+	c->arg_len = p->arg_len;
+	c->pipelined = p->pipelined;
+	c->known = p->id < V_UNKNOWN;
+	c->ts = p->ts;
+	c->line = NULL;
+	c->line_len = 0;
+}
+
+void smtp_pend_drop_oldest(struct smtp_session *s)
+{
+	struct pending *p = smtp_pend_at(s, 0);
+	struct smtp_cmd c;
+	struct smtp_reply none = {0};
+
+	smtp_cmd_view(p, &c);
+	none.text = none.raw = "";
+	if (s->cb->reply)
+		s->cb->reply(s->user, &c, &none);
+	smtp_pend_release(s, p);
+	s->pend_head = (s->pend_head + 1) % s->pend_cap;
+	s->pend_len--;
+}
+
+struct pending *smtp_pend_push(struct smtp_session *s, enum verb id,
+			       const char *verb, size_t vlen, const char *arg,
+			       size_t alen, int64_t ts)
+{
+	struct pending *p;
+	size_t i;
+
+	if (s->pend_len == SMTP_PENDING_HARD)
+		smtp_pend_drop_oldest(s);
+	if (s->pend_len == s->pend_cap) {
+		size_t cap = s->pend_cap ? s->pend_cap * 2 : 4;
+		struct pending *n = xcalloc(cap, sizeof(*n));
+
+		for (i = 0; i < s->pend_len; i++)
+			n[i] = *smtp_pend_at(s, i);
+		free(s->pend);
+		s->pend = n;
+		s->pend_cap = cap;
+		s->pend_head = 0;
+	}
+	p = smtp_pend_at(s, s->pend_len);
+	memset(p, 0, offsetof(struct pending, verb));
+	p->id = id;
+	p->ts = ts;
+	/* pipelined: something the client sent is still unanswered */
+	for (i = 0; i < s->pend_len; i++)
+		if (smtp_pend_at(s, i)->id != V_GREETING)
+			p->pipelined = true;
+	if (vlen > SMTP_VERB_MAX)
+		vlen = SMTP_VERB_MAX;
+	for (i = 0; i < vlen; i++)
+		p->verb[i] = id < V_UNKNOWN ? smtp_upper(verb[i]) : verb[i];
+	p->verb[vlen] = '\0';
+	if (alen > SMTP_ARG_MAX)
+		alen = SMTP_ARG_MAX;
+	memcpy(p->arg, arg, alen);
+	p->arg[alen] = '\0';
+	p->arg_len = alen;
+	s->pend_len++;
+	return p;
+}
+
+struct pending *smtp_pend_pseudo(struct smtp_session *s, enum verb id,
+				 int64_t ts)
+{
+	const char *name = smtp_verb_names[id];
+
+	return smtp_pend_push(s, id, name, strlen(name), "", 0, ts);
+}
+
+void smtp_pend_attach(struct pending *p, struct txn *t)
+{
+	if (t) {
+		p->txn = t;
+		t->refs++;
+	}
+}
