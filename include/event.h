@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* event.h - the event model: decoder callbacks to JSON events and transcripts.
- */
+/* event.h - the event model: decoder callbacks to JSON and transcripts. */
 #ifndef SMTPSCOPE_EVENT_H
 #define SMTPSCOPE_EVENT_H
 

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* ip6map.h - stateless IPv6-to-IPv4 translation so libnids can reassemble IPv6.
- */
+/* ip6map.h - IPv6 flows translated to IPv4 for libnids (SIIT-like). */
 #ifndef SMTPSCOPE_IP6MAP_H
 #define SMTPSCOPE_IP6MAP_H
 

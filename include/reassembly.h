@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* reassembly.h - libnids glue: IP packets in, one decoder session per TCP
- * connection. */
+/* reassembly.h - libnids glue: one decoder session per TCP connection. */
 #ifndef SMTPSCOPE_REASSEMBLY_H
 #define SMTPSCOPE_REASSEMBLY_H
 

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* reassembly.c - libnids glue: IP packets in, one decoder session per TCP
- * connection, with what libnids loses put back (docs/reassembly.md). */
+/* reassembly.c - libnids glue: one decoder session per TCP connection. */
 #include "reassembly.h"
 
 #include <nids.h>

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* smtp_txn.c - mail transactions and the queue of unanswered commands (RFC
- * 2920). */
+/* smtp_txn.c - mail transactions and the unanswered-command queue. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
