@@ -25,7 +25,7 @@ SAN_OBJS := $(SRCS:src/%.c=build/san/%.o)
 LIB_SAN_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
 HDRS := $(wildcard include/*.h src/*.h)
 
-.PHONY: all deps demo check golden clean format bench alerts-doc
+.PHONY: all deps demo check golden clean format bench alerts-doc fuzz
 
 all: deps smtpscope
 
@@ -64,6 +64,22 @@ check: deps smtpscope build/smtpscope-san build/test_smtp build/alerts-doc bench
 
 golden: deps build/smtpscope-san
 	@sh tests/golden.sh --update
+
+# libFuzzer on the decoder (clang); not part of check. FUZZ_SECONDS to taste.
+FUZZ_SECONDS ?= 120
+DECODER_SRCS := src/smtp.c src/smtp_body.c src/smtp_cmd.c src/smtp_reply.c \
+	src/smtp_txn.c src/util.c
+build/fuzz_smtp: tests/fuzz_smtp.c $(DECODER_SRCS) $(HDRS) | build
+	@command -v clang >/dev/null || { echo "make fuzz needs clang:" \
+		"apt-get install -y clang"; exit 1; }
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude \
+		-fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_smtp.c \
+		$(DECODER_SRCS) $(shell pkg-config --libs nettle)
+
+fuzz: build/fuzz_smtp
+	@mkdir -p build/fuzz-corpus
+	build/fuzz_smtp -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		build/fuzz-corpus
 
 format:
 	clang-format -i src/*.c include/*.h tests/*.c
