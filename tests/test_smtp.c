@@ -1049,6 +1049,51 @@ static void test_midstream_client_only(void)
 	run_opt = NULL;
 }
 
+/* Challenge-response and token mechanisms go through the same pairing. */
+static void test_auth_mechanisms(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("EHLO c\r\n"),
+		S("250-mx\r\n250 STARTTLS\r\n"),
+		C("STARTTLS\r\n"),
+		S("454 4.7.0 TLS not available\r\n"),
+		C("AUTH CRAM-MD5\r\n"),
+		S("334 PDQxOTI5NDIzNDEuMTI4Mjg0NzJAc291cmNlZm91ci5hbmRyZXcuY211LmVkdT4=\r\n"),
+		C("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n"),
+		S("535 5.7.8 bad\r\n"),
+		C("AUTH XOAUTH2 dXNlcj1tZUB4LmV4YW1wbGUBYXV0aD1CZWFyZXIgeWEyOS50b2tlbgEB\r\n"),
+		S("334 eyJzdGF0dXMiOiI0MDEifQ==\r\n"),
+		C("\r\n"),
+		S("535 5.7.8 bad token\r\n"),
+		C("AUTH SCRAM-SHA-256 biwsbj11c2VyLHI9ZnlrbytkMmxiYkZnT05Sdjlxa3hkYXdM\r\n"),
+		S("334 cj1meWtvK2QybGJiRmdPTlJ2OXFreGRhd0wzcmZjTkhZSlkxWlZ2V1ZzN2oscz1RU1hDUitRNnNlazhiZjkyLGk9NDA5Ng==\r\n"),
+		C("*\r\n"),
+		S("501 5.7.0 cancelled\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"alert starttls_failed cmd=STARTTLS code=454",
+		"cmd AUTH|CRAM-MD5|seq=3",
+		"alert auth_plaintext cmd=AUTH code=0 detail=AUTH CRAM-MD5 without "
+		"TLS\n",
+		"cmd <auth>|********|seq=0",
+		"alert auth_failure cmd=<auth> code=535 detail=mechanism CRAM-MD5\n",
+		"cmd AUTH|XOAUTH2 ********|seq=4",
+		"reply AUTH 334",
+		"cmd <auth>|********|seq=0",
+		"alert auth_failure cmd=<auth> code=535 detail=mechanism XOAUTH2\n",
+		"cmd AUTH|SCRAM-SHA-256 ********|seq=5",
+		"cmd <auth>|*|seq=0",
+		"reply <auth> 501",
+		"auth=SCRAM-SHA-256/cancelled/501",
+		NULL,
+	};
+	const char *absent[] = {"dGlt", "dXNl", "biws", "Bearer", NULL};
+
+	check("auth_mechanisms", d, SMTP_CLOSE_FIN, expect, absent);
+}
+
 static void test_invalid_multiline(void)
 {
 	static const struct seg d[] = {
@@ -1106,6 +1151,7 @@ int main(void)
 	test_midstream();
 	test_invalid_multiline();
 	test_midstream_client_only();
+	test_auth_mechanisms();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
