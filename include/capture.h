@@ -11,7 +11,7 @@
 struct cap_options {
 	const char *file; /* "-" is standard input */
 	const char *iface;
-	const char *filter; /* BPF expression, or NULL */
+	const char *filter;	  /* BPF expression, or NULL */
 	const char *ports_filter; /* ANDed with filter when there is one */
 	int snaplen;
 	uint64_t count; /* stop after this many packets; 0: no limit */

@@ -17,6 +17,7 @@ struct ev_ctx {
 	FILE *json;	   /* NDJSON events, or NULL */
 	FILE *transcript;  /* human transcripts, or NULL */
 	bool commands;	   /* emit smtp_command events */
+	bool session_transcript; /* the dialogue in each smtp_session event */
 	uint64_t pcap_cnt; /* number of the packet being processed */
 	uint64_t written;  /* events written */
 	bool write_failed;

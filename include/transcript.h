@@ -12,7 +12,7 @@ void tr_reply(struct ev_flow *f, const struct smtp_cmd *c,
 void tr_body(struct ev_flow *f, const struct smtp_txn *t);
 /* An alert worth a line of its own (reply codes show in the margin). */
 void tr_alert(struct ev_flow *f, const struct smtp_alert *a);
-/* Print the session's block (header, dialogue, footer) and forget it. */
+/* Print the session's block (header, dialogue, footer). */
 void tr_end(struct ev_flow *f, const struct smtp_session_info *si);
 
 #endif

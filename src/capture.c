@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* capture.c - libpcap sources, BPF, and every link layer down to IP. */
+/* capture.c - packet sources, BPF, and every link layer down to IP. */
 #include "capture.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pcap.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "pcapng.h"
 #include "util.h"
 
 #ifndef DLT_LINUX_SLL2
@@ -20,14 +24,41 @@
 #define DLT_IPV6 229
 #endif
 
+/* The snapshot length BPF is compiled for when reading a pcapng file. */
+#define CAP_FILE_SNAPLEN 262144
+/* LINKTYPE_RAW: the one link type we read whose DLT_ value differs. */
+#define LINKTYPE_RAW 101
+
+/* One link type met in a pcapng file: can we read it, and its filter. */
+struct cap_lt {
+	int dlt;
+	int supported;
+	int filtered; /* prog holds the BPF program for this link type */
+	struct bpf_program prog;
+};
+
 struct cap {
-	pcap_t *p;
+	pcap_t *p;	     /* libpcap: classic files and live capture */
+	struct pcapng *ng;   /* our reader: pcapng files */
+	FILE *fp;	     /* the pcapng file */
+	char *expr, *filter; /* the user's BPF expression, the full one */
+	struct cap_lt *lts;  /* pcapng: each link type met so far */
+	size_t nlts, last;
+	int ncompiled; /* filters compiled for supported link types */
 	int dlt;
 	uint64_t count;
 	cap_ip_fn fn;
 	void *user;
 	struct cap_stats st;
 	int live;
+	volatile sig_atomic_t stop;
+};
+
+/* A FILE giving back the bytes read to tell the format, then the rest. */
+struct cap_replay {
+	int fd;
+	uint8_t head[4];
+	size_t n, off;
 };
 
 static uint16_t be16(const uint8_t *p)
@@ -126,19 +157,18 @@ static int dlt_supported(int dlt)
 	}
 }
 
-static void handler(u_char *user, const struct pcap_pkthdr *h,
-		    const u_char *pkt)
+/* Count a packet and hand its IP layer on. */
+static void deliver(struct cap *c, int dlt, const uint8_t *pkt, size_t caplen,
+		    size_t len, int64_t ts)
 {
-	struct cap *c = (struct cap *)user;
 	size_t off = 0;
 	int v;
-	int64_t ts = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
 
 	c->st.packets++;
-	c->st.bytes += h->caplen;
-	if (h->caplen < h->len)
+	c->st.bytes += caplen;
+	if (caplen < len)
 		c->st.cut++;
-	v = link_strip(c->dlt, pkt, h->caplen, &off);
+	v = link_strip(dlt, pkt, caplen, &off);
 	if (v == 4)
 		c->st.ipv4++;
 	else if (v == 6)
@@ -146,8 +176,17 @@ static void handler(u_char *user, const struct pcap_pkthdr *h,
 	else
 		c->st.other++;
 	if (v)
-		c->fn(c->user, v, pkt + off, h->caplen - off,
-		      h->len > off ? h->len - off : 0, ts, c->st.packets);
+		c->fn(c->user, v, pkt + off, caplen - off,
+		      len > off ? len - off : 0, ts, c->st.packets);
+}
+
+static void handler(u_char *user, const struct pcap_pkthdr *h,
+		    const u_char *pkt)
+{
+	struct cap *c = (struct cap *)user;
+
+	deliver(c, c->dlt, pkt, h->caplen, h->len,
+		(int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec);
 	if (c->count && c->st.packets >= c->count)
 		pcap_breakloop(c->p);
 }
@@ -156,15 +195,12 @@ static void handler(u_char *user, const struct pcap_pkthdr *h,
  * Without an expression no BPF at all: the ports are checked in code, for
  * every link layer. With one: (expression) and (ports).
  */
-static int set_filter(struct cap *c, const char *expr, const char *ports,
-		      char *err)
+static char *full_filter(const char *expr, const char *ports)
 {
-	struct bpf_program prog;
-	struct sbuf full = { 0 };
-	int rc;
+	struct sbuf full = {0};
 
 	if (!expr || !*expr)
-		return 0;
+		return NULL;
 	sb_append(&full, "(", 1);
 	sb_append(&full, expr, strlen(expr));
 	sb_append(&full, ")", 1);
@@ -173,10 +209,17 @@ static int set_filter(struct cap *c, const char *expr, const char *ports,
 		sb_append(&full, ports, strlen(ports));
 		sb_append(&full, ")", 1);
 	}
-	rc = pcap_compile(c->p, &prog, full.p, 1, PCAP_NETMASK_UNKNOWN);
-	sb_free(&full);
-	if (rc < 0) {
-		snprintf(err, CAP_ERRBUF, "bad filter '%s': %s", expr,
+	return full.p;
+}
+
+static int set_filter(struct cap *c, char *err)
+{
+	struct bpf_program prog;
+
+	if (!c->filter)
+		return 0;
+	if (pcap_compile(c->p, &prog, c->filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		snprintf(err, CAP_ERRBUF, "bad filter '%s': %s", c->expr,
 			 pcap_geterr(c->p));
 		return -1;
 	}
@@ -188,6 +231,79 @@ static int set_filter(struct cap *c, const char *expr, const char *ports,
 	}
 	pcap_freecode(&prog);
 	return 0;
+}
+
+static const char *dlt_name(int dlt)
+{
+	const char *name = pcap_datalink_val_to_name(dlt);
+
+	return name ? name : "unknown";
+}
+
+/*
+ * The filter for one link type of a pcapng file, compiled as libpcap would
+ * for a file of that type alone. A link type we cannot read is counted,
+ * not analysed: filtered if the expression compiles for it, else not.
+ */
+static int lt_compile(struct cap *c, struct cap_lt *l, char *err)
+{
+	pcap_t *dead;
+	int rc = 0;
+
+	if (!c->filter)
+		return 0;
+	dead = pcap_open_dead(l->dlt, CAP_FILE_SNAPLEN);
+	if (!dead) {
+		snprintf(err, CAP_ERRBUF, "cannot compile the filter");
+		return -1;
+	}
+	if (pcap_compile(dead, &l->prog, c->filter, 1, PCAP_NETMASK_UNKNOWN) ==
+	    0) {
+		l->filtered = 1;
+		if (l->supported)
+			c->ncompiled++;
+	} else if (l->supported) {
+		if (c->ncompiled)
+			snprintf(err, CAP_ERRBUF,
+				 "bad filter '%s' for link type %s (%d): %s",
+				 c->expr, dlt_name(l->dlt), l->dlt,
+				 pcap_geterr(dead));
+		else
+			snprintf(err, CAP_ERRBUF, "bad filter '%s': %s",
+				 c->expr, pcap_geterr(dead));
+		rc = -1;
+	}
+	pcap_close(dead);
+	return rc;
+}
+
+/* pcapng link types are LINKTYPE_ values; pcap_open_dead() wants DLT_. */
+static int linktype_dlt(uint16_t linktype)
+{
+	return linktype == LINKTYPE_RAW ? DLT_RAW : linktype;
+}
+
+/* The index of a link type in c->lts, added when new; -1 with err. */
+static long lt_index(struct cap *c, uint16_t linktype, char *err)
+{
+	int dlt = linktype_dlt(linktype);
+	struct cap_lt *l;
+	size_t i;
+
+	if (c->nlts && c->lts[c->last].dlt == dlt)
+		return (long)c->last;
+	for (i = 0; i < c->nlts; i++)
+		if (c->lts[i].dlt == dlt)
+			return (long)(c->last = i);
+	c->lts = xrealloc(c->lts, (c->nlts + 1) * sizeof(*c->lts));
+	l = &c->lts[c->nlts];
+	memset(l, 0, sizeof(*l));
+	l->dlt = dlt;
+	l->supported = dlt_supported(dlt);
+	if (lt_compile(c, l, err) < 0)
+		return -1;
+	c->last = c->nlts++;
+	return (long)c->last;
 }
 
 static pcap_t *open_live(const struct cap_options *o, char *err)
@@ -225,59 +341,217 @@ static pcap_t *open_live(const struct cap_options *o, char *err)
 	return p;
 }
 
-struct cap *cap_open(const struct cap_options *o, char *err)
+static ssize_t replay_read(void *cookie, char *buf, size_t size)
+{
+	struct cap_replay *r = cookie;
+	size_t n = r->n - r->off;
+
+	if (!n)
+		return read(r->fd, buf, size);
+	if (n > size)
+		n = size;
+	memcpy(buf, r->head + r->off, n);
+	r->off += n;
+	return (ssize_t)n;
+}
+
+static int replay_close(void *cookie)
+{
+	struct cap_replay *r = cookie;
+
+	if (r->fd != STDIN_FILENO)
+		close(r->fd);
+	free(r);
+	return 0;
+}
+
+/*
+ * Open a capture file ("-": standard input) and tell pcapng from the rest
+ * by its first 4 bytes. Read with read(2), so that no stdio buffer holds
+ * more; then seek back, or, on a pipe, replay them through a cookie FILE
+ * that goes on with the descriptor.
+ */
+static FILE *open_input(const char *path, int *pcapng, char *err)
+{
+	static const cookie_io_functions_t io = {.read = replay_read,
+						 .close = replay_close};
+	int fd =
+	    strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	uint8_t head[4];
+	size_t n = 0;
+	struct cap_replay *r;
+	FILE *fp;
+
+	if (fd < 0)
+		goto fail;
+	while (n < sizeof(head)) {
+		ssize_t k = read(fd, head + n, sizeof(head) - n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			goto fail;
+		if (!k)
+			break;
+		n += (size_t)k;
+	}
+	*pcapng = n == 4 && !memcmp(head, "\x0A\x0D\x0D\x0A", 4);
+	if (lseek(fd, -(off_t)n, SEEK_CUR) >= 0) {
+		fp = fd == STDIN_FILENO ? stdin : fdopen(fd, "rb");
+		if (!fp)
+			goto fail;
+		return fp;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->fd = fd;
+	memcpy(r->head, head, n);
+	r->n = n;
+	fp = fopencookie(r, "rb", io);
+	if (!fp) {
+		free(r);
+		goto fail;
+	}
+	return fp;
+fail:
+	snprintf(err, CAP_ERRBUF, "%s: %s", path, strerror(errno));
+	if (fd > STDIN_FILENO)
+		close(fd);
+	return NULL;
+}
+
+static void close_input(FILE *fp)
+{
+	if (fp && fp != stdin)
+		fclose(fp);
+}
+
+/* pcapng: our reader; the link types of the first interfaces checked. */
+static int open_pcapng(struct cap *c, const char *path, char *err)
+{
+	char why[PCAPNG_ERRBUF];
+	unsigned i, n;
+	int any = 0;
+
+	c->ng = pcapng_open(c->fp, why);
+	if (!c->ng) {
+		snprintf(err, CAP_ERRBUF, "%s: %s", path, why);
+		return -1;
+	}
+	n = pcapng_ifcount(c->ng);
+	for (i = 0; i < n; i++)
+		any |= dlt_supported(linktype_dlt(pcapng_linktype(c->ng, i)));
+	if (!any) {
+		int dlt = linktype_dlt(pcapng_linktype(c->ng, 0));
+
+		snprintf(err, CAP_ERRBUF, "%s: unsupported link type %s (%d)",
+			 path, dlt_name(dlt), dlt);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (lt_index(c, pcapng_linktype(c->ng, i), err) < 0)
+			return -1;
+	return 0;
+}
+
+static int open_classic(struct cap *c, FILE *fp, const char *path, char *err)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
-	struct cap *c = xcalloc(1, sizeof(*c));
 
+	c->p = pcap_fopen_offline(fp, ebuf);
+	if (!c->p) {
+		/* libpcap's reasons, in the user's words */
+		const char *why = ebuf;
+
+		if (strstr(ebuf, "unknown file format"))
+			why = "not a pcap or pcapng capture file";
+		else if (strstr(ebuf, "truncated"))
+			why = "truncated capture file (incomplete header)";
+		snprintf(err, CAP_ERRBUF, "%s: %s", path, why);
+		close_input(fp);
+		return -1;
+	}
+	return 0;
+}
+
+struct cap *cap_open(const struct cap_options *o, char *err)
+{
+	struct cap *c = xcalloc(1, sizeof(*c));
+	int pcapng = 0;
+
+	c->count = o->count;
+	c->filter = full_filter(o->filter, o->ports_filter);
+	if (c->filter)
+		c->expr = xstrndup(o->filter, strlen(o->filter));
 	if (o->iface) {
 		c->p = open_live(o, err);
 		c->live = 1;
+		if (!c->p)
+			goto fail;
 	} else {
-		FILE *fp = strcmp(o->file, "-") ? fopen(o->file, "rb") : stdin;
+		FILE *fp = open_input(o->file, &pcapng, err);
 
-		if (!fp) {
-			snprintf(err, CAP_ERRBUF, "%s: %s", o->file,
-				 strerror(errno));
-			free(c);
-			return NULL;
+		if (!fp)
+			goto fail;
+		if (pcapng) {
+			c->fp = fp;
+			if (open_pcapng(c, o->file, err) < 0)
+				goto fail;
+			return c;
 		}
-		c->p = pcap_fopen_offline(fp, ebuf);
-		if (!c->p) {
-			/* libpcap's reasons, in the user's words */
-			const char *why = ebuf;
-
-			if (strstr(ebuf, "unknown file format"))
-				why = "not a pcap or pcapng capture file";
-			else if (strstr(ebuf, "truncated"))
-				why = "truncated capture file (incomplete "
-				      "header)";
-			snprintf(err, CAP_ERRBUF, "%s: %s", o->file, why);
-			if (fp != stdin)
-				fclose(fp);
-		}
-	}
-	if (!c->p) {
-		free(c);
-		return NULL;
+		if (open_classic(c, fp, o->file, err) < 0)
+			goto fail;
 	}
 	c->dlt = pcap_datalink(c->p);
 	if (!dlt_supported(c->dlt)) {
 		snprintf(err, CAP_ERRBUF, "%s: unsupported link type %s (%d)",
-			 o->iface ? o->iface : o->file,
-			 pcap_datalink_val_to_name(c->dlt)
-			     ? pcap_datalink_val_to_name(c->dlt)
-			     : "unknown",
+			 o->iface ? o->iface : o->file, dlt_name(c->dlt),
 			 c->dlt);
-		cap_close(c);
-		return NULL;
+		goto fail;
 	}
-	if (set_filter(c, o->filter, o->ports_filter, err) < 0) {
-		cap_close(c);
-		return NULL;
-	}
-	c->count = o->count;
+	if (set_filter(c, err) < 0)
+		goto fail;
 	return c;
+fail:
+	cap_close(c);
+	return NULL;
+}
+
+static int run_pcapng(struct cap *c, char *err)
+{
+	char why[PCAPNG_ERRBUF];
+	struct pcapng_pkt pk;
+	enum pcapng_status st;
+	struct cap_lt *l;
+	long i;
+
+	while (!c->stop && !(c->count && c->st.packets >= c->count)) {
+		st = pcapng_next(c->ng, &pk, why);
+		if (st == PCAPNG_END)
+			break;
+		if (st < 0) {
+			c->st.truncated = st == PCAPNG_TRUNCATED;
+			snprintf(err, CAP_ERRBUF, "%s after packet %llu: %s",
+				 c->st.truncated ? "capture file truncated"
+						 : "read error",
+				 (unsigned long long)c->st.packets, why);
+			return -1;
+		}
+		i = lt_index(c, pk.linktype, err);
+		if (i < 0)
+			return -1;
+		l = &c->lts[i];
+		if (l->filtered) {
+			struct pcap_pkthdr h = {.caplen = pk.caplen,
+						.len = pk.len};
+
+			h.ts.tv_sec = (time_t)(pk.ts / 1000000);
+			h.ts.tv_usec = (suseconds_t)(pk.ts % 1000000);
+			if (!pcap_offline_filter(&l->prog, &h, pk.data))
+				continue;
+		}
+		deliver(c, l->dlt, pk.data, pk.caplen, pk.len, pk.ts);
+	}
+	return 0;
 }
 
 int cap_run(struct cap *c, cap_ip_fn fn, void *user, char *err)
@@ -286,6 +560,8 @@ int cap_run(struct cap *c, cap_ip_fn fn, void *user, char *err)
 
 	c->fn = fn;
 	c->user = user;
+	if (c->ng)
+		return run_pcapng(c, err);
 	rc = pcap_loop(c->p, -1, handler, (u_char *)c);
 	if (rc == PCAP_ERROR_BREAK && c->live &&
 	    !(c->count && c->st.packets >= c->count)) {
@@ -294,8 +570,8 @@ int cap_run(struct cap *c, cap_ip_fn fn, void *user, char *err)
 		int i;
 
 		pcap_setnonblock(c->p, 1, ebuf);
-		for (i = 0; i < 1000 && pcap_dispatch(c->p, -1, handler,
-						      (u_char *)c) > 0;
+		for (i = 0; i < 1000 &&
+			    pcap_dispatch(c->p, -1, handler, (u_char *)c) > 0;
 		     i++)
 			;
 		return 0;
@@ -320,7 +596,9 @@ int cap_run(struct cap *c, cap_ip_fn fn, void *user, char *err)
 
 void cap_break(struct cap *c)
 {
-	pcap_breakloop(c->p);
+	c->stop = 1;
+	if (c->p)
+		pcap_breakloop(c->p);
 }
 
 void cap_get_stats(struct cap *c, struct cap_stats *st)
@@ -337,10 +615,20 @@ void cap_get_stats(struct cap *c, struct cap_stats *st)
 
 void cap_close(struct cap *c)
 {
+	size_t i;
+
 	if (!c)
 		return;
 	if (c->p)
 		pcap_close(c->p);
+	pcapng_free(c->ng);
+	close_input(c->fp);
+	for (i = 0; i < c->nlts; i++)
+		if (c->lts[i].filtered)
+			pcap_freecode(&c->lts[i].prog);
+	free(c->lts);
+	free(c->filter);
+	free(c->expr);
 	free(c);
 }
 

@@ -238,11 +238,30 @@ static void add_command(struct json_object *s, const struct smtp_cmd *c)
 
 /* ---- decoder callbacks ---- */
 
+/* The dialogue is collected for -T, and for --transcript in the JSON. */
+static bool tr_on(const struct ev_flow *f)
+{
+	return f->ctx->transcript || f->ctx->session_transcript;
+}
+
+/* The collected dialogue as an array of lines, without the margin. */
+static struct json_object *transcript_json(const struct ev_flow *f)
+{
+	struct json_object *a = json_object_new_array();
+	const char *p = sb_str(&f->transcript), *nl;
+
+	for (; (nl = strchr(p, '\n')); p = nl + 1)
+		if (nl - p > 2) /* already escaped by the transcript */
+			json_object_array_add(
+			    a, json_object_new_string_len(p + 2, nl - p - 2));
+	return a;
+}
+
 static void on_command(void *user, const struct smtp_cmd *c)
 {
 	struct ev_flow *f = user;
 
-	if (f->ctx->transcript)
+	if (tr_on(f))
 		tr_command(f, c);
 }
 
@@ -254,7 +273,7 @@ static void on_reply(void *user, const struct smtp_cmd *c,
 
 	if (r->code >= 400 && r->code <= 599)
 		f->errors++;
-	if (f->ctx->transcript && r->lines)
+	if (tr_on(f) && r->lines)
 		tr_reply(f, c, r);
 	if (!f->ctx->commands || !f->ctx->json)
 		return;
@@ -273,7 +292,7 @@ static void on_body(void *user, const struct smtp_txn *t)
 	struct ev_flow *f = user;
 
 	f->messages++;
-	if (f->ctx->transcript)
+	if (tr_on(f))
 		tr_body(f, t);
 }
 
@@ -304,7 +323,7 @@ static void on_alert(void *user, const struct smtp_alert *a)
 	struct smtp_alert b;
 	char detail[160];
 
-	if (f->ctx->transcript)
+	if (tr_on(f))
 		tr_alert(f, a);
 	if (f->ctx->json)
 		write_alert(f, a);
@@ -320,7 +339,7 @@ static void on_alert(void *user, const struct smtp_alert *a)
 	b = *a;
 	b.kind = SMTP_ALERT_AUTH_BRUTEFORCE;
 	b.detail = detail;
-	if (f->ctx->transcript)
+	if (tr_on(f))
 		tr_alert(f, &b);
 	if (f->ctx->json)
 		write_alert(f, &b);
@@ -441,6 +460,8 @@ static void on_session(void *user, const struct smtp_session_info *si)
 	add(s, "bytes", o);
 	add_int(s, "duration_us", si->ts_end - si->ts_start);
 	add_str(s, "close", smtp_close_str(si->close));
+	if (f->ctx->session_transcript)
+		add(s, "transcript", transcript_json(f));
 	if (si->midstream)
 		add(s, "midstream", json_object_new_boolean(1));
 	if (si->gaps) {

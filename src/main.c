@@ -45,10 +45,11 @@ static void usage(FILE *out)
 	    "  -r, --read FILE        read a pcap or pcapng file ('-': stdin)\n"
 	    "  -i, --interface IFACE  capture live on IFACE\n"
 	    "  -D, --list-interfaces  list the interfaces and exit\n"
-	    "  -T, --transcript       print transcripts on stdout (JSON then\n"
-	    "                         goes only to -o)\n"
-	    "  -o, --output FILE      append JSON events to FILE ('-': "
-	    "stdout)\n"
+	    "  -T, --text             print human transcripts on stdout (JSON\n"
+	    "                         then goes only to -o)\n"
+	    "      --transcript       add the dialogue to each smtp_session\n"
+	    "                         event (\"transcript\": [lines])\n"
+	    "  -o, --output FILE      append JSON events to FILE ('-': stdout)\n"
 	    "      --commands         also emit one smtp_command event per\n"
 	    "                         command/reply pair\n"
 	    "      --ports LIST       SMTP server ports (default " DEFAULT_PORTS
@@ -195,7 +196,8 @@ int main(int argc, char **argv)
 	    {"read", required_argument, NULL, 'r'},
 	    {"interface", required_argument, NULL, 'i'},
 	    {"list-interfaces", no_argument, NULL, 'D'},
-	    {"transcript", no_argument, NULL, 'T'},
+	    {"text", no_argument, NULL, 'T'},
+	    {"transcript", no_argument, NULL, 9},
 	    {"output", required_argument, NULL, 'o'},
 	    {"commands", no_argument, NULL, 1},
 	    {"ports", required_argument, NULL, 2},
@@ -253,6 +255,9 @@ int main(int argc, char **argv)
 		case 3:
 			ro.max_sessions = (int)parse_num("--max-sessions",
 							 optarg, 1, 16777216);
+			break;
+		case 9:
+			ctx.session_transcript = true;
 			break;
 		case 4:
 			ro.smtp.show_auth_user = true;

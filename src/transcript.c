@@ -114,5 +114,4 @@ void tr_end(struct ev_flow *f, const struct smtp_session_info *si)
 		" s, %u message(s), %u error repl%s ---\n\n",
 		smtp_close_str(si->close), d / 1000000, d % 1000000,
 		f->messages, f->errors, f->errors == 1 ? "y" : "ies");
-	sb_free(&f->transcript);
 }
