@@ -50,6 +50,9 @@ build/smtpscope-san: $(SAN_OBJS)
 build/test_smtp: tests/test_smtp.c $(LIB_SAN_OBJS) $(HDRS)
 	$(CC) $(SAN_CFLAGS) -o $@ tests/test_smtp.c $(LIB_SAN_OBJS) $(LIBS)
 
+build/test_message: tests/test_message.c $(LIB_SAN_OBJS) $(HDRS)
+	$(CC) $(SAN_CFLAGS) -o $@ tests/test_message.c $(LIB_SAN_OBJS) $(LIBS)
+
 build/alerts-doc: tools/alerts-doc.c include/smtp.h | build
 	$(CC) $(ALL_CFLAGS) -o $@ tools/alerts-doc.c
 
@@ -59,7 +62,7 @@ alerts-doc: build/alerts-doc
 demo: all
 	@sh tools/demo.sh
 
-check: deps smtpscope build/smtpscope-san build/test_smtp build/alerts-doc bench-tools
+check: deps smtpscope build/smtpscope-san build/test_smtp build/test_message build/alerts-doc bench-tools
 	@sh tests/run.sh
 
 golden: deps build/smtpscope-san

@@ -116,6 +116,8 @@ if [ -x "$smtpscope" ]; then
 	have_smtpscope=1
 	measure smtpscope "$smtpscope" -r "$pcap" -o /dev/null
 	measure smtpscope_commands "$smtpscope" -r "$pcap" -o /dev/null --commands
+	# the decoder alone, without the message parser: its cost is the ratio
+	measure smtpscope_no_email "$smtpscope" -r "$pcap" -o /dev/null --no-email
 else
 	echo "   smtpscope: $smtpscope not found (build it with make): skipped"
 fi
@@ -173,7 +175,8 @@ awk -v bytes="$file_bytes" -v pkts="$n_packets" -v sess="$n_sessions" '
 		       $3 / 1024
 	}' "$results"
 echo "(vs nids: speed of the command over the speed of libnids alone;"
-echo " smtpscope_commands is smtpscope --commands)"
+echo " smtpscope_commands is smtpscope --commands, smtpscope_no_email"
+echo " is smtpscope --no-email: the decoder without the message parser)"
 awk '{ printf "peak RSS %-12s 5 KB body: %s KB   5 MB body: %s KB", $1, $2, $3
 	if ($2 != "-" && $3 != "-")
 		printf "   (%+d KB)", $3 - $2

@@ -108,6 +108,24 @@ enum smtp_close {
 	X(TOO_MANY_RECIPIENTS, "too_many_recipients", WARNING,		\
 	  "A transaction has more recipients than the configured limit; bulk mail or spam.", \
 	  "RFC 5321 4.5.3.1.8")						\
+	X(MIME_HEADER_LIMIT, "mime_header_limit", WARNING,		\
+	  "A message's header section, one header field or an address list went over the analyzer's cap; the rest was not read, a way to hide content from filters.", \
+	  "RFC 5322 2.1.1, 3.6")					\
+	X(MIME_DEPTH_LIMIT, "mime_depth_limit", WARNING,		\
+	  "MIME parts are nested deeper, or are more numerous, than the analyzer's cap; those parts were not inspected, a known filter evasion.", \
+	  "RFC 2046 5.1")						\
+	X(MALFORMED_MIME, "malformed_mime", WARNING,			\
+	  "The MIME structure is broken (a multipart without a usable boundary, a part cut before its closing boundary, invalid base64); clients and filters may read it differently.", \
+	  "RFC 2045 6.8, RFC 2046 5.1.1")				\
+	X(ATTACHMENT_EXECUTABLE, "attachment_executable", WARNING,	\
+	  "An attachment is executable or macro-enabled, by file name or by content (MZ, ELF, #!, Office VBA); a common malware carrier.", \
+	  "RFC 2183, MITRE ATT&CK T1566.001")				\
+	X(HEADER_FROM_MISMATCH, "header_from_mismatch", INFO,		\
+	  "The envelope sender's domain (MAIL FROM) is not the From header's domain; normal for lists and forwarders, also what spoofing looks like.", \
+	  "RFC 5321 3.3, RFC 5322 3.6.2, RFC 7489 3.1")			\
+	X(MISSING_DATE_OR_MSGID, "missing_date_or_msgid", INFO,		\
+	  "The message has no Date or no Message-ID header field; RFC 5322 requires Date and expects Message-ID, bulk tools often omit them.", \
+	  "RFC 5322 3.6")						\
 	X(GAP, "gap", WARNING,						\
 	  "Bytes are missing from the stream (capture loss); the decoder skipped them and resynchronised, an open message is incomplete.", \
 	  "capture loss")
@@ -218,7 +236,8 @@ struct smtp_txn {
 	bool gap;	/* bytes of the body were lost: size and hash partial */
 	uint64_t size;	/* message octets, unstuffed */
 	uint8_t sha256[32];
-	char *subject; /* raw Subject header value, unfolded; or NULL */
+	const char *subject; /* Subject, RFC 2047 decoded to UTF-8; or NULL */
+	const struct msg *msg; /* the message parser's findings, or NULL */
 	int64_t ts_start, ts_end;
 };
 
@@ -265,12 +284,14 @@ struct smtp_callbacks {
 };
 
 struct smtp_session;
+struct msg;
 
 struct smtp_options {
 	bool implicit_tls; /* port 465: the stream is TLS from the start */
 	int64_t ts_start;  /* time of the connection's first packet, or -1 */
 	bool midstream;	   /* the capture began after the connection did */
 	bool show_auth_user; /* decode the PLAIN/LOGIN user name (never more) */
+	bool no_message;     /* skip the message parser (headers, MIME) */
 	unsigned max_recipients; /* too_many_recipients above this; 0: 100 */
 	unsigned max_pending;	 /* excessive_pending above this; 0: 100 */
 	unsigned auth_failures;	 /* auth_bruteforce at this many; 0: 5 */

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "authwatch.h"
+#include "message_json.h"
 #include "transcript.h"
 
 #define FLOW_ID_MASK ((UINT64_C(1) << 51) - 1)
@@ -403,9 +404,10 @@ static void on_transaction(void *user, const struct smtp_txn *t)
 		if (!t->gap) /* the hash of part of a message would mislead */
 			add_str(s, "sha256", hex);
 	}
-	if (t->subject) {
-		o = json_object_new_object();
-		add_str(o, "subject", t->subject);
+	if (t->msg) {
+		/* strings of the email object are escaped by the parser */
+		o = msg_email_json(t->msg);
+		add_str(o, "local_id", t->queue_id);
 		add(ev, "email", o);
 	}
 	emit(f->ctx, ev);

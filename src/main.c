@@ -50,6 +50,8 @@ static void usage(FILE *out)
 	    "      --transcript       add the dialogue to each smtp_session\n"
 	    "                         event (\"transcript\": [lines])\n"
 	    "  -o, --output FILE      append JSON events to FILE ('-': stdout)\n"
+	    "      --no-email         do not parse messages (headers, MIME,\n"
+	    "                         attachments): faster, no email object\n"
 	    "      --commands         also emit one smtp_command event per\n"
 	    "                         command/reply pair\n"
 	    "      --ports LIST       SMTP server ports (default " DEFAULT_PORTS
@@ -198,6 +200,7 @@ int main(int argc, char **argv)
 	    {"list-interfaces", no_argument, NULL, 'D'},
 	    {"text", no_argument, NULL, 'T'},
 	    {"transcript", no_argument, NULL, 9},
+	    {"no-email", no_argument, NULL, 10},
 	    {"output", required_argument, NULL, 'o'},
 	    {"commands", no_argument, NULL, 1},
 	    {"ports", required_argument, NULL, 2},
@@ -258,6 +261,9 @@ int main(int argc, char **argv)
 			break;
 		case 9:
 			ctx.session_transcript = true;
+			break;
+		case 10:
+			ro.smtp.no_message = true;
 			break;
 		case 4:
 			ro.smtp.show_auth_user = true;

@@ -2,58 +2,18 @@
 /* smtp_body.c - message bodies: DATA dot-stuffing, BDAT chunks, smuggling. */
 #include <string.h>
 
+#include "message.h"
 #include "smtp_int.h"
 
 void smtp_body_start(struct smtp_session *s)
 {
 	s->bstate = B_BOL;
-	s->hstate = H_LINE;
-	s->hmode = HM_OTHER;
-	s->hline = s->hbytes = 0;
 	s->blinelen = 0;
 	s->blast = '\n';
 	s->bol_bare = false;
 	s->crstate = 0;
 	s->look.seq = NULL;
 	s->looklen = 0;
-}
-
-/* Scan the header section for Subject (unfolded, RFC 5322 2.2.3). */
-static void header_tap(struct smtp_session *s, struct txn *t, const uint8_t *p,
-		       size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n && s->hstate != H_DONE; i++) {
-		uint8_t c = p[i];
-
-		if (++s->hbytes > SMTP_HEADER_SCAN_MAX) {
-			s->hstate = H_DONE;
-			break;
-		}
-		if (c == '\n') {
-			if (!s->hline)
-				s->hstate = H_DONE; /* the empty line */
-			s->hline = 0;
-			continue;
-		}
-		if (c == '\r')
-			continue;
-		if (s->hline < sizeof(s->hpre))
-			s->hpre[s->hline] = c;
-		s->hline++;
-		if (s->hline == 1 && c != ' ' && c != '\t')
-			s->hmode = HM_OTHER; /* a new field, not a fold */
-		if (s->hline == 8 && s->hmode == HM_OTHER &&
-		    smtp_ieq_prefix(s->hpre, 8, "SUBJECT:") &&
-		    !t->subject.len) {
-			s->hmode = HM_SUBJECT;
-			continue;
-		}
-		if (s->hmode == HM_SUBJECT &&
-		    (t->subject.len || (c != ' ' && c != '\t')))
-			sb_append(&t->subject, &c, 1);
-	}
 }
 
 static void body_data(struct smtp_session *s, const uint8_t *p, size_t n,
@@ -68,13 +28,33 @@ static void body_data(struct smtp_session *s, const uint8_t *p, size_t n,
 	t->pub.has_body = true;
 	t->pub.size += n;
 	sha256_update(&t->sha, n, p);
-	if (s->hstate != H_DONE)
-		header_tap(s, t, p, n);
+	if (s->opt.no_message)
+		return;
+	if (!t->msg)
+		t->msg = msg_new(NULL);
+	msg_feed(t->msg, p, n);
 }
 
 static uint64_t body_size(const struct smtp_session *s)
 {
 	return s->cur ? s->cur->pub.size : 0;
+}
+
+/* What the message parser found, as alerts of the one list. */
+static void message_alerts(struct smtp_session *s, struct txn *t, int64_t ts)
+{
+	const struct msg_alert *a;
+	size_t i, n = msg_alerts(t->msg, &a);
+	int k;
+
+	for (i = 0; i < n; i++)
+		for (k = 0; k < SMTP_ALERT_COUNT; k++)
+			if (!strcmp(a[i].kind, smtp_alert_kind_str(k))) {
+				smtp_alert_raise(s, k, NULL, NULL, ts,
+						 "message %u: %s", t->pub.index,
+						 a[i].detail ? a[i].detail : "");
+				break;
+			}
 }
 
 void smtp_body_end(struct smtp_session *s, bool complete, int64_t ts)
@@ -89,12 +69,17 @@ void smtp_body_end(struct smtp_session *s, bool complete, int64_t ts)
 	t->pub.body_done = complete;
 	t->pub.ts_end = ts;
 	sha256_digest(&t->sha, sizeof(t->pub.sha256), t->pub.sha256);
-	while (t->subject.len && (t->subject.p[t->subject.len - 1] == ' ' ||
-				  t->subject.p[t->subject.len - 1] == '\t'))
-		t->subject.p[--t->subject.len] = '\0';
-	t->pub.subject = t->subject.len ? t->subject.p : NULL;
+	if (t->msg) {
+		msg_end(t->msg, complete && !t->pub.gap);
+		if (t->pub.mail_from)
+			msg_check_from(t->msg, t->pub.mail_from);
+		t->pub.subject = msg_subject(t->msg);
+		t->pub.msg = t->msg;
+	}
 	if (s->cb->body)
 		s->cb->body(s->user, &t->pub);
+	if (t->msg)
+		message_alerts(s, t, ts);
 	if (complete && !s->tls.accepted && s->tls.offered)
 		smtp_alert_raise(
 		    s, SMTP_ALERT_CLEARTEXT_MAIL, NULL, NULL, ts,

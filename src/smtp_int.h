@@ -18,8 +18,6 @@
 #define SMTP_MAX_EXT	     64	  /* EHLO extensions kept */
 #define SMTP_EXT_MAX	     128  /* bytes of one extension line kept */
 #define SMTP_SAVED_MAX	     512  /* bytes of a reply text kept in a txn */
-#define SMTP_SUBJECT_MAX     998  /* RFC 5322 2.1.1 line limit */
-#define SMTP_HEADER_SCAN_MAX 65536 /* header bytes scanned for Subject */
 #define SMTP_USER_MAX	     256   /* bytes of an AUTH user name kept */
 #define SMTP_LOOK_MAX	     12 /* bytes looked at after a smuggling sequence */
 
@@ -68,8 +66,6 @@ enum sstate {
 
 /* Where the DATA body scanner stands: dot-stuffing, RFC 5321 4.5.2. */
 enum bstate { B_BOL, B_TEXT, B_DOT, B_DOT_CR };
-enum hstate { H_LINE, H_DONE };
-enum hmode { HM_OTHER, HM_SUBJECT };
 
 /* Which line anomalies were already reported (once per session each). */
 enum {
@@ -92,7 +88,7 @@ struct txn {
 	bool too_many;	   /* too_many_recipients was raised */
 	int data_cmd_code; /* reply to DATA itself (354 or a refusal) */
 	struct sha256_ctx sha;
-	struct sbuf subject;
+	struct msg *msg; /* headers and MIME of the body (message.c) */
 };
 
 /* A smuggling sequence seen in a body, waiting for what follows it. */
@@ -160,10 +156,6 @@ struct smtp_session {
 	uint64_t chunk_left;
 	bool chunk_last;
 	bool bdat_open; /* BDAT chunks sent, LAST not yet */
-	enum hstate hstate;
-	enum hmode hmode;
-	size_t hline, hbytes;
-	char hpre[8];
 	size_t blinelen;     /* length of the body line being scanned */
 	uint8_t blast;	     /* the body byte before the current one */
 	bool bol_bare;	     /* the line before the dot ended with a bare LF */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "message.h"
 #include "smtp_int.h"
 
 /* ---- transactions ---- */
@@ -17,7 +18,6 @@ struct txn *smtp_txn_new(struct smtp_session *s, int64_t ts)
 	t->pub.index = ++s->n_txn;
 	t->pub.ts_start = ts;
 	t->pub.ts_end = ts;
-	t->subject.max = SMTP_SUBJECT_MAX;
 	sha256_init(&t->sha);
 	while (*pp)
 		pp = &(*pp)->next;
@@ -84,7 +84,7 @@ void smtp_txn_free(struct txn *t)
 	saved_free(&p->mail_reply);
 	saved_free(&p->data_reply);
 	free(p->queue_id);
-	sb_free(&t->subject);
+	msg_free(t->msg);
 	free(t);
 }
 
@@ -101,7 +101,6 @@ void smtp_txn_emit(struct smtp_session *s, struct txn *t)
 	t->pub.status = txn_status(t);
 	if (!t->pub.body_done && !t->pub.data_reply.code)
 		t->pub.ts_end = s->ts_last;
-	t->pub.subject = t->subject.len ? t->subject.p : NULL;
 	if (s->cb->transaction)
 		s->cb->transaction(s->user, &t->pub);
 	smtp_txn_free(t);

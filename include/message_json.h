@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* message_json.h - the schema v1 "email" object of a parsed message. */
+#ifndef SMTPSCOPE_MESSAGE_JSON_H
+#define SMTPSCOPE_MESSAGE_JSON_H
+
+#include "message.h"
+
+struct json_object;
+
+/*
+ * A new "email" object (ECS-like: from.address[], to.address[], subject,
+ * message_id, origination_timestamp, x_mailer, attachments[].file.*, …);
+ * the caller owns it. Wire text is escaped (util.h wire_escape).
+ */
+struct json_object *msg_email_json(const struct msg *m);
+
+#endif
