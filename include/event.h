@@ -11,6 +11,7 @@
 #include "util.h"
 
 struct json_object;
+struct ex_file;
 
 /* Where events go and what is written; one per run. */
 struct ev_ctx {
@@ -22,6 +23,7 @@ struct ev_ctx {
 	uint64_t written;  /* events written */
 	bool write_failed;
 	struct authwatch *aw; /* AUTH failures across sessions, or NULL */
+	const char *extract_dir; /* --extract: write messages there, or NULL */
 };
 
 /* One SMTP connection as the event model sees it. */
@@ -34,6 +36,7 @@ struct ev_flow {
 	uint64_t session;
 	int64_t ts_start;
 	struct sbuf transcript;
+	struct ex_file *ex; /* the message being extracted */
 	uint32_t errors; /* 4xx and 5xx replies, for the transcript footer */
 	uint32_t messages;
 };

@@ -276,6 +276,9 @@ struct smtp_callbacks {
 	/* A reply arrived, paired with the command it answers. */
 	void (*reply)(void *user, const struct smtp_cmd *cmd,
 		      const struct smtp_reply *reply);
+	/* Message octets as they stream (unstuffed; for extraction). */
+	void (*body_data)(void *user, const struct smtp_txn *txn,
+			  const uint8_t *p, size_t n);
 	/* A message body ended (complete or cut). */
 	void (*body)(void *user, const struct smtp_txn *txn);
 	void (*alert)(void *user, const struct smtp_alert *alert);

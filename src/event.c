@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "authwatch.h"
+#include "extract.h"
 #include "message_json.h"
 #include "transcript.h"
 
@@ -119,6 +120,7 @@ void ev_flow_init(struct ev_flow *f, struct ev_ctx *ctx, uint64_t session,
 
 void ev_flow_free(struct ev_flow *f)
 {
+	ex_close(&f->ex, false);
 	sb_free(&f->transcript);
 }
 
@@ -288,9 +290,21 @@ static void on_reply(void *user, const struct smtp_cmd *c,
 	emit(f->ctx, ev);
 }
 
+static void on_body_data(void *user, const struct smtp_txn *t,
+			 const uint8_t *p, size_t n)
+{
+	struct ev_flow *f = user;
+
+	if (f->ctx->extract_dir)
+		ex_write(&f->ex, f->ctx->extract_dir, f->session, t->index, p,
+			 n);
+}
+
 static void on_body(void *user, const struct smtp_txn *t)
 {
 	struct ev_flow *f = user;
+
+	ex_close(&f->ex, t->body_done && !t->gap);
 
 	f->messages++;
 	if (tr_on(f))
@@ -478,6 +492,7 @@ static void on_session(void *user, const struct smtp_session_info *si)
 const struct smtp_callbacks ev_smtp_callbacks = {
     .command = on_command,
     .reply = on_reply,
+    .body_data = on_body_data,
     .body = on_body,
     .alert = on_alert,
     .transaction = on_transaction,

@@ -10,6 +10,7 @@
 
 #include "authwatch.h"
 #include "capture.h"
+#include "extract.h"
 #include "event.h"
 #include "reassembly.h"
 #include "util.h"
@@ -52,6 +53,8 @@ static void usage(FILE *out)
 	    "  -o, --output FILE      append JSON events to FILE ('-': stdout)\n"
 	    "      --no-email         do not parse messages (headers, MIME,\n"
 	    "                         attachments): faster, no email object\n"
+	    "      --extract DIR      write each message to DIR/SESSION-N.eml\n"
+	    "                         (.eml.partial when cut short)\n"
 	    "      --commands         also emit one smtp_command event per\n"
 	    "                         command/reply pair\n"
 	    "      --ports LIST       SMTP server ports (default " DEFAULT_PORTS
@@ -162,6 +165,7 @@ static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx)
 	struct json_object *o = json_object_new_object();
 	struct cap_stats cs;
 	struct rs_stats rs;
+	uint64_t files, ex_errors;
 
 	cap_get_stats(c, &cs);
 	rs_get_stats(&rs);
@@ -187,6 +191,9 @@ static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx)
 	N("gap_bytes", rs.gap_bytes);
 	N("window_openings", rs.windows);
 	N("synthetic_refused", rs.refused);
+	ex_counters(&files, &ex_errors);
+	N("extracted_files", files);
+	N("extract_errors", ex_errors);
 	N("events", ctx->written + 1);
 #undef N
 	return o;
@@ -201,6 +208,7 @@ int main(int argc, char **argv)
 	    {"text", no_argument, NULL, 'T'},
 	    {"transcript", no_argument, NULL, 9},
 	    {"no-email", no_argument, NULL, 10},
+	    {"extract", required_argument, NULL, 11},
 	    {"output", required_argument, NULL, 'o'},
 	    {"commands", no_argument, NULL, 1},
 	    {"ports", required_argument, NULL, 2},
@@ -265,6 +273,9 @@ int main(int argc, char **argv)
 		case 10:
 			ro.smtp.no_message = true;
 			break;
+		case 11:
+			ctx.extract_dir = optarg;
+			break;
 		case 4:
 			ro.smtp.show_auth_user = true;
 			break;
@@ -327,6 +338,8 @@ int main(int argc, char **argv)
 	if (!ro.smtp.auth_failures)
 		ro.smtp.auth_failures = DEFAULT_AUTH_FAILURES;
 	ctx.aw = aw_new(ro.smtp.auth_failures, auth_window * 1000000);
+	if (ctx.extract_dir && ex_check_dir(ctx.extract_dir, err) < 0)
+		die(1, "%s%s", err, "");
 	the_cap = cap_open(&co, err);
 	if (!the_cap)
 		die(1, "%s%s", err, "");

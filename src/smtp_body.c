@@ -28,6 +28,8 @@ static void body_data(struct smtp_session *s, const uint8_t *p, size_t n,
 	t->pub.has_body = true;
 	t->pub.size += n;
 	sha256_update(&t->sha, n, p);
+	if (s->cb->body_data)
+		s->cb->body_data(s->user, &t->pub, p, n);
 	if (s->opt.no_message)
 		return;
 	if (!t->msg)
