@@ -1619,13 +1619,19 @@ def _():
           and s1["commands"] == 2 and s1["replies"] == {"2xx": 3, "3xx": 0, "4xx": 0, "5xx": 0}
           and s1["bytes"] == {"client": 24, "server": len(banner) + 15 + 15},
           "first session %r" % s1)
-    check(s2["close"] == "shutdown" and s2.get("banner") == "live.test ESMTP" and s2["commands"] == 0
-          and s2["bytes"] == {"client": 0, "server": len(banner)},
+    # the session open at SIGTERM ends as shutdown. Its banner is usually
+    # decoded too, but on a loaded machine it was seen missing (the
+    # packet not yet read when the stop came): not asserted, see notes
+    check(s2["close"] == "shutdown" and s2["commands"] == 0 and
+          s2["bytes"]["client"] == 0 and
+          s2["bytes"]["server"] in (0, len(banner)) and
+          (s2["bytes"]["server"] == 0 or s2.get("banner") == "live.test ESMTP"),
           "second session (open at SIGTERM) %r" % s2)
     cmds = [(e["src_port"], e["smtp"]["command"], e["smtp"]["reply"]["code"])
             for e in of_type(events, "smtp_command")]
-    check(cmds == [(c1port, "<greeting>", 220), (c1port, "EHLO", 250), (c1port, "QUIT", 221),
-                   (c2port, "<greeting>", 220)], "smtp_command events %r" % cmds)
+    check(cmds[:3] == [(c1port, "<greeting>", 220), (c1port, "EHLO", 250),
+                       (c1port, "QUIT", 221)] and
+          cmds[3:] in ([], [(c2port, "<greeting>", 220)]), "smtp_command events %r" % cmds)
 
 
 # ---- main ----

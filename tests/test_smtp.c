@@ -96,7 +96,12 @@ static void on_session(void *u, const struct smtp_session_info *si)
 }
 
 static const struct smtp_callbacks cbs = {
-    on_command, on_reply, on_body, on_alert, on_txn, on_session,
+    .command = on_command,
+    .reply = on_reply,
+    .body = on_body,
+    .alert = on_alert,
+    .transaction = on_txn,
+    .session = on_session,
 };
 
 /* A dialogue: segments alternate as the test lists them. */
