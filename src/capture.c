@@ -317,6 +317,8 @@ static pcap_t *open_live(const struct cap_options *o, char *err)
 		return NULL;
 	}
 	pcap_set_snaplen(p, o->snaplen);
+	if (o->buffer_kb)
+		pcap_set_buffer_size(p, o->buffer_kb * 1024);
 	pcap_set_promisc(p, 1);
 	pcap_set_timeout(p, 100);
 	pcap_set_immediate_mode(p, 1);

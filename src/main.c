@@ -3,7 +3,10 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,15 +25,112 @@
 #define DEFAULT_AUTH_FAILURES 5
 #define DEFAULT_AUTH_WINDOW 600 /* seconds */
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reopen_requested,
+    stats_requested;
 static struct cap *the_cap;
 
+/* Signal handlers only set flags (and wake the capture to stop). */
 static void on_signal(int sig)
 {
-	(void)sig;
+	if (sig == SIGHUP) {
+		reopen_requested = 1;
+		return;
+	}
+	if (sig == SIGUSR1) {
+		stats_requested = 1;
+		return;
+	}
 	stop_requested = 1;
 	if (the_cap)
 		cap_break(the_cap);
+}
+
+/* What the packet loop does between packets: rotation, stats. */
+struct service {
+	struct ev_ctx *ctx;
+	const char *outpath; /* the -o file, reopened on SIGHUP */
+	int64_t interval;    /* --stats-interval, microseconds; 0: off */
+	int64_t last_stats;
+	uint64_t drops_seen;
+};
+
+static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx);
+static void die(int code, const char *fmt, const char *a, const char *b);
+
+static void write_stats(struct service *sv, int64_t ts)
+{
+	struct cap_stats cs;
+
+	ev_write_stats(sv->ctx, ts, stats_json(the_cap, sv->ctx));
+	fflush(sv->ctx->json);
+	cap_get_stats(the_cap, &cs);
+	if (cs.kernel_drop + cs.if_drop > sv->drops_seen) {
+		fprintf(stderr,
+			"smtpscope: warning: the capture dropped %llu packets "
+			"so far (kernel %llu, interface %llu): sessions may "
+			"have gaps; raise -B or filter\n",
+			(unsigned long long)(cs.kernel_drop + cs.if_drop),
+			(unsigned long long)cs.kernel_drop,
+			(unsigned long long)cs.if_drop);
+		sv->drops_seen = cs.kernel_drop + cs.if_drop;
+	}
+	sv->last_stats = ts;
+}
+
+static void reopen_output(struct service *sv)
+{
+	FILE *fp;
+
+	reopen_requested = 0;
+	if (!sv->outpath || !sv->ctx->json)
+		return;
+	/* every line written so far goes to the old file, whole */
+	fflush(sv->ctx->json);
+	fp = fopen(sv->outpath, "a");
+	if (!fp) {
+		fprintf(stderr,
+			"smtpscope: %s: cannot reopen: %s; still writing "
+			"to the old file\n",
+			sv->outpath, strerror(errno));
+		return;
+	}
+	fclose(sv->ctx->json);
+	sv->ctx->json = fp;
+}
+
+static void on_packet(void *user, int version, const uint8_t *ip,
+		      size_t caplen, size_t wirelen, int64_t ts,
+		      uint64_t pktno)
+{
+	struct service *sv = user;
+
+	rs_packet(NULL, version, ip, caplen, wirelen, ts, pktno);
+	if (reopen_requested)
+		reopen_output(sv);
+	if (!sv->ctx->json)
+		return;
+	if (!sv->last_stats)
+		sv->last_stats = ts;
+	if (stats_requested ||
+	    (sv->interval && ts - sv->last_stats >= sv->interval)) {
+		stats_requested = 0;
+		write_stats(sv, ts);
+	}
+}
+
+/* -Z: give up root once the capture and the output are open. */
+static void drop_privileges(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+
+	if (!pw)
+		die(1, "-Z %s: no such user%s", user, "");
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
+	    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+		die(1, "-Z %s: cannot switch user: %s", user, strerror(errno));
+	/* refuse to go on as root if the switch did not take */
+	if (pw->pw_uid != 0 && (setuid(0) == 0 || geteuid() == 0))
+		die(1, "-Z %s: still root after the switch%s", user, "");
 }
 
 static void usage(FILE *out)
@@ -62,6 +162,11 @@ static void usage(FILE *out)
 	    "                         465 is implicit TLS: counted, not "
 	    "decoded\n"
 	    "  -c, --count N          stop after N packets\n"
+	    "  -B, --buffer-size KB   kernel capture buffer (live capture)\n"
+	    "  -Z, --user USER        drop root for USER once the capture\n"
+	    "                         and the output are open\n"
+	    "      --stats-interval S a stats event every S seconds of\n"
+	    "                         packet time (also on SIGUSR1)\n"
 	    "  -s, --snaplen N        live capture snapshot length (default "
 	    "262144)\n"
 	    "      --max-sessions N   TCP connections tracked at once\n"
@@ -209,6 +314,9 @@ int main(int argc, char **argv)
 	    {"transcript", no_argument, NULL, 9},
 	    {"no-email", no_argument, NULL, 10},
 	    {"extract", required_argument, NULL, 11},
+	    {"stats-interval", required_argument, NULL, 12},
+	    {"user", required_argument, NULL, 'Z'},
+	    {"buffer-size", required_argument, NULL, 'B'},
 	    {"output", required_argument, NULL, 'o'},
 	    {"commands", no_argument, NULL, 1},
 	    {"ports", required_argument, NULL, 2},
@@ -233,13 +341,15 @@ int main(int argc, char **argv)
 	struct cap_stats cs;
 	struct rs_stats rst;
 	struct sigaction sa;
-	int64_t auth_window = DEFAULT_AUTH_WINDOW;
+	int64_t auth_window = DEFAULT_AUTH_WINDOW, stats_interval = 0;
+	struct service sv = {0};
+	const char *run_as = NULL;
 	int ch, rc = 0;
 	char *filter;
 
 	parse_ports(DEFAULT_PORTS, &ro);
 	ro.smtp.ts_start = -1;
-	while ((ch = getopt_long(argc, argv, "r:i:DTo:c:s:hV", longopts,
+	while ((ch = getopt_long(argc, argv, "r:i:DTo:c:s:Z:B:hV", longopts,
 				 NULL)) != -1) {
 		switch (ch) {
 		case 'r':
@@ -275,6 +385,16 @@ int main(int argc, char **argv)
 			break;
 		case 11:
 			ctx.extract_dir = optarg;
+			break;
+		case 12:
+			stats_interval = (int64_t)parse_num(
+			    "--stats-interval", optarg, 1, 86400 * 365);
+			break;
+		case 'Z':
+			run_as = optarg;
+			break;
+		case 'B':
+			co.buffer_kb = (int)parse_num("-B", optarg, 1, 4194304);
 			break;
 		case 4:
 			ro.smtp.show_auth_user = true;
@@ -350,10 +470,18 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_flags = SA_RESTART; /* rotation and stats never stop a read */
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (run_as)
+		drop_privileges(run_as);
+	sv.ctx = &ctx;
+	sv.outpath = outpath && strcmp(outpath, "-") ? outpath : NULL;
+	sv.interval = stats_interval * 1000000;
 	/* a signal interrupts the read: that is a stop, not an error */
-	if (cap_run(the_cap, rs_packet, NULL, err) < 0 && !stop_requested) {
+	if (cap_run(the_cap, on_packet, &sv, err) < 0 && !stop_requested) {
 		fprintf(stderr, "smtpscope: %s: %s\n",
 			co.file ? co.file : co.iface, err);
 		rc = 1;

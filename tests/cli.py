@@ -1320,6 +1320,76 @@ def _():
     check(out == reference("helo-plain"), "-s 64 changes the output of a file")
 
 
+# ---- running as a sensor: rotation, stats on demand, privileges ----
+
+def piped_run(args, split, between):
+    """Run on a crafted 3-session capture fed through a pipe in two parts;
+    between(proc) runs after the first part was read."""
+    cap = pt.read_pcap(str(ROOT / "pcaps/crafted/auth-bruteforce.pcap"))
+    first = pt.pcap_bytes(E, cap.packets[:split])
+    rest = pt.pcap_bytes(E, cap.packets[split:])[24:]
+    proc = subprocess.Popen([BIN, "-r", "-"] + args, cwd=ROOT, env=ENV,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdin.write(first)
+    proc.stdin.flush()
+    time.sleep(1.0)
+    between(proc)
+    time.sleep(0.5)
+    out, err = proc.communicate(rest, timeout=RUN_TIMEOUT)
+    err = err.decode("utf-8", "replace")
+    sanitizer_check(proc.returncode, err)
+    check(proc.returncode == 0 and err == "", "exit %s, stderr %r" % (proc.returncode, err[:200]))
+    return out
+
+
+@case("sighup-reopens-output")
+def _():
+    path = tmp("rotate.json")
+    total = parse(run_ok(["-r", "pcaps/crafted/auth-bruteforce.pcap"]).out)
+
+    def rotate(proc):
+        os.rename(path, path + ".1")   # what logrotate does, then SIGHUP
+        proc.send_signal(signal.SIGHUP)
+
+    piped_run(["-o", path], 40, rotate)
+    old = parse(open(path + ".1", "rb").read())
+    new = parse(open(path, "rb").read())
+    # no line lost, none split: every event is in one file or the other
+    check(len(old) + len(new) == len(total) and old and new,
+          "%d + %d events after rotation, %d without" % (len(old), len(new), len(total)))
+    check([e["event_type"] for e in old + new] == [e["event_type"] for e in total],
+          "the events differ from a run without rotation")
+
+
+@case("sigusr1-writes-stats")
+def _():
+    out = piped_run([], 40, lambda proc: proc.send_signal(signal.SIGUSR1))
+    stats = [e for e in parse(out) if e["event_type"] == "stats"]
+    # handled at the next packet: the 41st
+    check(len(stats) == 2 and stats[0]["stats"]["packets"] == 41 and
+          stats[1]["stats"]["packets"] == 96, "stats events %r" % [s["stats"]["packets"] for s in stats])
+
+
+@case("stats-interval")
+def _():
+    events = parse(run_ok(["-r", pcap("errors-421"), "--stats-interval", "1"]).out)
+    stats = [e for e in events if e["event_type"] == "stats"]
+    # the capture spans 2.5 s of packet time: two periodic, one final
+    check(len(stats) == 3 and stats[-1]["stats"]["packets"] == 29,
+          "%d stats events" % len(stats))
+
+
+@case("drop-privileges")
+def _():
+    if not is_root():
+        raise Skip("not root")
+    r = run_ok(["-r", pcap("helo-plain"), "-Z", "nobody"])
+    check(r.out == reference("helo-plain"), "-Z nobody changes the output")
+    expect_error(run(["-r", pcap("helo-plain"), "-Z", "no-such-user-x"]), 1,
+                 r"smtpscope: -Z no-such-user-x: no such user")
+
+
 # ---- --extract: messages written as files ----
 
 def client_bodies(name):
