@@ -25,7 +25,7 @@ SAN_OBJS := $(SRCS:src/%.c=build/san/%.o)
 LIB_SAN_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
 HDRS := $(wildcard include/*.h src/*.h)
 
-.PHONY: all deps demo check golden clean format bench alerts-doc fuzz
+.PHONY: all deps demo check golden clean format bench alerts-doc fuzz install
 
 all: deps smtpscope
 
@@ -59,10 +59,36 @@ build/alerts-doc: tools/alerts-doc.c include/smtp.h | build
 alerts-doc: build/alerts-doc
 	build/alerts-doc >docs/alerts.md
 
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+build/smtpscope.8: dist/smtpscope.8.in build/alerts-doc
+	build/alerts-doc --man >build/alerts.man
+	sed -e '/^ALERT_LIST$$/{r build/alerts.man' -e 'd}' dist/smtpscope.8.in >$@
+
+install: smtpscope build/smtpscope.8
+	install -D -m 0755 smtpscope $(DESTDIR)$(PREFIX)/sbin/smtpscope
+	install -D -m 0644 build/smtpscope.8 \
+		$(DESTDIR)$(PREFIX)/share/man/man8/smtpscope.8
+	install -D -m 0644 docs/alerts.md \
+		$(DESTDIR)$(PREFIX)/share/doc/smtpscope/alerts.md
+	sed 's|/usr/local/sbin|$(PREFIX)/sbin|' dist/smtpscope.service \
+		>build/smtpscope.service
+	install -D -m 0644 build/smtpscope.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/smtpscope.service
+	install -D -m 0644 dist/smtpscope.logrotate \
+		$(DESTDIR)/etc/logrotate.d/smtpscope
+	test -e $(DESTDIR)/etc/default/smtpscope || install -D -m 0644 \
+		dist/smtpscope.default $(DESTDIR)/etc/default/smtpscope
+	install -D -m 0644 dist/filebeat.yml \
+		$(DESTDIR)$(PREFIX)/share/doc/smtpscope/filebeat.yml
+	install -D -m 0644 dist/vector.toml \
+		$(DESTDIR)$(PREFIX)/share/doc/smtpscope/vector.toml
+
 demo: all
 	@sh tools/demo.sh
 
-check: deps smtpscope build/smtpscope-san build/test_smtp build/test_message build/alerts-doc bench-tools
+check: deps smtpscope build/smtpscope-san build/test_smtp build/test_message build/alerts-doc build/smtpscope.8 bench-tools
 	@sh tests/run.sh
 
 golden: deps build/smtpscope-san

@@ -35,6 +35,7 @@ alerts_doc() {
 	fi
 }
 suite "alert catalogue matches the code" alerts_doc
+suite "man page and make install" sh tests/docs.sh
 for t in cli conformance; do
 	[ -f tests/$t.py ] && suite "$t tests (ASan/UBSan)" python3 tests/$t.py build/smtpscope-san
 done
