@@ -36,10 +36,25 @@
 #   unknown command, a body line sent after a refused DATA, QUIT...), that
 #   is what Zeek's definition means and not a difference; the transaction
 #   must then end on the last reply to its own MAIL/RCPT/DATA/BDAT/message.
+# * Message headers, against the transaction's email object: date (Zeek's
+#   raw Date parsed and put in UTC = our origination_timestamp, or our raw
+#   "date" when it cannot be parsed); from and reply_to (Zeek's raw header
+#   split into mailboxes with email.utils.getaddresses, RFC 2047 names
+#   decoded: the addresses, in order, = our address list, and From's first
+#   display name = our from.display_name); to and cc (Zeek's set has one
+#   element per mailbox as written: their addresses as a set = ours);
+#   msg_id, in_reply_to (raw = our message_id, in_reply_to); subject (raw =
+#   our subject_raw, else subject); path (Zeek's id.resp_h, id.orig_h, then
+#   the Received IPs newest first, skipping an IP equal to the previous one
+#   = the same built from our email.path). Zeek's "-" = our field absent.
 # * An extra transaction of ours that no baseline of the trace logs fails.
 
 import argparse
+import datetime
+import email.header
+import email.utils
 import gzip
+import ipaddress
 import json
 import os
 import re
@@ -120,8 +135,9 @@ def parse_zeek_log(path):
                         row[name] = []
                     else:
                         row[name] = val
-                if isinstance(row.get("rcptto"), str):
-                    row["rcptto"] = row["rcptto"].split(set_sep)
+                for key in ("rcptto", "to", "cc", "path"):
+                    if isinstance(row.get(key), str):
+                        row[key] = row[key].split(set_sep)
                 rows.append(row)
     return rows
 
@@ -181,7 +197,9 @@ def run_tool(binary, trace, tmp):
             {"txns": [], "cmds": [], "info": None})
         kind = ev.get("event_type")
         if kind == "smtp_transaction":
-            s["txns"].append(ev["smtp"])
+            t = dict(ev["smtp"])
+            t["_email"] = ev.get("email")
+            s["txns"].append(t)
         elif kind == "smtp_command":
             s["cmds"].append(ev["smtp"])
         elif kind == "smtp_session":
@@ -330,6 +348,7 @@ def compare_session(label, conn, zrows, sess, used):
             fails.append(("rcptto", "%s rcptto: missing %s, extra %s"
                           % (rname, sorted(zr - orc) or "none",
                              sorted(orc - zr) or "none")))
+        fails += compare_headers(rname, row, t.get("_email") or {})
         own = own_last_reply(t)
         if own == zreply:
             continue
@@ -346,6 +365,96 @@ def compare_session(label, conn, zrows, sess, used):
             continue
         fails.append(("last_reply", "%s last_reply: expected %s, got %s"
                       % (rname, show(zreply), show(own))))
+    return fails
+
+
+def mailboxes(values):
+    """[(display name, address)] of Zeek's raw address strings: RFC 2047
+    words decoded, quotes and brackets removed, addresses as written."""
+    out = []
+    for v in values or []:
+        for name, address in email.utils.getaddresses([unhex(v)]):
+            try:
+                name = str(email.header.make_header(
+                    email.header.decode_header(name)))
+            except (ValueError, LookupError, UnicodeError):
+                pass
+            out.append((name, address))
+    return out
+
+
+def zeek_date(value):
+    """Zeek's raw Date in our origination_timestamp format, or None."""
+    try:
+        d = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if d is None or d.tzinfo is None:
+        return None
+    return d.astimezone(datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S.000000+0000")
+
+
+def ip(s):
+    try:
+        return str(ipaddress.ip_address(s.strip()))
+    except ValueError:
+        return s.strip()
+
+
+def compare_headers(rname, row, em):
+    """Zeek's date, from, to, cc, reply_to, msg_id, in_reply_to, subject and
+    path against our email object (see the top for the mapping)."""
+    fails = []
+
+    def diff(field, zval, oval):
+        fails.append((field, "%s %s: expected %s, got %s" % (
+            rname, field, json.dumps(zval, ensure_ascii=False),
+            json.dumps(oval, ensure_ascii=False))))
+
+    # date: Zeek's raw value, parsed and put in UTC; when it cannot be
+    # parsed, ours is the raw "date" too
+    zd = unhex(row["date"]) if row.get("date") else None
+    od = em.get("origination_timestamp") or em.get("date")
+    if zd is None:
+        bad = od is not None
+    else:
+        bad = (zeek_date(zd) or zd) != od
+    if bad:
+        diff("date", zd, od)
+    # from, reply_to: addresses, and From's first display name
+    for field, key in (("from", "from"), ("reply_to", "reply_to")):
+        zv = mailboxes([row[field]] if row.get(field) else [])
+        ov = em.get(key) or {}
+        if [a for _, a in zv] != (ov.get("address") or []):
+            diff(field, row.get(field), ov or None)
+        elif field == "from" and zv and zv[0][0] != ov.get("display_name", ""):
+            diff("from_name", zv[0][0], ov.get("display_name"))
+    # to, cc: Zeek's sets (an element per mailbox) against our addresses
+    for field in ("to", "cc"):
+        zv = sorted(a for _, a in mailboxes(row.get(field)))
+        ov = sorted((em.get(field) or {}).get("address") or [])
+        if zv != ov:
+            diff(field, zv, ov)
+    # raw strings
+    for field, key in (("msg_id", "message_id"), ("in_reply_to", "in_reply_to")):
+        zv = unhex(row[field]) if row.get(field) else None
+        if zv != em.get(key):
+            diff(field, zv, em.get(key))
+    zs = unhex(row["subject"]) if row.get("subject") else None
+    os_ = em.get("subject_raw", em.get("subject"))
+    if zs != os_:
+        diff("subject", zs, os_)
+    # path: responder, originator, then the Received IPs newest first (Zeek
+    # drops an IP equal to the one before it)
+    if row.get("path"):
+        ours = [ip(row["id.resp_h"]), ip(row["id.orig_h"])]
+        for a in em.get("path") or []:
+            if ip(a) != ours[-1]:
+                ours.append(ip(a))
+        zp = [ip(a) for a in row["path"]]
+        if zp != ours:
+            diff("path", zp, ours)
     return fails
 
 
@@ -398,7 +507,7 @@ def main():
     if not corpus.is_dir():
         print("SKIP conformance: %s not found" % (env or DEFAULT_CORPUS))
         return 0
-    binary = Path(args.smtpscope)
+    binary = Path(os.path.abspath(args.smtpscope))
     if not os.access(str(binary), os.X_OK):
         print("FAIL conformance: %s is not an executable" % binary)
         return 1

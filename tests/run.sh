@@ -36,7 +36,7 @@ alerts_doc() {
 }
 suite "alert catalogue matches the code" alerts_doc
 suite "man page and make install" sh tests/docs.sh
-for t in cli conformance; do
+for t in cli conformance email_object; do
 	[ -f tests/$t.py ] && suite "$t tests (ASan/UBSan)" python3 tests/$t.py build/smtpscope-san
 done
 

@@ -1,18 +1,38 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 # SMTP test clients (stdlib only) driven by record.sh, one scenario per run.
-"""Usage: client.py SCENARIO
+"""Usage: client.py SCENARIO [FILESDIR]
 
 Each scenario talks to the private Postfix instance that record.sh starts on
 loopback and checks that the server gave the reply codes the capture is meant
 to show; any deviation exits non-zero so that a bad recording is noticed.
+
+The mime-* scenarios build their message with the email package and write
+every file they attach, byte for byte, into FILESDIR (record.sh passes
+pcaps/mime-files), so that tests/email_object.py can check sizes and hashes.
 """
 
+import hashlib
+import io
+import os
 import select
 import smtplib
 import socket
+import struct
 import sys
 import time
+import zipfile
+import zlib
+from email import charset as email_charset
+from email import encoders
+from email.header import Header
+from email.mime.application import MIMEApplication
+from email.mime.base import MIMEBase
+from email.mime.image import MIMEImage
+from email.mime.message import MIMEMessage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr
 
 HOST4 = "127.0.0.1"
 SMTP_PORT = 25
@@ -241,6 +261,204 @@ def mid_data_close():
     c.sock.close()
 
 
+# --- MIME scenarios (email package + smtplib) --------------------------------
+#
+# Everything below is deterministic: the attachments are made from fixed
+# seeds, every header (Date, Message-ID, boundaries) is fixed, so a
+# re-recording sends the same message bytes.
+
+MIME_DATE = "Tue, 02 Jan 2024 09:30:00 +0100"
+FILES_DIR = None  # set by main() from argv[2]
+
+
+def pseudo_random(seed, n):
+    """n reproducible bytes: SHA-256 in counter mode over the seed."""
+    out = bytearray()
+    i = 0
+    while len(out) < n:
+        out += hashlib.sha256(b"%s:%d" % (seed, i)).digest()
+        i += 1
+    return bytes(out[:n])
+
+
+def fake_pdf():
+    """A PDF-like file: a real PDF preamble around 3 KB of binary noise."""
+    head = (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
+            b"2 0 obj\n<< /Length 3072 /Filter /FlateDecode >>\nstream\n")
+    return head + pseudo_random(b"report.pdf", 3072) + \
+        b"\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+
+
+def small_zip():
+    """A zip of two text files, with fixed dates, so the bytes never change."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in (("logs/server.log", b"2024-01-02 09:00:00 started\n" * 40),
+                           ("logs/README.txt", b"Server logs of the 2nd of January.\n")):
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 2, 9, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            z.writestr(info, text)
+    return buf.getvalue()
+
+
+def small_png():
+    """A 16x16 RGB PNG (a gradient), built with zlib."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + \
+            struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+    raw = b"".join(b"\0" + b"".join(bytes((x * 16, y * 16, 128)) for x in range(16))
+                   for y in range(16))
+    return (b"\x89PNG\r\n\x1a\n" +
+            chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+
+
+def save_file(name, data):
+    """Keep the exact bytes attached as FILES_DIR/name (for tests/email_object.py)."""
+    if FILES_DIR:
+        os.makedirs(FILES_DIR, exist_ok=True)
+        with open(os.path.join(FILES_DIR, name), "wb") as f:
+            f.write(data)
+    log("attached %s: %d bytes, sha256 %s" % (name, len(data),
+                                              hashlib.sha256(data).hexdigest()))
+    return data
+
+
+def top_headers(msg, sender, to, subject, msgid):
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = MIME_DATE
+    msg["Message-ID"] = "<%s@client.test>" % msgid
+
+
+def send_mime(msg, rcpts, envelope_from=SENDER):
+    s = connect()
+    expect("EHLO", s.ehlo(CLIENT_NAME)[0], 250)
+    # CRLF line ends: smtplib sends bytes as they are.
+    data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+    refused = s.sendmail(envelope_from, rcpts, data)
+    expect("sendmail refused", refused, {})
+    expect("QUIT", s.quit()[0], 221)
+
+
+def mime_attachments():
+    msg = MIMEMultipart("mixed", boundary="==smtpscope-mixed-1==")
+    # An ISO-8859-1 (Q) encoded display name in From.
+    sender = formataddr(("Alice B\u00fccher", "alice@client.test"),
+                        charset=email_charset.Charset("iso-8859-1"))
+    top_headers(msg, sender, "Bob <bob@example.test>",
+                "Quarterly report with two attachments", "mime-attachments")
+    msg.attach(MIMEText("Hello Bob,\n\nthe report and the server logs are attached.\n\n"
+                        "Alice\n", "plain", "us-ascii"))
+    pdf = MIMEApplication(save_file("report-2024.pdf", fake_pdf()), "pdf")
+    pdf.add_header("Content-Disposition", "attachment", filename="report-2024.pdf")
+    msg.attach(pdf)
+    z = MIMEApplication(save_file("logs.zip", small_zip()), "zip")
+    z.add_header("Content-Disposition", "attachment", filename="logs.zip")
+    msg.attach(z)
+    send_mime(msg, ["bob@example.test"])
+
+
+def mime_alternative():
+    qp = email_charset.Charset("utf-8")
+    qp.body_encoding = email_charset.QP
+    msg = MIMEMultipart("mixed", boundary="==smtpscope-outer==")
+    top_headers(msg, "Alice Example <alice@client.test>",
+                "bob@example.test, carol@example.test",
+                "Newsletter: text, HTML and an inline image", "mime-alternative")
+    alt = MIMEMultipart("alternative", boundary="==smtpscope-alt==")
+    text = ("Hello,\n\nthe new release is out: https://www.example.test/releases/2024-01?"
+            "lang=en&ref=newsletter\nDownloads: http://downloads.example.test/files/"
+            "tool-1.2.3.tar.gz\n\nCheers \u2013 Alice\n")
+    alt.attach(MIMEText(text, "plain", qp))
+    html = ('<html><body><p>Hello,</p><p>the <a href="https://www.example.test/releases/'
+            '2024-01?lang=en&amp;ref=newsletter-html-version-with-a-long-query-string">'
+            'new release</a> is out.</p><p><img src="cid:logo@client.test" alt="logo">'
+            '</p><p>Cheers \u2013 Alice</p></body></html>\n')
+    alt.attach(MIMEText(html, "html", qp))
+    msg.attach(alt)
+    img = MIMEImage(save_file("logo.png", small_png()), "png")
+    img.add_header("Content-ID", "<logo@client.test>")
+    img.add_header("Content-Disposition", "inline", filename="logo.png")
+    msg.attach(img)
+    send_mime(msg, ["bob@example.test", "carol@example.test"])
+
+
+def mime_attached_eml():
+    inner = MIMEMultipart("mixed", boundary="==smtpscope-inner==")
+    inner["From"] = "Mallory Inner <mallory@inner.test>"
+    inner["To"] = "someone@inner.test"
+    inner["Cc"] = "other@inner.test"
+    inner["Reply-To"] = "replies@inner.test"
+    inner["Subject"] = "Inner subject that must not leak out"
+    inner["Date"] = "Sun, 31 Dec 2023 23:59:59 -0500"
+    inner["Message-ID"] = "<inner-message@inner.test>"
+    inner.attach(MIMEText("This is the forwarded message.\n", "plain", "us-ascii"))
+    csv = MIMEText(save_file("inner-data.csv",
+                             b"id,name,amount\r\n1,alpha,10\r\n2,beta,20\r\n"
+                             b"3,gamma,30\r\n"
+                             ).decode("ascii"), "csv", "us-ascii")
+    csv.add_header("Content-Disposition", "attachment", filename="inner-data.csv")
+    inner.attach(csv)
+    msg = MIMEMultipart("mixed", boundary="==smtpscope-outer-eml==")
+    top_headers(msg, "Alice Example <alice@client.test>", "Bob <bob@example.test>",
+                "Fwd: a message attached as message/rfc822", "mime-attached-eml")
+    msg["Reply-To"] = "Alice Replies <alice-replies@client.test>"
+    msg.attach(MIMEText("Bob,\n\nsee the attached message.\n\nAlice\n", "plain",
+                        "us-ascii"))
+    # The attached message as it goes on the wire (what message/rfc822 holds).
+    save_file("forwarded.eml", inner.as_bytes(policy=inner.policy.clone(linesep="\r\n")))
+    fwd = MIMEMessage(inner)
+    fwd.add_header("Content-Disposition", "attachment", filename="forwarded.eml")
+    msg.attach(fwd)
+    send_mime(msg, ["bob@example.test"])
+
+
+def mime_encoded_headers():
+    b64 = email_charset.Charset("utf-8")
+    b64.header_encoding = email_charset.BASE64
+    latin_q = email_charset.Charset("iso-8859-1")  # Q encoding for headers
+    msg = MIMEMultipart("mixed", boundary="==smtpscope-encoded==")
+    # From: a UTF-8 (B) display name; Cc: an ISO-8859-1 (Q) one.
+    msg["From"] = formataddr(("Zo\u00eb \u00c5ngstr\u00f6m", "alice@client.test"),
+                             charset=b64)
+    # To: quoted commas, a group with an encoded member, a bare address.
+    msg["To"] = ('"Doe, Jane" <jane@example.test>, "Smith, Bob (Sales)" '
+                 '<bob@example.test>, Project Team: carol@example.test, %s;, '
+                 'erin@example.test' % formataddr(("Dave M\u00fcller",
+                                                   "dave@example.test"),
+                                                  charset=latin_q))
+    msg["Cc"] = formataddr(("Fran\u00e7ois Lef\u00e8vre", "postmaster@example.test"),
+                           charset=latin_q)
+    # Subject: a UTF-8 B word, plain text, an ISO-8859-1 Q word.
+    msg["Subject"] = "Re: %s und %s" % (
+        Header("Pr\u00fcfbericht \u2013 Gr\u00f6\u00dfe \u65e5\u672c", b64).encode(),
+        Header("caf\u00e9 cr\u00e8me", latin_q).encode())
+    msg["Date"] = MIME_DATE
+    msg["Message-ID"] = "<mime-encoded-headers@client.test>"
+    msg["In-Reply-To"] = "<ref-11@client.test>"
+    # A very long header, folded by the generator over several lines.
+    msg["References"] = " ".join("<ref-%02d@client.test>" % i for i in range(12))
+    msg["X-Long-Comment"] = " ".join(
+        "word%02d" % i for i in range(60))
+    msg.attach(MIMEText("Headers in several encodings; see the attachment.\n",
+                        "plain", "us-ascii"))
+    att = MIMEBase("text", "plain", charset="utf-8")
+    data = save_file("encoded-name.txt",
+                     "Gr\u00f6\u00dfe, r\u00e9sum\u00e9, \u65e5\u672c\u8a9e\n".encode())
+    att.set_payload(data)
+    encoders.encode_base64(att)
+    # RFC 2231 file name with non-ASCII characters.
+    att.add_header("Content-Disposition", "attachment",
+                   filename=("utf-8", "", "Gr\u00f6\u00dfe r\u00e9sum\u00e9 "
+                             "\u65e5\u672c.txt"))
+    msg.attach(att)
+    send_mime(msg, ["bob@example.test", "carol@example.test", "dave@example.test",
+                    "erin@example.test", "postmaster@example.test"])
+
+
 SCENARIOS = {
     "helo-plain": helo_plain,
     "rcpt-rejections": rcpt_rejections,
@@ -250,12 +468,19 @@ SCENARIOS = {
     "auth-login-fail": auth_login_fail,
     "two-messages": two_messages,
     "mid-data-close": mid_data_close,
+    "mime-attachments": mime_attachments,
+    "mime-alternative": mime_alternative,
+    "mime-attached-eml": mime_attached_eml,
+    "mime-encoded-headers": mime_encoded_headers,
 }
 
 
 def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:
-        sys.exit("usage: client.py {%s}" % "|".join(sorted(SCENARIOS)))
+    global FILES_DIR
+    if len(sys.argv) not in (2, 3) or sys.argv[1] not in SCENARIOS:
+        sys.exit("usage: client.py {%s} [FILESDIR]" % "|".join(sorted(SCENARIOS)))
+    if len(sys.argv) == 3:
+        FILES_DIR = sys.argv[2]
     SCENARIOS[sys.argv[1]]()
 
 

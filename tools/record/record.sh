@@ -2,14 +2,33 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Re-records the SMTP test captures in pcaps/ against a private loopback-only Postfix instance.
 #
-# Usage (as root, Debian 12):  tools/record/record.sh [OUTDIR]
-# OUTDIR defaults to pcaps/ at the top of the repository.
+# Usage (as root, Debian 12):  tools/record/record.sh [OUTDIR] [SCENARIO...]
+# OUTDIR defaults to pcaps/ at the top of the repository. With SCENARIO
+# names (e.g. mime-attachments, or "mime" for all the mime-* ones) only those
+# captures are recorded and the others are left as they are.
 # Set KEEP_TMP=1 to keep the temporary Postfix directory (config, log, mail).
 
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-OUTDIR=${1:-$HERE/../../pcaps}
+ALL_SCENARIOS=(helo-plain ehlo-pipelining rcpt-rejections errors-421 rset-noop-vrfy
+               starttls auth-plain auth-login-fail two-messages mid-data-close ipv6
+               mime-attachments mime-alternative mime-attached-eml mime-encoded-headers)
+OUTDIR=
+SELECTED=()
+for arg in "$@"; do
+    if [ "$arg" = mime ]; then
+        SELECTED+=(mime-attachments mime-alternative mime-attached-eml mime-encoded-headers)
+    elif printf '%s\n' "${ALL_SCENARIOS[@]}" | grep -qxF -- "$arg"; then
+        SELECTED+=("$arg")
+    elif [ -z "$OUTDIR" ]; then
+        OUTDIR=$arg
+    else
+        echo "record.sh: error: unknown scenario '$arg' (known: mime ${ALL_SCENARIOS[*]})" >&2
+        exit 2
+    fi
+done
+OUTDIR=${OUTDIR:-$HERE/../../pcaps}
 PY=/usr/bin/python3
 CLIENT=$HERE/client.py
 AUTH_USER=alice
@@ -151,6 +170,9 @@ OUTDIR=$(cd "$OUTDIR" && pwd)
 # capture NAME CMD...: record CMD's traffic on lo into OUTDIR/NAME.pcap
 capture() {
     local name=$1; shift
+    if [ ${#SELECTED[@]} -gt 0 ] && ! printf '%s\n' "${SELECTED[@]}" | grep -qxF -- "$name"; then
+        return 0
+    fi
     local out="$OUTDIR/$name.pcap" err="$TMP/tcpdump-$name.err"
     say "=== $name:$(printf ' %q' "$@" | sed "s|$HERE/||g")"
     rm -f "$out"
@@ -194,7 +216,16 @@ capture mid-data-close   "$PY" "$CLIENT" mid-data-close
 capture ipv6             "${SWAKS[@]}" --server ::1 --port 25 \
     --to bob@example.test --header "Subject: Over IPv6" \
     --header "Message-Id: <ipv6@client.test>" --body "$BODY"
+# MIME messages built with the email package; the files they attach are
+# written to OUTDIR/mime-files (tests/email_object.py checks sizes and hashes).
+for m in mime-attachments mime-alternative mime-attached-eml mime-encoded-headers; do
+    capture "$m"         "$PY" "$CLIENT" "$m" "$OUTDIR/mime-files"
+done
 
 # Delivered mail must have stayed in the temp dir.
 say "delivered messages: $(find "$TMP/mail" -type f -path '*/new/*' | wc -l) (in \$TMP/mail, removed at exit)"
-say "done: $(find "$OUTDIR" -maxdepth 1 -name "*.pcap" | wc -l) captures in $OUTDIR"
+if [ ${#SELECTED[@]} -gt 0 ]; then
+    say "done: recorded ${SELECTED[*]} in $OUTDIR"
+else
+    say "done: $(find "$OUTDIR" -maxdepth 1 -name "*.pcap" | wc -l) captures in $OUTDIR"
+fi
