@@ -16,6 +16,7 @@ struct rs_options {
 	size_t n_ports;
 	uint16_t tls_port; /* implicit TLS (465): counted, not decoded */
 	int max_sessions;
+	int64_t idle_timeout; /* microseconds of packet time; 0: never */
 	struct smtp_options smtp; /* template for every decoder session */
 };
 
@@ -32,6 +33,7 @@ struct rs_stats {
 	uint64_t gaps, gap_bytes; /* holes reported to the decoder */
 	uint64_t windows; /* segments libnids would have dropped: window */
 	uint64_t refused; /* synthetic packets libnids did not take */
+	uint64_t idle_closed; /* sessions ended by --idle-timeout */
 };
 
 /* Set up libnids; -1 with a reason in err (at least 256 bytes). */

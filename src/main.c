@@ -24,6 +24,7 @@
 #define DEFAULT_SNAPLEN	     262144
 #define DEFAULT_AUTH_FAILURES 5
 #define DEFAULT_AUTH_WINDOW 600 /* seconds */
+#define DEFAULT_IDLE_TIMEOUT 300 /* seconds */
 
 static volatile sig_atomic_t stop_requested, reopen_requested,
     stats_requested;
@@ -165,6 +166,8 @@ static void usage(FILE *out)
 	    "  -B, --buffer-size KB   kernel capture buffer (live capture)\n"
 	    "  -Z, --user USER        drop root for USER once the capture\n"
 	    "                         and the output are open\n"
+	    "      --idle-timeout S   end a session silent for S seconds of\n"
+	    "                         packet time (default 300; 0: never)\n"
 	    "      --stats-interval S a stats event every S seconds of\n"
 	    "                         packet time (also on SIGUSR1)\n"
 	    "  -s, --snaplen N        live capture snapshot length (default "
@@ -296,6 +299,7 @@ static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx)
 	N("gap_bytes", rs.gap_bytes);
 	N("window_openings", rs.windows);
 	N("synthetic_refused", rs.refused);
+	N("idle_closed", rs.idle_closed);
 	ex_counters(&files, &ex_errors);
 	N("extracted_files", files);
 	N("extract_errors", ex_errors);
@@ -315,6 +319,7 @@ int main(int argc, char **argv)
 	    {"no-email", no_argument, NULL, 10},
 	    {"extract", required_argument, NULL, 11},
 	    {"stats-interval", required_argument, NULL, 12},
+	    {"idle-timeout", required_argument, NULL, 13},
 	    {"user", required_argument, NULL, 'Z'},
 	    {"buffer-size", required_argument, NULL, 'B'},
 	    {"output", required_argument, NULL, 'o'},
@@ -348,6 +353,7 @@ int main(int argc, char **argv)
 	char *filter;
 
 	parse_ports(DEFAULT_PORTS, &ro);
+	ro.idle_timeout = (int64_t)DEFAULT_IDLE_TIMEOUT * 1000000;
 	ro.smtp.ts_start = -1;
 	while ((ch = getopt_long(argc, argv, "r:i:DTo:c:s:Z:B:hV", longopts,
 				 NULL)) != -1) {
@@ -389,6 +395,10 @@ int main(int argc, char **argv)
 		case 12:
 			stats_interval = (int64_t)parse_num(
 			    "--stats-interval", optarg, 1, 86400 * 365);
+			break;
+		case 13:
+			ro.idle_timeout = (int64_t)parse_num(
+			    "--idle-timeout", optarg, 0, 86400 * 365) * 1000000;
 			break;
 		case 'Z':
 			run_as = optarg;

@@ -62,6 +62,9 @@ struct rs_hole {
 struct rs_session {
 	struct ev_flow flow;
 	struct smtp_session *smtp;
+	struct tcp_stream *t;
+	struct rs_session *prev, *next; /* every open session (idle sweep) */
+	int64_t last;			/* packet time of its last data */
 	struct rs_hole hole[2];
 	int64_t stall[2];     /* packet time the queue was first seen; 0 */
 	bool seen[2];	      /* a real packet of that side went by */
@@ -94,6 +97,8 @@ static struct {
 	pcap_t *dead; /* a DLT_RAW handle: libnids sees bare IP */
 	int64_t ts;   /* time of the packet being processed */
 	enum smtp_close exit_reason;
+	struct rs_session *sessions; /* open ones, newest first */
+	int64_t last_sweep;
 	struct rs_stats st;
 	struct ip6map *v6; /* IPv6 flows, translated for libnids */
 	bool midstream;	   /* the handshake being synthesised lacks a SYN */
@@ -224,6 +229,12 @@ static void session_end(struct tcp_stream *t, enum smtp_close reason)
 		      (RS_CACHE - 1)];
 	if (*c == t)
 		*c = NULL;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		rs.sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
 	smtp_end(s->smtp, reason, rs.ts);
 	smtp_session_free(s->smtp);
 	ev_flow_free(&s->flow);
@@ -253,6 +264,12 @@ static void session_start(struct tcp_stream *t)
 	so.ts_start = rs.ts;
 	so.midstream = rs.midstream;
 	s->smtp = smtp_session_new(&ev_smtp_callbacks, &s->flow, &so);
+	s->t = t;
+	s->last = rs.ts;
+	s->next = rs.sessions;
+	if (s->next)
+		s->next->prev = s;
+	rs.sessions = s;
 	t->user = s;
 	t->client.collect++;
 	t->server.collect++;
@@ -298,6 +315,7 @@ static void deliver(struct tcp_stream *t)
 
 	if (!s)
 		return;
+	s->last = rs.ts;
 	h = &t->server;
 	if (h->count_new)
 		feed(s, SMTP_FROM_CLIENT, (const uint8_t *)h->data,
@@ -967,6 +985,28 @@ static void after_fin(const struct rs_pkt *p)
 	rs.st.one_sided++;
 }
 
+/*
+ * libnids has no idle timeout: once a second of packet time, end the
+ * sessions that sent nothing for --idle-timeout and free their streams,
+ * so a months-long run does not grow without bound.
+ */
+static void sweep(int64_t ts)
+{
+	struct rs_session *s, *next;
+	struct tcp_stream *t;
+
+	rs.last_sweep = ts;
+	for (s = rs.sessions; s; s = next) {
+		next = s->next;
+		if (ts - s->last <= rs.opt.idle_timeout)
+			continue;
+		t = s->t;
+		finish(t, SMTP_CLOSE_TIMEOUT);
+		rs.st.idle_closed++;
+		nids_free_tcp_stream(t);
+	}
+}
+
 void rs_packet(void *user, int version, const uint8_t *ip, size_t caplen,
 	       size_t wirelen, int64_t ts, uint64_t pktno)
 {
@@ -977,6 +1017,9 @@ void rs_packet(void *user, int version, const uint8_t *ip, size_t caplen,
 	(void)user;
 	rs.ts = ts;
 	rs.ctx->pcap_cnt = pktno;
+	/* before this packet counts as activity */
+	if (rs.opt.idle_timeout && ts - rs.last_sweep >= 1000000)
+		sweep(ts);
 	if (version == 6) {
 		size_t n = ip6map_translate(rs.v6, ip, caplen, rs.v6buf);
 

@@ -1380,6 +1380,22 @@ def _():
           "%d stats events" % len(stats))
 
 
+@case("idle-timeout")
+def _():
+    # helo-plain with 10 s of silence before its last 6 packets
+    cap = capture("helo-plain")
+    n = len(cap.packets)
+    pkts = cap.packets[:n - 6] + [pt.Packet(p.ts_us + 10000000, p.wirelen, p.data)
+                                  for p in cap.packets[n - 6:]]
+    path = write("idle.pcap", pt.pcap_bytes(E, pkts))
+    s = [e["smtp"] for e in sessions(parse(run_ok(["-r", path, "--idle-timeout", "5"]).out))]
+    # the session ends as timeout; what follows is picked up mid-stream
+    check(len(s) == 2 and s[0]["close"] == "timeout" and s[1].get("midstream") is True,
+          "sessions %r" % [(x["close"], x.get("midstream")) for x in s])
+    s = [e["smtp"] for e in sessions(parse(run_ok(["-r", path]).out))]
+    check(len(s) == 1 and s[0]["close"] == "quit", "default 300 s: %r" % s)
+
+
 @case("drop-privileges")
 def _():
     if not is_root():
