@@ -49,10 +49,23 @@ void msg_alert(struct msg *m, const char *kind, const char *fmt, ...)
 	m->nalerts++;
 }
 
+/*
+ * Parsers freed, kept for the next messages: no large malloc for each
+ * (none under ASan, which is to see a parser used after msg_free()).
+ */
+#ifdef __SANITIZE_ADDRESS__
+#define SPARES 0
+#else
+#define SPARES 8
+#endif
+static _Thread_local struct msg *spare[SPARES + 1];
+static _Thread_local int nspare;
+
 struct msg *msg_new(const struct msg_limits *lim)
 {
-	struct msg *m = xcalloc(1, sizeof(*m));
+	struct msg *m = nspare ? spare[--nspare] : xmalloc(sizeof(*m));
 
+	memset(m, 0, sizeof(*m));
 	if (lim)
 		m->lim = *lim;
 	if (!m->lim.header_bytes)
@@ -281,8 +294,11 @@ static char *opt_dup(struct msg *m, const char *s)
 static void push_frame(struct msg *m, bool rfc822, const char *boundary,
 		       size_t blen)
 {
-	struct frame *f = &m->fr[m->nfr++];
+	struct frame *f;
 
+	if (!m->fr) /* most messages have no container: no room for them */
+		m->fr = xcalloc(FRAMES, sizeof(*m->fr));
+	f = &m->fr[m->nfr++];
 	memset(f, 0, sizeof(*f));
 	f->rfc822 = rfc822;
 	f->rec = m->cur.rec;
@@ -549,20 +565,147 @@ static void process_line(struct msg *m, const uint8_t *s, size_t len,
 	m->first_line = false;
 }
 
+/* Any octet above 127: words OR-ed, one test per 64 octets. */
+static bool has_8bit(const uint8_t *p, size_t n)
+{
+	uint64_t acc, w;
+	size_t i, j;
+
+	for (i = 0; i + 64 <= n; i += 64) {
+		acc = 0;
+		for (j = 0; j < 64; j += 8) {
+			memcpy(&w, p + i + j, 8);
+			acc |= w;
+		}
+		if (acc & 0x8080808080808080ULL)
+			return true;
+	}
+	for (; i < n; i++)
+		if (p[i] & 0x80)
+			return true;
+	return false;
+}
+
+/*
+ * No boundary is open and the header sections are over: nothing but the
+ * end of the message ends the entity, and line ends of base64 or of
+ * unencoded content are plain octets. The rest goes on without lines.
+ */
+static bool streaming(const struct msg *m)
+{
+	return !m->nfr && m->cur.state != ES_HEADERS &&
+	       (m->cur.state == ES_SKIP || m->cur.dec != D_QP);
+}
+
+static void stream(struct msg *m, const uint8_t *p, size_t n)
+{
+	bool cr;
+
+	m->first_line = false;
+	if (m->cur.state != ES_LEAF) {
+		m->llen = 0;
+		return;
+	}
+	if (m->llen) { /* a CR held back */
+		msg_leaf_raw(m, m->line, m->llen);
+		m->llen = 0;
+	}
+	/* a CR ending the message is no content (see msg_end) */
+	cr = p[n - 1] == '\r';
+	msg_leaf_raw(m, p, n - cr);
+	if (cr) {
+		m->line[0] = '\r';
+		m->llen = 1;
+	}
+}
+
+/*
+ * Inside a multipart, whole lines none of which starts with '-' (none is
+ * a boundary) of a base64 or unencoded leaf, of a preamble or of an
+ * epilogue go on at once, their inner line ends as content (base64 skips
+ * them), the last one held back as after any line.
+ */
+static bool bulk_ok(const struct msg *m)
+{
+	return m->cur.state == ES_SKIP ||
+	       (m->cur.state == ES_LEAF && m->cur.dec != D_QP);
+}
+
+/* Octets of p (p[0] not '-') up to the first line starting with '-'. */
+static size_t bulk_len(const uint8_t *p, size_t n)
+{
+	const uint8_t *q;
+	size_t j = 1;
+
+	while (j < n && (q = memchr(p + j, '-', n - j))) {
+		j = (size_t)(q - p);
+		if (p[j - 1] == '\n')
+			return j;
+		j++;
+	}
+	q = memrchr(p, '\n', n);
+	return q ? (size_t)(q - p) + 1 : 0;
+}
+
+/* Whole lines (k octets, the last one '\n'): process_line() of each. */
+static void bulk(struct msg *m, const uint8_t *p, size_t k)
+{
+	size_t len = k - 1;
+	uint8_t eol = 1;
+	unsigned i;
+
+	if (len && p[len - 1] == '\r') {
+		len--;
+		eol = 2;
+	}
+	for (i = 0; i < m->nfr; i++)
+		if (m->fr[i].rfc822)
+			raw_line(&m->fr[i], p, len, eol);
+	if (m->cur.state == ES_LEAF)
+		msg_leaf_line(m, p, len, eol);
+	m->first_line = false;
+}
+
 void msg_feed(struct msg *m, const uint8_t *p, size_t n)
 {
 	const uint8_t *lf;
-	size_t take, i, room;
+	size_t take, room, len;
+	uint8_t eol;
 
-	if (m->done)
+	if (m->done || !n)
 		return;
 	if (!m->eightbit)
-		for (i = 0; i < n; i++)
-			if (p[i] & 0x80) {
-				m->eightbit = true;
-				break;
-			}
+		m->eightbit = has_8bit(p, n);
 	while (n) {
+		if (streaming(m)) {
+			stream(m, p, n);
+			return;
+		}
+		if (!m->llen && !m->lcont && bulk_ok(m) && p[0] != '-' &&
+		    (take = bulk_len(p, n))) {
+			bulk(m, p, take);
+			p += take;
+			n -= take;
+			continue;
+		}
+		if (!m->llen) { /* a whole line in p: no copy */
+			lf = memchr(p, '\n', n < LINE_CAP ? n : LINE_CAP);
+			if (lf) {
+				len = (size_t)(lf - p);
+				eol = 1;
+				if (len && p[len - 1] == '\r') {
+					len--;
+					eol = 2;
+				}
+				process_line(m, p, len, eol, !m->lcont,
+					     !m->lcont);
+				m->lcont = false;
+				take = (size_t)(lf - p) + 1;
+				p += take;
+				n -= take;
+				continue;
+			}
+		}
 		room = LINE_CAP - m->llen;
 		lf = memchr(p, '\n', n < room ? n : room);
 		take = lf ? (size_t)(lf - p) + 1 : (n < room ? n : room);
@@ -571,9 +714,8 @@ void msg_feed(struct msg *m, const uint8_t *p, size_t n)
 		p += take;
 		n -= take;
 		if (lf) {
-			size_t len = m->llen - 1;
-			uint8_t eol = 1;
-
+			len = m->llen - 1;
+			eol = 1;
 			if (len && m->line[len - 1] == '\r') {
 				len--;
 				eol = 2;
@@ -696,7 +838,11 @@ void msg_free(struct msg *m)
 	for (i = 0; i < m->nalerts; i++)
 		free(m->alerts[i].detail);
 	free(m->alerts);
-	free(m);
+	free(m->fr);
+	if (nspare < SPARES)
+		spare[nspare++] = m;
+	else
+		free(m);
 }
 
 /* ---- accessors ---- */
@@ -784,5 +930,5 @@ size_t msg_alerts_dropped(const struct msg *m)
 size_t msg_mem(const struct msg *m)
 {
 	return sizeof(*m) + m->held + m->fld.cap + m->cur.ctype.cap +
-	       m->cur.disp.cap;
+	       m->cur.disp.cap + (m->fr ? FRAMES * sizeof(*m->fr) : 0);
 }

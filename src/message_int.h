@@ -47,7 +47,7 @@ unsigned msg_count_ids(const char *v);
 #define URL_MAX	     1024 /* a longer URL is kept cut */
 #define DETAIL_MAX   256
 #define IP_MAX	     64
-#define DECODE_BUF   512
+#define DECODE_BUF   3072 /* a multiple of 3 and of 64 */
 
 /* What the entity being read does with its lines. */
 enum ent_state {
@@ -120,7 +120,7 @@ struct msg {
 	struct sbuf fld;
 	bool fld_open;
 	struct ent cur;
-	struct frame fr[FRAMES];
+	struct frame *fr; /* FRAMES of them, at the first container */
 	unsigned nfr;
 	/* results */
 	char *hdr[MSG_HDR_COUNT];
@@ -155,8 +155,16 @@ void msg_alert(struct msg *m, const char *kind, const char *fmt, ...)
 /* attachment_executable by name, or by content if e is the leaf's. */
 void msg_check_exec(struct msg *m, int rec, const struct ent *e);
 void msg_leaf_start(struct msg *m, const char *type);
-/* One line of content (or a piece: eol 0); its line end is held back. */
+/*
+ * One line of content (or a piece: eol 0; or whole lines of base64 or
+ * unencoded content, inner line ends included); its line end is held back.
+ */
 void msg_leaf_line(struct msg *m, const uint8_t *s, size_t len, uint8_t eol);
+/*
+ * Raw octets of a leaf that only the end of the message ends, base64 or
+ * unencoded: line ends are content (or ignored), nothing held back.
+ */
+void msg_leaf_raw(struct msg *m, const uint8_t *p, size_t n);
 void msg_leaf_end(struct msg *m, bool truncated, bool eol);
 
 #endif

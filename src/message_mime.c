@@ -165,8 +165,10 @@ static void url_scan(struct msg *m, struct ent *e, const uint8_t *p, size_t n)
 			memcpy(e->url, "http://", 7);
 			e->ulen = 7;
 			e->inurl = true;
-		} else if (back(e, p, j - 3) == 's' && back(e, p, j - 4) == 'p' &&
-			   back(e, p, j - 5) == 't' && back(e, p, j - 6) == 't' &&
+		} else if (back(e, p, j - 3) == 's' &&
+			   back(e, p, j - 4) == 'p' &&
+			   back(e, p, j - 5) == 't' &&
+			   back(e, p, j - 6) == 't' &&
 			   back(e, p, j - 7) == 'h') {
 			memcpy(e->url, "https://", 8);
 			e->ulen = 8;
@@ -181,6 +183,7 @@ static void url_scan(struct msg *m, struct ent *e, const uint8_t *p, size_t n)
 static void sink(struct msg *m, const uint8_t *p, size_t n)
 {
 	struct ent *e = &m->cur;
+	const uint8_t *q;
 	size_t i = 0;
 
 	if (!n)
@@ -204,6 +207,12 @@ static void sink(struct msg *m, const uint8_t *p, size_t n)
 	}
 	if (e->pat && !e->macro)
 		for (; i < n; i++) {
+			if (!e->pati) { /* only the first octet starts it */
+				q = memchr(p + i, e->pat[0], n - i);
+				if (!q)
+					break;
+				i = (size_t)(q - p);
+			}
 			e->pati = pat_step(e->pat, e->pati, (char)p[i]);
 			if (e->pati == e->patlen) {
 				e->macro = true;
@@ -214,26 +223,44 @@ static void sink(struct msg *m, const uint8_t *p, size_t n)
 		url_scan(m, e, p, n);
 }
 
-static int b64(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+/*
+ * base64 alphabet values; what else an octet is in base64 text: white
+ * space or a line end (met only when content goes on raw), '=', or bad.
+ */
+#define B64_SKIP 0x40
+#define B64_PAD	 0x41
+#define B64_BAD	 0xff
+
+static const uint8_t b64_val[256] = {
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x40, 0x40, 0xff,
+    0xff, 0x40, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x40, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3e, 0xff, 0xff, 0xff, 0x3f,
+    0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0xff, 0xff,
+    0xff, 0x41, 0xff, 0xff, 0xff, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
+    0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12,
+    0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x24,
+    0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x30,
+    0x31, 0x32, 0x33, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff,
+};
 
 static int hex(uint8_t c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
-	c = (uint8_t)tolower(c);
+	c |= 0x20;
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
 	return -1;
@@ -347,11 +374,69 @@ static void dec_eol(struct msg *m, struct obuf *o, uint8_t eol)
 	put(m, o, '\n');
 }
 
+/* Three octets of a base64 quantum; o->n stays below the size, as put(). */
+static void put3(struct msg *m, struct obuf *o, uint32_t w)
+{
+	if (o->n + 3 > sizeof(o->b)) {
+		sink(m, o->b, o->n);
+		o->n = 0;
+	}
+	o->b[o->n] = (uint8_t)(w >> 16);
+	o->b[o->n + 1] = (uint8_t)(w >> 8);
+	o->b[o->n + 2] = (uint8_t)w;
+	o->n += 3;
+	if (o->n == sizeof(o->b)) {
+		sink(m, o->b, o->n);
+		o->n = 0;
+	}
+}
+
+static void b64_data(struct msg *m, struct obuf *o, const uint8_t *p, size_t n)
+{
+	struct ent *e = &m->cur;
+	uint32_t acc = e->acc, w;
+	unsigned nacc = e->nacc;
+	size_t i;
+	uint8_t v;
+
+	for (i = 0; i < n; i++) {
+		/* four symbols at a time while in step */
+		while (!nacc && i + 4 <= n &&
+		       (b64_val[p[i]] | b64_val[p[i + 1]] | b64_val[p[i + 2]] |
+			b64_val[p[i + 3]]) < 64) {
+			w = (uint32_t)b64_val[p[i]] << 18 |
+			    (uint32_t)b64_val[p[i + 1]] << 12 |
+			    (uint32_t)b64_val[p[i + 2]] << 6 |
+			    b64_val[p[i + 3]];
+			put3(m, o, w);
+			i += 4;
+		}
+		if (i == n)
+			break;
+		v = b64_val[p[i]];
+		if (v < 64) {
+			acc = acc << 6 | v;
+			if (++nacc < 4)
+				continue;
+			put3(m, o, acc);
+			acc = nacc = 0;
+		} else if (v == B64_PAD) {
+			e->acc = acc;
+			e->nacc = nacc;
+			b64_flush(m, o);
+			acc = nacc = 0;
+		} else if (v == B64_BAD) {
+			e->b64bad = true;
+		}
+	}
+	e->acc = acc;
+	e->nacc = nacc;
+}
+
 static void dec_data(struct msg *m, struct obuf *o, const uint8_t *p, size_t n)
 {
 	struct ent *e = &m->cur;
 	size_t i;
-	int v;
 
 	switch (e->dec) {
 	case D_IDENTITY:
@@ -362,22 +447,7 @@ static void dec_data(struct msg *m, struct obuf *o, const uint8_t *p, size_t n)
 		sink(m, p, n);
 		break;
 	case D_BASE64:
-		for (i = 0; i < n; i++) {
-			if ((v = b64(p[i])) >= 0) {
-				e->acc = e->acc << 6 | (uint32_t)v;
-				if (++e->nacc == 4) {
-					put(m, o, (uint8_t)(e->acc >> 16));
-					put(m, o, (uint8_t)(e->acc >> 8));
-					put(m, o, (uint8_t)e->acc);
-					e->acc = e->nacc = 0;
-				}
-			} else if (p[i] == '=') {
-				b64_flush(m, o);
-			} else if (p[i] != ' ' && p[i] != '\t' &&
-				   p[i] != '\r') {
-				e->b64bad = true;
-			}
-		}
+		b64_data(m, o, p, n);
 		break;
 	case D_QP:
 		for (i = 0; i < n; i++)
@@ -396,6 +466,20 @@ void msg_leaf_line(struct msg *m, const uint8_t *s, size_t len, uint8_t eol)
 		dec_eol(m, &o, e->pend);
 	e->pend = eol;
 	dec_data(m, &o, s, len);
+	if (o.n)
+		sink(m, o.b, o.n);
+}
+
+void msg_leaf_raw(struct msg *m, const uint8_t *p, size_t n)
+{
+	struct ent *e = &m->cur;
+	struct obuf o;
+
+	o.n = 0;
+	if (e->pend)
+		dec_eol(m, &o, e->pend);
+	e->pend = 0;
+	dec_data(m, &o, p, n);
 	if (o.n)
 		sink(m, o.b, o.n);
 }
