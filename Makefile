@@ -97,7 +97,8 @@ golden: deps build/smtpscope-san
 # libFuzzer on the decoder (clang); not part of check. FUZZ_SECONDS to taste.
 FUZZ_SECONDS ?= 120
 DECODER_SRCS := src/smtp.c src/smtp_body.c src/smtp_cmd.c src/smtp_reply.c \
-	src/smtp_txn.c src/util.c
+	src/smtp_txn.c src/util.c src/message.c src/message_hdr.c \
+	src/message_mime.c
 build/fuzz_smtp: tests/fuzz_smtp.c $(DECODER_SRCS) $(HDRS) | build
 	@command -v clang >/dev/null || { echo "make fuzz needs clang:" \
 		"apt-get install -y clang"; exit 1; }
