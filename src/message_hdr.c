@@ -389,9 +389,25 @@ size_t msg_parse_addrs(const char *v, struct msg_addr *out, size_t max,
 void msg_token(const char *v, char *out, size_t n)
 {
 	size_t i = 0;
+	int depth;
 
-	while (is_wsp((unsigned char)*v))
-		v++;
+	/* white space and comments (RFC 5322 3.2.2) may come first */
+	for (;;) {
+		while (is_wsp((unsigned char)*v))
+			v++;
+		if (*v != '(')
+			break;
+		for (depth = 0; *v; v++) {
+			if (*v == '\\' && v[1])
+				v++;
+			else if (*v == '(')
+				depth++;
+			else if (*v == ')' && --depth == 0) {
+				v++;
+				break;
+			}
+		}
+	}
 	for (; *v && *v != ';' && *v != '(' && !is_wsp((unsigned char)*v) &&
 	       i + 1 < n;
 	     v++)

@@ -99,6 +99,12 @@ static void url_end(struct msg *m, struct ent *e)
 	size_t n = e->ulen, i, pre;
 
 	e->inurl = false;
+	/* an HTML href writes & as &amp; */
+	for (i = 0; i + 5 <= n; i++)
+		if (!memcmp(e->url + i, "&amp;", 5)) {
+			memmove(e->url + i + 1, e->url + i + 5, n - i - 5);
+			n -= 4;
+		}
 	pre = e->url[4] == 's' ? 8 : 7;
 	while (n > pre && strchr(".,;:!?)]}'*", e->url[n - 1]))
 		n--;

@@ -1460,6 +1460,32 @@ static void test_cut(void)
 	}
 }
 
+/* A comment before the type (RFC 5322 3.2.2); &amp; in an HTML href. */
+static const char commented[] =
+    "From: a@b.test\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+    "Message-ID: <c@b.test>\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: (a comment) multipart/mixed; boundary=\"XX\"\r\n\r\n"
+    "--XX\r\nContent-Type: text/html\r\n\r\n"
+    "<a href=\"https://a.test/p?x=1&amp;y=2\">link</a>\r\n"
+    "--XX--\r\n";
+
+static void check_commented(struct msg *m)
+{
+	const struct msg_part *p;
+	char *const *v;
+	size_t n = msg_parts(m, &p);
+
+	eq_int("parts", (long long)n, 2);
+	if (n == 2) {
+		eq_str("0 type", p[0].type, "multipart/mixed");
+		eq_str("1 type", p[1].type, "text/html");
+	}
+	n = msg_urls(m, &v);
+	eq_int("urls", (long long)n, 1);
+	if (n == 1)
+		eq_str("url 0", v[0], "https://a.test/p?x=1&y=2");
+}
+
 int main(void)
 {
 	make_mixed();
@@ -1484,6 +1510,7 @@ int main(void)
 	run("email_json_names", mixed, check_json);
 	run("multipart_digest", digest, check_digest);
 	run("received_chain_dates", chain, check_chain);
+	run("comment_before_type_html_amp", commented, check_commented);
 	test_cut();
 	test_big();
 	printf("message: %d passed, %d failed\n", passed, failed);
