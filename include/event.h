@@ -24,7 +24,14 @@ struct ev_ctx {
 	bool write_failed;
 	struct authwatch *aw; /* AUTH failures across sessions, or NULL */
 	const char *extract_dir; /* --extract: write messages there, or NULL */
+	struct out *sinks;	/* socket sinks (syslog, unix), or NULL */
 };
+
+/* Are events written anywhere? */
+static inline bool ev_json(const struct ev_ctx *ctx)
+{
+	return ctx->json || ctx->sinks;
+}
 
 /* One SMTP connection as the event model sees it. */
 struct ev_flow {

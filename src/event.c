@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "authwatch.h"
+#include "output.h"
 #include "extract.h"
 #include "message_json.h"
 #include "transcript.h"
@@ -195,12 +196,14 @@ static void emit(struct ev_ctx *ctx, struct json_object *o)
 {
 	const char *line;
 
-	if (ctx->json) {
+	if (ev_json(ctx)) {
 		line = json_object_to_json_string_ext(
 		    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-		if (fputs(line, ctx->json) == EOF ||
-		    fputc('\n', ctx->json) == EOF)
+		if (ctx->json && (fputs(line, ctx->json) == EOF ||
+				  fputc('\n', ctx->json) == EOF))
 			ctx->write_failed = true;
+		if (ctx->sinks)
+			out_write(ctx->sinks, line, strlen(line));
 		ctx->written++;
 	}
 	json_object_put(o);
@@ -278,7 +281,7 @@ static void on_reply(void *user, const struct smtp_cmd *c,
 		f->errors++;
 	if (tr_on(f) && r->lines)
 		tr_reply(f, c, r);
-	if (!f->ctx->commands || !f->ctx->json)
+	if (!f->ctx->commands || !ev_json(f->ctx))
 		return;
 	ev = envelope(f, "smtp_command", r->lines ? r->ts : c->ts);
 	s = smtp_obj(ev, f);
@@ -340,7 +343,7 @@ static void on_alert(void *user, const struct smtp_alert *a)
 
 	if (tr_on(f))
 		tr_alert(f, a);
-	if (f->ctx->json)
+	if (ev_json(f->ctx))
 		write_alert(f, a);
 	/* one client guessing passwords over many connections */
 	if (a->kind != SMTP_ALERT_AUTH_FAILURE || !f->ctx->aw ||
@@ -356,7 +359,7 @@ static void on_alert(void *user, const struct smtp_alert *a)
 	b.detail = detail;
 	if (tr_on(f))
 		tr_alert(f, &b);
-	if (f->ctx->json)
+	if (ev_json(f->ctx))
 		write_alert(f, &b);
 }
 
@@ -367,7 +370,7 @@ static void on_transaction(void *user, const struct smtp_txn *t)
 	char hex[65];
 	size_t i;
 
-	if (!f->ctx->json)
+	if (!ev_json(f->ctx))
 		return;
 	ev = envelope(f, "smtp_transaction", t->ts_end);
 	s = smtp_obj(ev, f);
@@ -435,7 +438,7 @@ static void on_session(void *user, const struct smtp_session_info *si)
 
 	if (f->ctx->transcript)
 		tr_end(f, si);
-	if (!f->ctx->json)
+	if (!ev_json(f->ctx))
 		return;
 	ev = envelope(f, "smtp_session", si->ts_end);
 	s = smtp_obj(ev, f);

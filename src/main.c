@@ -14,6 +14,7 @@
 #include "authwatch.h"
 #include "capture.h"
 #include "extract.h"
+#include "output.h"
 #include "event.h"
 #include "reassembly.h"
 #include "util.h"
@@ -63,7 +64,8 @@ static void write_stats(struct service *sv, int64_t ts)
 	struct cap_stats cs;
 
 	ev_write_stats(sv->ctx, ts, stats_json(the_cap, sv->ctx));
-	fflush(sv->ctx->json);
+	if (sv->ctx->json)
+		fflush(sv->ctx->json);
 	cap_get_stats(the_cap, &cs);
 	if (cs.kernel_drop + cs.if_drop > sv->drops_seen) {
 		fprintf(stderr,
@@ -108,7 +110,7 @@ static void on_packet(void *user, int version, const uint8_t *ip,
 	rs_packet(NULL, version, ip, caplen, wirelen, ts, pktno);
 	if (reopen_requested)
 		reopen_output(sv);
-	if (!sv->ctx->json)
+	if (!ev_json(sv->ctx))
 		return;
 	if (!sv->last_stats)
 		sv->last_stats = ts;
@@ -151,7 +153,9 @@ static void usage(FILE *out)
 	    "                         then goes only to -o)\n"
 	    "      --transcript       add the dialogue to each smtp_session\n"
 	    "                         event (\"transcript\": [lines])\n"
-	    "  -o, --output FILE      append JSON events to FILE ('-': stdout)\n"
+	    "  -o, --output FILE      append JSON events to FILE ('-': stdout);\n"
+	    "                         also syslog[:FACILITY[@SOCKET]],\n"
+	    "                         unix:PATH, unix-stream:PATH (repeatable)\n"
 	    "      --no-email         do not parse messages (headers, MIME,\n"
 	    "                         attachments): faster, no email object\n"
 	    "      --extract DIR      write each message to DIR/SESSION-N.eml\n"
@@ -300,6 +304,7 @@ static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx)
 	N("window_openings", rs.windows);
 	N("synthetic_refused", rs.refused);
 	N("idle_closed", rs.idle_closed);
+	N("output_dropped", out_dropped(ctx->sinks));
 	ex_counters(&files, &ex_errors);
 	N("extracted_files", files);
 	N("extract_errors", ex_errors);
@@ -371,7 +376,16 @@ int main(int argc, char **argv)
 			transcript = true;
 			break;
 		case 'o':
-			outpath = optarg;
+			if (out_is_sink(optarg)) {
+				if (out_add(&ctx.sinks, optarg, err) < 0)
+					die(2, "%s%s", err, "");
+			} else if (outpath) {
+				die(2, "-o: one file or stdout output at most "
+				       "(and any number of syslog/unix ones)%s%s",
+				    "", "");
+			} else {
+				outpath = optarg;
+			}
 			break;
 		case 1:
 			ctx.commands = true;
@@ -459,7 +473,7 @@ int main(int argc, char **argv)
 		ctx.json = fopen(outpath, "a");
 		if (!ctx.json)
 			die(1, "%s: %s", outpath, strerror(errno));
-	} else if (outpath || !transcript) {
+	} else if (outpath || (!transcript && !ctx.sinks)) {
 		ctx.json = stdout;
 	}
 	if (transcript)
@@ -497,7 +511,7 @@ int main(int argc, char **argv)
 		rc = 1;
 	}
 	rs_finish(stop_requested ? SMTP_CLOSE_SHUTDOWN : SMTP_CLOSE_EOF);
-	if (ctx.json)
+	if (ev_json(&ctx))
 		ev_write_stats(&ctx, rs_last_ts(), stats_json(the_cap, &ctx));
 
 	cap_get_stats(the_cap, &cs);
@@ -532,5 +546,6 @@ int main(int argc, char **argv)
 	}
 	if (ctx.json && ctx.json != stdout)
 		fclose(ctx.json);
+	out_free(ctx.sinks);
 	return rc;
 }

@@ -1396,6 +1396,73 @@ def _():
     check(len(s) == 1 and s[0]["close"] == "quit", "default 300 s: %r" % s)
 
 
+@case("output-sockets")
+def _():
+    """Events to a unix datagram socket, a unix stream and syslog (RFC 5424
+    over a datagram socket the test owns), all at once."""
+    ref = reference("two-messages").decode().splitlines()
+    paths = {k: tmp("sock-" + k) for k in ("dgram", "stream", "log")}
+    d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    d.bind(paths["dgram"])
+    lg = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    lg.bind(paths["log"])
+    st = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    st.bind(paths["stream"])
+    st.listen(1)
+    got = []
+
+    def accept():
+        c, _ = st.accept()
+        data = b""
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            data += b
+        got.append(data)
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    r = run_ok(["-r", pcap("two-messages"), "-o", "unix:" + paths["dgram"],
+                "-o", "unix-stream:" + paths["stream"], "-o", "syslog:mail@" + paths["log"]])
+    t.join(10)
+    check(r.out == b"", "stdout should be empty when only sockets are given")
+
+    def drain(sock):
+        sock.setblocking(False)
+        out = []
+        while True:
+            try:
+                out.append(sock.recv(65536).decode())
+            except BlockingIOError:
+                return out
+    dgrams, logs = drain(d), drain(lg)
+    for sock in (d, lg, st):
+        sock.close()
+    # the stats event differs (output_dropped is 0 either way): compare the rest
+    check(dgrams[:-1] == ref[:-1], "datagrams differ from the file output")
+    check(got and got[0].decode().splitlines()[:-1] == ref[:-1], "stream lines differ")
+    head = re.compile(r"<22>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z \S+ smtpscope \d+ - - ")
+    check(len(logs) == len(ref) and all(head.match(m) for m in logs) and
+          [head.sub("", m, 1) for m in logs][:-1] == ref[:-1],
+          "syslog messages %r" % logs[:1])
+
+
+@case("output-socket-down")
+def _():
+    path = tmp("nobody-listens")
+    r = run(["-r", pcap("two-messages"), "-o", "-", "-o", "unix:" + path])
+    check(r.rc == 0, "exit %s" % r.brief())
+    check(len(r.err_lines) == 1 and "events dropped (and counted)" in r.err_lines[0],
+          "stderr %r" % r.err[:300])
+    events = parse(r.out)
+    # every event before the stats event was dropped by the dead sink
+    check(stats_of(events)["output_dropped"] == len(events) - 1,
+          "output_dropped %r" % stats_of(events)["output_dropped"])
+    expect_error(run(["-r", pcap("two-messages"), "-o", "syslog:nosuch"]), 2,
+                 r"smtpscope: -o syslog:nosuch: unknown syslog facility")
+
+
 @case("drop-privileges")
 def _():
     if not is_root():

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* output.h - socket sinks for the events: syslog, unix datagram and stream. */
+#ifndef SMTPSCOPE_OUTPUT_H
+#define SMTPSCOPE_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct out;
+
+/* Is spec one of ours (syslog[:FAC[@PATH]], unix:PATH, unix-stream:PATH)? */
+bool out_is_sink(const char *spec);
+/* Add a sink; NULL o makes a new set. -1 with a reason in err (256 bytes). */
+int out_add(struct out **o, const char *spec, char *err);
+/*
+ * One event, without its newline. Never blocks: a sink that cannot take
+ * it now drops it and counts; a sink that is down reconnects, at most
+ * once a second.
+ */
+void out_write(struct out *o, const char *line, size_t len);
+/* Events dropped by all sinks. */
+uint64_t out_dropped(const struct out *o);
+void out_free(struct out *o);
+
+#endif
