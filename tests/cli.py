@@ -1333,7 +1333,15 @@ def piped_run(args, split, between):
                             stderr=subprocess.PIPE)
     proc.stdin.write(first)
     proc.stdin.flush()
-    time.sleep(1.0)
+    # wait until the tool has read the first part from the pipe
+    deadline = time.time() + 10
+    buf = bytearray(4)
+    while time.time() < deadline:
+        fcntl.ioctl(proc.stdin.fileno(), termios.FIONREAD, buf)
+        if struct.unpack("i", bytes(buf))[0] == 0:
+            break
+        time.sleep(0.02)
+    time.sleep(0.5)
     between(proc)
     time.sleep(0.5)
     out, err = proc.communicate(rest, timeout=RUN_TIMEOUT)
