@@ -12,11 +12,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <hiredis.h>
+#include <poll.h>
+
 #include "util.h"
 
 #define OUT_QUEUE_MAX (1024 * 1024) /* bytes a stream sink may hold back */
 
-enum sink_kind { SINK_SYSLOG, SINK_DGRAM, SINK_STREAM };
+enum sink_kind { SINK_SYSLOG, SINK_DGRAM, SINK_STREAM, SINK_REDIS };
 
 struct sink {
 	enum sink_kind kind;
@@ -27,6 +30,11 @@ struct sink {
 	struct sbuf queue; /* stream: bytes not yet written */
 	uint64_t dropped;
 	bool warned;
+	/* redis://HOST:PORT/KEY?mode=list|channel */
+	redisContext *rc;
+	char host[256], key[256];
+	int port;
+	bool channel;
 	struct sink *next;
 };
 
@@ -49,7 +57,31 @@ static const struct {
 bool out_is_sink(const char *spec)
 {
 	return !strcmp(spec, "syslog") || !strncmp(spec, "syslog:", 7) ||
-	       !strncmp(spec, "unix:", 5) || !strncmp(spec, "unix-stream:", 12);
+	       !strncmp(spec, "unix:", 5) || !strncmp(spec, "unix-stream:", 12) ||
+	       !strncmp(spec, "redis://", 8);
+}
+
+static void warn_down(struct sink *s, const char *what, const char *why)
+{
+	if (!s->warned)
+		fprintf(stderr,
+			"smtpscope: output %s: %s; events dropped (and counted) "
+			"until it is back\n",
+			what, why);
+	s->warned = true;
+}
+
+static void redis_connect(struct sink *s)
+{
+	s->rc = redisConnectNonBlock(s->host, s->port);
+	if (!s->rc || s->rc->err) {
+		warn_down(s, s->host, s->rc ? s->rc->errstr : "out of memory");
+		if (s->rc)
+			redisFree(s->rc);
+		s->rc = NULL;
+		return;
+	}
+	s->fd = s->rc->fd;
 }
 
 static void sink_connect(struct sink *s)
@@ -61,6 +93,10 @@ static void sink_connect(struct sink *s)
 	if (s->fd >= 0 || now < s->retry)
 		return;
 	s->retry = now + 1; /* at most one attempt a second */
+	if (s->kind == SINK_REDIS) {
+		redis_connect(s);
+		return;
+	}
 	strcpy(sa.sun_path, s->path);
 	s->fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0)
@@ -85,9 +121,78 @@ static void sink_connect(struct sink *s)
 
 static void sink_down(struct sink *s)
 {
-	close(s->fd);
+	if (s->rc) {
+		warn_down(s, s->host, s->rc->errstr);
+		redisFree(s->rc); /* closes the socket */
+		s->rc = NULL;
+	} else {
+		close(s->fd);
+	}
 	s->fd = -1;
 	sb_reset(&s->queue);
+}
+
+/* redis://HOST[:PORT]/KEY[?mode=list|channel] */
+static int redis_parse(struct sink *s, const char *spec, char *err)
+{
+	const char *p = spec + 8, *slash = strchr(p, '/'), *q;
+	const char *colon = memchr(p, ':', slash ? (size_t)(slash - p) : 0);
+	size_t hl = colon ? (size_t)(colon - p) : slash ? (size_t)(slash - p) : 0;
+
+	s->kind = SINK_REDIS;
+	s->port = 6379;
+	if (!slash || !hl || hl >= sizeof(s->host) || !slash[1])
+		goto bad;
+	memcpy(s->host, p, hl);
+	if (colon) {
+		char *end;
+		long port = strtol(colon + 1, &end, 10);
+
+		if (end != slash || port < 1 || port > 65535)
+			goto bad;
+		s->port = (int)port;
+	}
+	q = strchr(slash + 1, '?');
+	if (q) {
+		if (!strcmp(q, "?mode=channel"))
+			s->channel = true;
+		else if (strcmp(q, "?mode=list"))
+			goto bad;
+	}
+	if ((size_t)((q ? q : slash + 1 + strlen(slash + 1)) - (slash + 1)) >=
+	    sizeof(s->key))
+		goto bad;
+	memcpy(s->key, slash + 1,
+	       (size_t)((q ? q : slash + 1 + strlen(slash + 1)) - (slash + 1)));
+	return 0;
+bad:
+	snprintf(err, 256,
+		 "-o %s: expected redis://HOST[:PORT]/KEY[?mode=list|channel]",
+		 spec);
+	return -1;
+}
+
+/* RPUSH or PUBLISH, pipelined: queued in hiredis, written when it can. */
+static void send_redis(struct sink *s, const char *p, size_t n)
+{
+	void *reply;
+	int done;
+
+	if (sdslen(s->rc->obuf) + n > OUT_QUEUE_MAX) {
+		s->dropped++;
+		return;
+	}
+	redisAppendCommand(s->rc, s->channel ? "PUBLISH %s %b" : "RPUSH %s %b",
+			   s->key, p, n);
+	if (redisBufferWrite(s->rc, &done) == REDIS_ERR ||
+	    redisBufferRead(s->rc) == REDIS_ERR) {
+		s->dropped++;
+		sink_down(s);
+		return;
+	}
+	/* the replies (counts) are read and thrown away */
+	while (redisGetReplyFromReader(s->rc, &reply) == REDIS_OK && reply)
+		freeReplyObject(reply);
 }
 
 int out_add(struct out **op, const char *spec, char *err)
@@ -105,6 +210,16 @@ int out_add(struct out **op, const char *spec, char *err)
 	s->fd = -1;
 	s->facility = 16; /* local0 */
 	s->queue.max = OUT_QUEUE_MAX;
+	if (!strncmp(spec, "redis://", 8)) {
+		if (redis_parse(s, spec, err) < 0) {
+			free(s);
+			return -1;
+		}
+		sink_connect(s);
+		s->next = (*op)->sinks;
+		(*op)->sinks = s;
+		return 0;
+	}
 	if (!strncmp(spec, "unix-stream:", 12)) {
 		s->kind = SINK_STREAM;
 		path = spec + 12;
@@ -206,6 +321,8 @@ void out_write(struct out *o, const char *line, size_t len)
 			sb_append(&msg, head, (size_t)n);
 			sb_append(&msg, line, len);
 			send_dgram(s, msg.p, msg.len);
+		} else if (s->kind == SINK_REDIS) {
+			send_redis(s, line, len);
 		} else if (s->kind == SINK_DGRAM) {
 			send_dgram(s, line, len);
 		} else {
@@ -233,6 +350,23 @@ void out_free(struct out *o)
 		return;
 	for (s = o->sinks; s; s = next) {
 		next = s->next;
+		if (s->rc) {
+			/* what is queued, with at most 2 s of waiting */
+			struct pollfd pf = {.fd = s->rc->fd, .events = POLLOUT};
+			int done = 0, i;
+
+			for (i = 0; i < 200 && !done; i++) {
+				if (redisBufferWrite(s->rc, &done) == REDIS_ERR)
+					break;
+				if (!done)
+					poll(&pf, 1, 10);
+			}
+			if (!done)
+				s->dropped++;
+			redisFree(s->rc);
+			s->rc = NULL;
+			s->fd = -1;
+		}
 		if (s->fd >= 0) {
 			/* a last, blocking try for what a stream holds back */
 			if (s->queue.len) {
