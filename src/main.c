@@ -190,6 +190,9 @@ static void usage(FILE *out)
 	    "                         session or from one client address\n"
 	    "                         (default 5)\n"
 	    "      --auth-window S    ... within S seconds (default 600)\n"
+	    "  -C, --config FILE      options from FILE, one \"name value\" a\n"
+	    "                         line (long names; \"filter EXPR\");\n"
+	    "                         the command line wins\n"
 	    "  -h, --help             this help\n"
 	    "  -V, --version          print the version\n"
 	    "\n"
@@ -315,6 +318,98 @@ static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx)
 	return o;
 }
 
+/*
+ * -C FILE: one long option per line, "name value" or "name", '#'
+ * comments; "filter EXPR" is the BPF expression. The options go before
+ * the command line's, so the command line wins. Returns the new argv.
+ */
+/* The argv built from -C, freed at exit (its strings are used till then). */
+static char **atexit_conf;
+static int atexit_nconf;
+
+static void free_conf(void)
+{
+	int i;
+
+	for (i = 1; atexit_conf && i <= atexit_nconf; i++)
+		free(atexit_conf[i]);
+	free(atexit_conf);
+}
+
+static char **load_config(int *argc, char **argv, char **filter, int *nconf)
+{
+	const char *path = NULL;
+	char line[4096], **nv;
+	int i, n = 1, cap = 16, lineno = 0;
+	FILE *fp;
+
+	for (i = 1; i < *argc - 1; i++)
+		if (!strcmp(argv[i], "-C") || !strcmp(argv[i], "--config"))
+			path = argv[i + 1];
+	*nconf = 0;
+	if (!path)
+		return argv;
+	fp = fopen(path, "r");
+	if (!fp)
+		die(1, "-C %s: %s", path, strerror(errno));
+	nv = xcalloc(cap, sizeof(*nv));
+	nv[0] = argv[0];
+	while (fgets(line, sizeof(line), fp)) {
+		char *p = line, *name, *value;
+		size_t len;
+
+		lineno++;
+		p[strcspn(p, "\r\n")] = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p || *p == '#')
+			continue;
+		name = p;
+		p += strcspn(p, " \t");
+		if (*p)
+			*p++ = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		value = p;
+		len = strlen(value);
+		while (len && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+			value[--len] = '\0';
+		if (!strcmp(name, "filter")) {
+			free(*filter);
+			*filter = xstrndup(value, len);
+			continue;
+		}
+		if (!strcmp(name, "config")) {
+			fprintf(stderr, "smtpscope: -C %s:%d: config files do "
+					"not nest\n",
+				path, lineno);
+			exit(2);
+		}
+		if (n + 3 > cap) {
+			cap *= 2;
+			nv = xrealloc(nv, cap * sizeof(*nv));
+		}
+		nv[n] = xmalloc(strlen(name) + 3);
+		sprintf(nv[n++], "--%s", name);
+		if (len)
+			nv[n++] = xstrndup(value, len);
+	}
+	fclose(fp);
+	*nconf = n - 1;
+	atexit_nconf = n - 1;
+	atexit(free_conf);
+	for (i = 1; i < *argc; i++) {
+		if (n + 2 > cap) {
+			cap *= 2;
+			nv = xrealloc(nv, cap * sizeof(*nv));
+		}
+		nv[n++] = argv[i];
+	}
+	nv[n] = NULL;
+	*argc = n;
+	return nv;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -329,6 +424,7 @@ int main(int argc, char **argv)
 	    {"idle-timeout", required_argument, NULL, 13},
 	    {"user", required_argument, NULL, 'Z'},
 	    {"buffer-size", required_argument, NULL, 'B'},
+	    {"config", required_argument, NULL, 'C'},
 	    {"output", required_argument, NULL, 'o'},
 	    {"commands", no_argument, NULL, 1},
 	    {"ports", required_argument, NULL, 2},
@@ -354,6 +450,9 @@ int main(int argc, char **argv)
 	struct rs_stats rst;
 	struct sigaction sa;
 	int64_t auth_window = DEFAULT_AUTH_WINDOW, stats_interval = 0;
+	char *conf_filter = NULL;
+	bool outpath_conf = false, file_conf = false, iface_conf = false;
+	int nconf;
 	struct service sv = {0};
 	const char *run_as = NULL;
 	int ch, rc = 0;
@@ -362,14 +461,21 @@ int main(int argc, char **argv)
 	parse_ports(DEFAULT_PORTS, &ro);
 	ro.idle_timeout = (int64_t)DEFAULT_IDLE_TIMEOUT * 1000000;
 	ro.smtp.ts_start = -1;
-	while ((ch = getopt_long(argc, argv, "r:i:DTo:c:s:Z:B:hV", longopts,
+	argv = load_config(&argc, argv, &conf_filter, &nconf);
+	if (nconf)
+		atexit_conf = argv;
+	while ((ch = getopt_long(argc, argv, "r:i:DTo:c:s:Z:B:C:hV", longopts,
 				 NULL)) != -1) {
 		switch (ch) {
+		case 'C':
+			break; /* read before the loop */
 		case 'r':
 			co.file = optarg;
+			file_conf = optind - 1 <= nconf;
 			break;
 		case 'i':
 			co.iface = optarg;
+			iface_conf = optind - 1 <= nconf;
 			break;
 		case 'D':
 			list = true;
@@ -381,12 +487,14 @@ int main(int argc, char **argv)
 			if (out_is_sink(optarg)) {
 				if (out_add(&ctx.sinks, optarg, err) < 0)
 					die(2, "%s%s", err, "");
-			} else if (outpath) {
+			} else if (outpath && (!outpath_conf || optind - 1 <= nconf)) {
 				die(2, "-o: one file or stdout output at most "
-				       "(and any number of syslog/unix ones)%s%s",
+				       "(and any number of sockets)%s%s",
 				    "", "");
 			} else {
+				/* the command line's replaces the file's */
 				outpath = optarg;
+				outpath_conf = optind - 1 <= nconf;
 			}
 			break;
 		case 1:
@@ -463,11 +571,22 @@ int main(int argc, char **argv)
 			die(1, "%s%s", err, "");
 		return 0;
 	}
+	/* a source on the command line replaces the config file's */
+	if (co.file && co.iface && file_conf != iface_conf) {
+		if (file_conf)
+			co.file = NULL;
+		else
+			co.iface = NULL;
+	}
 	if (!co.file == !co.iface)
 		die(2,
 		    "give exactly one of -r FILE or -i IFACE (see --help)%s%s",
 		    "", "");
 	filter = join_args(argc - optind, argv + optind);
+	if (!filter && conf_filter) /* the command line's wins */
+		filter = conf_filter;
+	else
+		free(conf_filter);
 	co.filter = filter;
 	co.ports_filter = ports_filter(&ro);
 

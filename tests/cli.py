@@ -1565,6 +1565,36 @@ def _():
           "output_dropped %r" % st["output_dropped"])
 
 
+@case("config-file")
+def _():
+    out1, out2 = tmp("conf-out.json"), tmp("cli-out.json")
+    conf = write("smtpscope.conf", (
+        "# a sensor's settings\n"
+        "interface nosuchif9\n"
+        "ports 25,587\n"
+        "output %s\n"
+        "commands\n"
+        "filter host 127.0.0.1\n" % out1).encode())
+    # the file's options apply; -r on the command line replaces its interface
+    run_ok(["-C", conf, "-r", pcap("helo-plain")])
+    events = parse(open(out1, "rb").read())
+    check(len(of_type(events, "smtp_command")) == 7 and stats_of(events)["sessions"] == 1,
+          "with -C: %d events" % len(events))
+    # and -o on the command line replaces its output
+    run_ok(["-C", conf, "-r", pcap("helo-plain"), "-o", out2])
+    check(len(parse(open(out1, "rb").read())) == len(events), "the file's -o was written again")
+    check(len(parse(open(out2, "rb").read())) == len(events), "the command line's -o")
+    # a filter given on the command line wins over the file's
+    run_ok(["-C", conf, "-r", pcap("helo-plain"), "-o", out2, "port", "9"])
+    check(stats_of(parse(open(out2, "rb").read().splitlines(True)[-1]))["sessions"] == 0,
+          "the command line's filter")
+    bad = write("bad.conf", b"no-such-option 1\n")
+    r = run(["-C", bad, "-r", pcap("helo-plain")])
+    check(r.rc == 2, "unknown option in the file: %s" % r.brief())
+    expect_error(run(["-C", tmp("missing.conf"), "-r", pcap("helo-plain")]), 1,
+                 r"smtpscope: -C .*missing\.conf: No such file or directory")
+
+
 @case("drop-privileges")
 def _():
     if not is_root():
