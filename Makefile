@@ -2,7 +2,7 @@
 # Makefile - build smtpscope, run the demo, the tests and the benchmark.
 
 CC ?= cc
-PKGS := libpcap json-c nettle hiredis
+PKGS := libpcap json-c nettle hiredis rdkafka
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # libnids has no pkg-config file; Debian's libnids.so records its own needs.
@@ -53,6 +53,10 @@ build/test_smtp: tests/test_smtp.c $(LIB_SAN_OBJS) $(HDRS)
 build/test_message: tests/test_message.c $(LIB_SAN_OBJS) $(HDRS)
 	$(CC) $(SAN_CFLAGS) -o $@ tests/test_message.c $(LIB_SAN_OBJS) $(LIBS)
 
+build/kafka_check: tests/kafka_check.c | build
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -o $@ tests/kafka_check.c \
+		$(shell pkg-config --libs rdkafka)
+
 build/alerts-doc: tools/alerts-doc.c include/smtp.h | build
 	$(CC) $(ALL_CFLAGS) -o $@ tools/alerts-doc.c
 
@@ -88,7 +92,7 @@ install: smtpscope build/smtpscope.8
 demo: all
 	@sh tools/demo.sh
 
-check: deps smtpscope build/smtpscope-san build/test_smtp build/test_message build/alerts-doc build/smtpscope.8 bench-tools
+check: deps smtpscope build/smtpscope-san build/test_smtp build/test_message build/alerts-doc build/smtpscope.8 build/kafka_check bench-tools
 	@sh tests/run.sh
 
 golden: deps build/smtpscope-san

@@ -9,16 +9,18 @@
 
 struct out;
 
-/* Is spec one of ours (syslog[:FAC[@PATH]], unix:PATH, unix-stream:PATH)? */
+/* Is spec one of ours (syslog, unix, unix-stream, redis://, kafka://)? */
 bool out_is_sink(const char *spec);
 /* Add a sink; NULL o makes a new set. -1 with a reason in err (256 bytes). */
 int out_add(struct out **o, const char *spec, char *err);
 /*
- * One event, without its newline. Never blocks: a sink that cannot take
+ * One event, without its newline; key (the flow) partitions Kafka. Never
+ * blocks: a sink that cannot take
  * it now drops it and counts; a sink that is down reconnects, at most
  * once a second.
  */
-void out_write(struct out *o, const char *line, size_t len);
+void out_write(struct out *o, const char *line, size_t len, const char *key,
+	       size_t klen);
 /* Events dropped by all sinks. */
 uint64_t out_dropped(const struct out *o);
 void out_free(struct out *o);

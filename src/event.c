@@ -202,8 +202,15 @@ static void emit(struct ev_ctx *ctx, struct json_object *o)
 		if (ctx->json && (fputs(line, ctx->json) == EOF ||
 				  fputc('\n', ctx->json) == EOF))
 			ctx->write_failed = true;
-		if (ctx->sinks)
-			out_write(ctx->sinks, line, strlen(line));
+		if (ctx->sinks) {
+			struct json_object *fid;
+			const char *key = "";
+
+			if (json_object_object_get_ex(o, "flow_id", &fid))
+				key = json_object_get_string(fid);
+			out_write(ctx->sinks, line, strlen(line), key,
+				  strlen(key));
+		}
 		ctx->written++;
 	}
 	json_object_put(o);

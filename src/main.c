@@ -157,6 +157,7 @@ static void usage(FILE *out)
 	    "                         also syslog[:FACILITY[@SOCKET]],\n"
 	    "                         unix:PATH, unix-stream:PATH,\n"
 	    "                         redis://HOST[:PORT]/KEY[?mode=list|channel]\n"
+	    "                         kafka://BROKERS/TOPIC\n"
 	    "                         (repeatable)\n"
 	    "      --no-email         do not parse messages (headers, MIME,\n"
 	    "                         attachments): faster, no email object\n"

@@ -13,13 +13,14 @@
 #include <unistd.h>
 
 #include <hiredis.h>
+#include <librdkafka/rdkafka.h>
 #include <poll.h>
 
 #include "util.h"
 
 #define OUT_QUEUE_MAX (1024 * 1024) /* bytes a stream sink may hold back */
 
-enum sink_kind { SINK_SYSLOG, SINK_DGRAM, SINK_STREAM, SINK_REDIS };
+enum sink_kind { SINK_SYSLOG, SINK_DGRAM, SINK_STREAM, SINK_REDIS, SINK_KAFKA };
 
 struct sink {
 	enum sink_kind kind;
@@ -35,6 +36,8 @@ struct sink {
 	char host[256], key[256];
 	int port;
 	bool channel;
+	/* kafka://BROKERS/TOPIC */
+	rd_kafka_t *rk;
 	struct sink *next;
 };
 
@@ -58,7 +61,7 @@ bool out_is_sink(const char *spec)
 {
 	return !strcmp(spec, "syslog") || !strncmp(spec, "syslog:", 7) ||
 	       !strncmp(spec, "unix:", 5) || !strncmp(spec, "unix-stream:", 12) ||
-	       !strncmp(spec, "redis://", 8);
+	       !strncmp(spec, "redis://", 8) || !strncmp(spec, "kafka://", 8);
 }
 
 static void warn_down(struct sink *s, const char *what, const char *why)
@@ -172,6 +175,54 @@ bad:
 	return -1;
 }
 
+/*
+ * kafka://BROKERS/TOPIC: librdkafka queues (bounded) and sends on its own
+ * threads; the key is the flow, so a session's events keep one partition.
+ */
+static int kafka_add(struct sink *s, const char *spec, char *err)
+{
+	const char *slash = strchr(spec + 8, '/');
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char brokers[512], ebuf[256];
+
+	s->kind = SINK_KAFKA;
+	if (!slash || slash == spec + 8 || !slash[1] ||
+	    (size_t)(slash - spec - 8) >= sizeof(brokers) ||
+	    strlen(slash + 1) >= sizeof(s->key)) {
+		snprintf(err, 256, "-o %s: expected kafka://BROKERS/TOPIC", spec);
+		rd_kafka_conf_destroy(conf);
+		return -1;
+	}
+	memcpy(brokers, spec + 8, (size_t)(slash - spec - 8));
+	brokers[slash - spec - 8] = '\0';
+	strcpy(s->key, slash + 1);
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, ebuf,
+			      sizeof(ebuf)) != RD_KAFKA_CONF_OK ||
+	    rd_kafka_conf_set(conf, "queue.buffering.max.messages", "100000",
+			      ebuf, sizeof(ebuf)) != RD_KAFKA_CONF_OK ||
+	    !(s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, ebuf,
+				   sizeof(ebuf)))) {
+		snprintf(err, 256, "-o %.100s: %.140s", spec, ebuf);
+		if (!s->rk)
+			rd_kafka_conf_destroy(conf);
+		return -1;
+	}
+	return 0;
+}
+
+static void send_kafka(struct sink *s, const char *p, size_t n,
+		       const char *key, size_t klen)
+{
+	rd_kafka_resp_err_t e = rd_kafka_producev(
+	    s->rk, RD_KAFKA_V_TOPIC(s->key), RD_KAFKA_V_KEY(key, klen),
+	    RD_KAFKA_V_VALUE((void *)p, n),
+	    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+
+	if (e) /* queue full, or a bad topic: dropped, counted */
+		s->dropped++;
+	rd_kafka_poll(s->rk, 0); /* delivery reports, errors */
+}
+
 /* RPUSH or PUBLISH, pipelined: queued in hiredis, written when it can. */
 static void send_redis(struct sink *s, const char *p, size_t n)
 {
@@ -210,6 +261,15 @@ int out_add(struct out **op, const char *spec, char *err)
 	s->fd = -1;
 	s->facility = 16; /* local0 */
 	s->queue.max = OUT_QUEUE_MAX;
+	if (!strncmp(spec, "kafka://", 8)) {
+		if (kafka_add(s, spec, err) < 0) {
+			free(s);
+			return -1;
+		}
+		s->next = (*op)->sinks;
+		(*op)->sinks = s;
+		return 0;
+	}
 	if (!strncmp(spec, "redis://", 8)) {
 		if (redis_parse(s, spec, err) < 0) {
 			free(s);
@@ -290,7 +350,8 @@ static void send_stream(struct sink *s, const char *p, size_t n)
 	}
 }
 
-void out_write(struct out *o, const char *line, size_t len)
+void out_write(struct out *o, const char *line, size_t len, const char *key,
+	       size_t klen)
 {
 	struct sink *s;
 	struct sbuf msg = {0};
@@ -300,6 +361,10 @@ void out_write(struct out *o, const char *line, size_t len)
 	int n;
 
 	for (s = o ? o->sinks : NULL; s; s = s->next) {
+		if (s->kind == SINK_KAFKA) {
+			send_kafka(s, line, len, key, klen);
+			continue;
+		}
 		sink_connect(s);
 		if (s->fd < 0) {
 			s->dropped++;
@@ -350,6 +415,12 @@ void out_free(struct out *o)
 		return;
 	for (s = o->sinks; s; s = next) {
 		next = s->next;
+		if (s->rk) {
+			/* what librdkafka holds, with at most 5 s of waiting */
+			rd_kafka_flush(s->rk, 5000);
+			s->dropped += (uint64_t)rd_kafka_outq_len(s->rk);
+			rd_kafka_destroy(s->rk);
+		}
 		if (s->rc) {
 			/* what is queued, with at most 2 s of waiting */
 			struct pollfd pf = {.fd = s->rc->fd, .events = POLLOUT};

@@ -1470,6 +1470,8 @@ def _():
           "output_dropped %r" % stats_of(events)["output_dropped"])
     expect_error(run(["-r", pcap("two-messages"), "-o", "syslog:nosuch"]), 2,
                  r"smtpscope: -o syslog:nosuch: unknown syslog facility")
+    expect_error(run(["-r", pcap("two-messages"), "-o", "kafka://broker"]), 2,
+                 r"smtpscope: -o kafka://broker: expected kafka://BROKERS/TOPIC")
 
 
 def redis_server():

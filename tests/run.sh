@@ -36,6 +36,11 @@ alerts_doc() {
 }
 suite "alert catalogue matches the code" alerts_doc
 suite "man page and make install" sh tests/docs.sh
+kafka() {
+	build/kafka_check build/smtpscope-san pcaps/two-messages.pcap \
+		"$(./smtpscope -r pcaps/two-messages.pcap | wc -l)"
+}
+suite "Kafka through librdkafka's mock cluster (ASan/UBSan)" kafka
 for t in cli conformance email_object; do
 	[ -f tests/$t.py ] && suite "$t tests (ASan/UBSan)" python3 tests/$t.py build/smtpscope-san
 done

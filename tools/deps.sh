@@ -3,7 +3,7 @@
 # deps.sh - install the Debian packages smtpscope needs to build and test.
 set -e
 PKGS="gcc make pkg-config libpcap-dev libnids-dev libjson-c-dev nettle-dev \
-libhiredis-dev redis-server python3"
+libhiredis-dev redis-server librdkafka-dev python3"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
