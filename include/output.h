@@ -21,6 +21,8 @@ int out_add(struct out **o, const char *spec, char *err);
  */
 void out_write(struct out *o, const char *line, size_t len, const char *key,
 	       size_t klen);
+/* SIGHUP: reopen the file sinks (log rotation). */
+void out_reopen(struct out *o);
 /* Events dropped by all sinks. */
 uint64_t out_dropped(const struct out *o);
 void out_free(struct out *o);

@@ -85,6 +85,7 @@ static void reopen_output(struct service *sv)
 	FILE *fp;
 
 	reopen_requested = 0;
+	out_reopen(sv->ctx->sinks);
 	if (!sv->outpath || !sv->ctx->json)
 		return;
 	/* every line written so far goes to the old file, whole */
@@ -484,20 +485,36 @@ int main(int argc, char **argv)
 		case 'T':
 			transcript = true;
 			break;
-		case 'o':
-			if (out_is_sink(optarg)) {
-				if (out_add(&ctx.sinks, optarg, err) < 0)
+		case 'o': {
+			const char *spec = optarg;
+			bool from_conf = optind - 1 <= nconf;
+			char fspec[4096];
+
+			if (out_is_sink(spec)) {
+				if (out_add(&ctx.sinks, spec, err) < 0)
 					die(2, "%s%s", err, "");
-			} else if (outpath && (!outpath_conf || optind - 1 <= nconf)) {
-				die(2, "-o: one file or stdout output at most "
-				       "(and any number of sockets)%s%s",
-				    "", "");
-			} else {
-				/* the command line's replaces the file's */
-				outpath = optarg;
-				outpath_conf = optind - 1 <= nconf;
+				break;
 			}
+			if (!strncmp(spec, "file:", 5))
+				spec += 5;
+			if (!strcmp(spec, "stdout"))
+				spec = "-";
+			if (!outpath || (outpath_conf && !from_conf)) {
+				/* the first, or the command line's for the file's */
+				outpath = spec;
+				outpath_conf = from_conf;
+				break;
+			}
+			/* another file: a sink of its own */
+			if (!strcmp(spec, "-") && !strcmp(outpath, "-"))
+				die(2, "-o -: standard output given twice%s%s", "",
+				    "");
+			snprintf(fspec, sizeof(fspec), "file:%s",
+				 strcmp(spec, "-") ? spec : "/dev/stdout");
+			if (out_add(&ctx.sinks, fspec, err) < 0)
+				die(1, "%s%s", err, "");
 			break;
+		}
 		case 1:
 			ctx.commands = true;
 			break;

@@ -20,7 +20,14 @@
 
 #define OUT_QUEUE_MAX (1024 * 1024) /* bytes a stream sink may hold back */
 
-enum sink_kind { SINK_SYSLOG, SINK_DGRAM, SINK_STREAM, SINK_REDIS, SINK_KAFKA };
+enum sink_kind {
+	SINK_SYSLOG,
+	SINK_DGRAM,
+	SINK_STREAM,
+	SINK_REDIS,
+	SINK_KAFKA,
+	SINK_FILE
+};
 
 struct sink {
 	enum sink_kind kind;
@@ -38,6 +45,9 @@ struct sink {
 	bool channel;
 	/* kafka://BROKERS/TOPIC */
 	rd_kafka_t *rk;
+	/* file:PATH, a second (third ...) file */
+	FILE *fp;
+	char *file;
 	struct sink *next;
 };
 
@@ -261,6 +271,21 @@ int out_add(struct out **op, const char *spec, char *err)
 	s->fd = -1;
 	s->facility = 16; /* local0 */
 	s->queue.max = OUT_QUEUE_MAX;
+	if (!strncmp(spec, "file:", 5)) {
+		s->kind = SINK_FILE;
+		s->file = xstrndup(spec + 5, strlen(spec + 5));
+		s->fp = fopen(s->file, "a");
+		if (!s->fp) {
+			snprintf(err, 256, "%.200s: %s", s->file,
+				 strerror(errno));
+			free(s->file);
+			free(s);
+			return -1;
+		}
+		s->next = (*op)->sinks;
+		(*op)->sinks = s;
+		return 0;
+	}
 	if (!strncmp(spec, "kafka://", 8)) {
 		if (kafka_add(s, spec, err) < 0) {
 			free(s);
@@ -365,6 +390,14 @@ void out_write(struct out *o, const char *line, size_t len, const char *key,
 			send_kafka(s, line, len, key, klen);
 			continue;
 		}
+		if (s->kind == SINK_FILE) {
+			if (fwrite(line, 1, len, s->fp) != len ||
+			    fputc('\n', s->fp) == EOF) {
+				s->dropped++;
+				warn_down(s, s->file, strerror(errno));
+			}
+			continue;
+		}
 		sink_connect(s);
 		if (s->fd < 0) {
 			s->dropped++;
@@ -397,6 +430,28 @@ void out_write(struct out *o, const char *line, size_t len, const char *key,
 	sb_free(&msg);
 }
 
+void out_reopen(struct out *o)
+{
+	struct sink *s;
+	FILE *fp;
+
+	for (s = o ? o->sinks : NULL; s; s = s->next) {
+		if (s->kind != SINK_FILE)
+			continue;
+		fflush(s->fp);
+		fp = fopen(s->file, "a");
+		if (!fp) {
+			fprintf(stderr,
+				"smtpscope: %s: cannot reopen: %s; still "
+				"writing to the old file\n",
+				s->file, strerror(errno));
+			continue;
+		}
+		fclose(s->fp);
+		s->fp = fp;
+	}
+}
+
 uint64_t out_dropped(const struct out *o)
 {
 	const struct sink *s;
@@ -415,6 +470,11 @@ void out_free(struct out *o)
 		return;
 	for (s = o->sinks; s; s = next) {
 		next = s->next;
+		if (s->fp) {
+			if (fclose(s->fp) != 0)
+				s->dropped++;
+			free(s->file);
+		}
 		if (s->rk) {
 			/* what librdkafka holds, with at most 5 s of waiting */
 			rd_kafka_flush(s->rk, 5000);

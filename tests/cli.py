@@ -1371,6 +1371,25 @@ def _():
           "the events differ from a run without rotation")
 
 
+@case("sighup-reopens-file-sinks")
+def _():
+    a, b = tmp("rot-a.json"), tmp("rot-b.json")
+
+    def rotate(proc):
+        os.rename(a, a + ".1")
+        os.rename(b, b + ".1")
+        proc.send_signal(signal.SIGHUP)
+
+    total = len(parse(run_ok(["-r", "pcaps/crafted/auth-bruteforce.pcap"]).out))
+    piped_run(["-o", a, "-o", "file:" + b], 40, rotate)
+    for path in (a, b):
+        old = parse(open(path + ".1", "rb").read())
+        new = parse(open(path, "rb").read())
+        check(old and new and len(old) + len(new) == total,
+              "%s: %d + %d events" % (os.path.basename(path), len(old), len(new)))
+    check(open(a, "rb").read() == open(b, "rb").read(), "the two files differ")
+
+
 @case("sigusr1-writes-stats")
 def _():
     out = piped_run([], 40, lambda proc: proc.send_signal(signal.SIGUSR1))
