@@ -1569,6 +1569,51 @@ def _():
         proc.wait()
 
 
+@case("output-redis-reconnect")
+def _():
+    """redis goes away mid-run and comes back on the same port: the events
+    in between are dropped and counted, those after it arrive."""
+    proc, port = redis_server()
+    cap = pt.read_pcap(str(ROOT / "pcaps/crafted/auth-bruteforce.pcap"))
+    parts = [pt.pcap_bytes(E, cap.packets[:40]),
+             pt.pcap_bytes(E, cap.packets[40:70])[24:],
+             pt.pcap_bytes(E, cap.packets[70:])[24:]]
+    tool = subprocess.Popen([BIN, "-r", "-", "-o", "-", "-o", "redis://127.0.0.1:%d/r" % port],
+                            cwd=ROOT, env=ENV, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    exe = shutil.which("redis-server")
+    again = None
+    try:
+        tool.stdin.write(parts[0])
+        tool.stdin.flush()
+        time.sleep(1.0)
+        first = resp(port, "LLEN", "r")
+        proc.kill()
+        proc.wait()
+        tool.stdin.write(parts[1])
+        tool.stdin.flush()
+        time.sleep(1.0)
+        again = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                  "--appendonly", "no"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        time.sleep(1.5)   # up, and past the once-a-second retry
+        out, err = tool.communicate(parts[2], timeout=RUN_TIMEOUT)
+        time.sleep(0.3)
+        after = resp(port, "LLEN", "r")
+    finally:
+        for p in (tool, proc, again):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+    err = err.decode("utf-8", "replace")
+    sanitizer_check(tool.returncode, err)
+    st = stats_of(parse(out))
+    check(tool.returncode == 0, "exit %s" % tool.returncode)
+    check(first > 0 and after > 0 and st["output_dropped"] > 0,
+          "before the kill %r, after the restart %r, dropped %r" %
+          (first, after, st["output_dropped"]))
+
+
 @case("output-redis-killed")
 def _():
     proc, port = redis_server()
