@@ -121,6 +121,17 @@ def expect_error(r, code, pattern):
           "stderr %r does not match %r" % (r.err_lines[0], pattern))
 
 
+def wait_pipe_read(proc, limit=10):
+    """Until proc has read everything written to its stdin pipe."""
+    deadline = time.time() + limit
+    buf = bytearray(4)
+    while time.time() < deadline:
+        fcntl.ioctl(proc.stdin.fileno(), termios.FIONREAD, buf)
+        if struct.unpack("i", bytes(buf))[0] == 0:
+            return
+        time.sleep(0.02)
+
+
 def parse(out):
     """NDJSON stdout to a list of events; every line must be a JSON object."""
     text = out.decode("utf-8")
@@ -645,13 +656,7 @@ def _():
     try:
         proc.stdin.write(raw[:offs[keep]])
         proc.stdin.flush()
-        deadline = time.time() + 10
-        buf = bytearray(4)
-        while time.time() < deadline:
-            fcntl.ioctl(proc.stdin.fileno(), termios.FIONREAD, buf)
-            if struct.unpack("i", bytes(buf))[0] == 0:
-                break
-            time.sleep(0.02)
+        wait_pipe_read(proc)
         time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
         # stdin stays open: the read must be interrupted, not ended by EOF
@@ -773,13 +778,7 @@ def _():
     try:
         proc.stdin.write(data[:epbs[keep]])
         proc.stdin.flush()
-        deadline = time.time() + 10
-        buf = bytearray(4)
-        while time.time() < deadline:
-            fcntl.ioctl(proc.stdin.fileno(), termios.FIONREAD, buf)
-            if struct.unpack("i", bytes(buf))[0] == 0:
-                break
-            time.sleep(0.02)
+        wait_pipe_read(proc)
         time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(timeout=10)
@@ -1334,13 +1333,7 @@ def piped_run(args, split, between, stderr_ok=False):
     proc.stdin.write(first)
     proc.stdin.flush()
     # wait until the tool has read the first part from the pipe
-    deadline = time.time() + 10
-    buf = bytearray(4)
-    while time.time() < deadline:
-        fcntl.ioctl(proc.stdin.fileno(), termios.FIONREAD, buf)
-        if struct.unpack("i", bytes(buf))[0] == 0:
-            break
-        time.sleep(0.02)
+    wait_pipe_read(proc)
     time.sleep(0.5)
     between(proc)
     time.sleep(0.5)
