@@ -645,21 +645,17 @@ def _():
         expect_error(r, 1, r"smtpscope: -: truncated capture file \(incomplete header\)")
 
 
-@case("stdin-interrupted")
-def _():
-    """SIGINT while reading a pipe: a stop on request, like live capture (exit 0)."""
-    raw = (ROOT / pcap("helo-plain")).read_bytes()
-    offs = record_offsets(raw)
-    keep = 10
+def interrupted_pipe(data):
+    """Feed data through a pipe left open, then SIGINT: the read must be
+    interrupted, not ended by EOF. Returns (exit code, stdout, stderr)."""
     proc = subprocess.Popen([BIN, "-r", "-"], cwd=ROOT, env=ENV, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        proc.stdin.write(raw[:offs[keep]])
+        proc.stdin.write(data)
         proc.stdin.flush()
         wait_pipe_read(proc)
         time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
-        # stdin stays open: the read must be interrupted, not ended by EOF
         rc = proc.wait(timeout=10)
         out, err = proc.stdout.read(), proc.stderr.read().decode("utf-8", "replace")
     finally:
@@ -669,6 +665,16 @@ def _():
         proc.stdin.close()
         proc.stdout.close()
         proc.stderr.close()
+    return rc, out, err
+
+
+@case("stdin-interrupted")
+def _():
+    """SIGINT while reading a pipe: a stop on request, like live capture (exit 0)."""
+    raw = (ROOT / pcap("helo-plain")).read_bytes()
+    offs = record_offsets(raw)
+    keep = 10
+    rc, out, err = interrupted_pipe(raw[:offs[keep]])
     sanitizer_check(rc, err)
     events = parse(out)
     s = only_session(events)["smtp"]
@@ -773,23 +779,7 @@ def _():
     data, _ = mixed_linktypes(capture("helo-plain"))
     epbs = [off for off, t, _ in ng_blocks(data) if t == 6]
     keep = 10
-    proc = subprocess.Popen([BIN, "-r", "-"], cwd=ROOT, env=ENV, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        proc.stdin.write(data[:epbs[keep]])
-        proc.stdin.flush()
-        wait_pipe_read(proc)
-        time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
-        rc = proc.wait(timeout=10)
-        out, err = proc.stdout.read(), proc.stderr.read().decode("utf-8", "replace")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdin.close()
-        proc.stdout.close()
-        proc.stderr.close()
+    rc, out, err = interrupted_pipe(data[:epbs[keep]])
     sanitizer_check(rc, err)
     check(rc == 0 and err == "", "exit %d, stderr %r" % (rc, err.strip()[:200]))
     events = parse(out)
