@@ -24,6 +24,7 @@ struct ev_ctx {
 	bool write_failed;
 	struct authwatch *aw; /* AUTH failures across sessions, or NULL */
 	const char *extract_dir; /* --extract: write messages there, or NULL */
+	bool extract_attachments; /* and each attachment, decoded */
 	struct out *sinks;	/* socket sinks (syslog, unix), or NULL */
 };
 
@@ -32,6 +33,13 @@ static inline bool ev_json(const struct ev_ctx *ctx)
 {
 	return ctx->json || ctx->sinks;
 }
+
+/* An attachment being extracted: part index of the current message. */
+struct ev_part_file {
+	unsigned index;
+	struct ex_file *ex;
+	char name[64]; /* temporary name, and final one if never ended */
+};
 
 /* One SMTP connection as the event model sees it. */
 struct ev_flow {
@@ -44,6 +52,9 @@ struct ev_flow {
 	int64_t ts_start;
 	struct sbuf transcript;
 	struct ex_file *ex; /* the message being extracted */
+	char ex_name[48];
+	struct ev_part_file *parts; /* attachments being extracted */
+	size_t nparts;
 	uint32_t errors; /* 4xx and 5xx replies, for the transcript footer */
 	uint32_t messages;
 };

@@ -84,8 +84,26 @@ struct msg_alert {
 
 struct msg;
 
+/*
+ * Optional: the content of each recorded part as it streams (for
+ * extraction): a leaf's decoded octets, an embedded message's octets.
+ * Several parts stream at once when an embedded message holds parts of
+ * its own. part points into the parser's results: its type, filename and
+ * attachment flag are known at its first data; size, sha256 and truncated
+ * are set when end is called (also for a part without content).
+ */
+struct msg_hooks {
+	void (*data)(void *user, const struct msg_part *part, unsigned index,
+		     const uint8_t *p, size_t n);
+	void (*end)(void *user, const struct msg_part *part, unsigned index);
+	void *user;
+};
+
+
 /* A new parser; lim NULL takes the defaults. Never returns NULL. */
 struct msg *msg_new(const struct msg_limits *lim);
+/* Hooks called from msg_feed() and msg_end(); h is copied. */
+void msg_set_hooks(struct msg *m, const struct msg_hooks *h);
 /*
  * The message octets (unstuffed), in order, in any split: the results do
  * not depend on how the message is cut. Memory stays bounded by the caps.

@@ -270,6 +270,7 @@ struct smtp_session_info {
  * Callbacks: pointers given to them are valid only during the call.
  * Any member may be NULL.
  */
+struct msg_part;
 struct smtp_callbacks {
 	/* A command line arrived (real commands and <auth> lines). */
 	void (*command)(void *user, const struct smtp_cmd *cmd);
@@ -279,6 +280,16 @@ struct smtp_callbacks {
 	/* Message octets as they stream (unstuffed; for extraction). */
 	void (*body_data)(void *user, const struct smtp_txn *txn,
 			  const uint8_t *p, size_t n);
+	/*
+	 * Decoded content of each MIME leaf part of the message as it
+	 * streams, then its end (message.h's struct msg_hooks; not called
+	 * with no_message).
+	 */
+	void (*part_data)(void *user, const struct smtp_txn *txn,
+			  const struct msg_part *part, unsigned index,
+			  const uint8_t *p, size_t n);
+	void (*part_end)(void *user, const struct smtp_txn *txn,
+			 const struct msg_part *part, unsigned index);
 	/* A message body ended (complete or cut). */
 	void (*body)(void *user, const struct smtp_txn *txn);
 	void (*alert)(void *user, const struct smtp_alert *alert);

@@ -4,11 +4,14 @@
 #define SMTPSCOPE_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrndup(const char *s, size_t n);
+/* n octets as 2n lower-case hex digits and a NUL (out: 2n + 1 bytes). */
+void hex_encode(char *out, const uint8_t *p, size_t n);
 
 /* A growable byte string, always NUL-terminated once anything is added. */
 struct sbuf {

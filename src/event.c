@@ -3,9 +3,11 @@
 #include "event.h"
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <nettle/base64.h>
 #include <nettle/sha1.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -121,7 +123,13 @@ void ev_flow_init(struct ev_flow *f, struct ev_ctx *ctx, uint64_t session,
 
 void ev_flow_free(struct ev_flow *f)
 {
-	ex_close(&f->ex, false);
+	size_t i;
+
+	/* cut by the end of the run before the decoder ended them */
+	ex_close(&f->ex, f->ex_name, false);
+	for (i = 0; i < f->nparts; i++)
+		ex_close(&f->parts[i].ex, f->parts[i].name, false);
+	free(f->parts);
 	sb_free(&f->transcript);
 }
 
@@ -305,16 +313,72 @@ static void on_body_data(void *user, const struct smtp_txn *t,
 {
 	struct ev_flow *f = user;
 
-	if (f->ctx->extract_dir)
-		ex_write(&f->ex, f->ctx->extract_dir, f->session, t->index, p,
-			 n);
+	if (!f->ctx->extract_dir)
+		return;
+	if (!f->ex) {
+		snprintf(f->ex_name, sizeof(f->ex_name), "%" PRIu64 "-%u.eml",
+			 f->session, t->index);
+		f->ex = ex_open(f->ctx->extract_dir, f->ex_name);
+	}
+	ex_write(f->ex, p, n);
+}
+
+/* --extract-attachments: the file of part index, opened at its first use. */
+static struct ev_part_file *part_file(struct ev_flow *f,
+				      const struct smtp_txn *t, unsigned index)
+{
+	struct ev_part_file *pf;
+	size_t i;
+
+	for (i = 0; i < f->nparts; i++)
+		if (f->parts[i].index == index)
+			return &f->parts[i];
+	f->parts = xrealloc(f->parts, (f->nparts + 1) * sizeof(*f->parts));
+	pf = &f->parts[f->nparts++];
+	pf->index = index;
+	snprintf(pf->name, sizeof(pf->name), "%" PRIu64 "-%u-part%u",
+		 f->session, t->index, index);
+	pf->ex = ex_open(f->ctx->extract_dir, pf->name);
+	return pf;
+}
+
+/*
+ * Each attachment decoded, named by its SHA-256; one cut short is
+ * SESSION-N-partK.partial (K: its index in email.parts).
+ */
+static void on_part_data(void *user, const struct smtp_txn *t,
+			 const struct msg_part *part, unsigned index,
+			 const uint8_t *p, size_t n)
+{
+	struct ev_flow *f = user;
+
+	if (f->ctx->extract_attachments && part->attachment)
+		ex_write(part_file(f, t, index)->ex, p, n);
+}
+
+static void on_part_end(void *user, const struct smtp_txn *t,
+			const struct msg_part *part, unsigned index)
+{
+	struct ev_flow *f = user;
+	struct ev_part_file *pf;
+	char hex[65];
+
+	if (!f->ctx->extract_attachments || !part->attachment)
+		return;
+	/* a part without content is an empty file */
+	pf = part_file(f, t, index);
+	/* the hash of part of a file would mislead: a cut one keeps the
+	 * name that says which message and part it is */
+	hex_encode(hex, part->sha256, sizeof(part->sha256));
+	ex_close(&pf->ex, part->truncated ? pf->name : hex, !part->truncated);
+	*pf = f->parts[--f->nparts];
 }
 
 static void on_body(void *user, const struct smtp_txn *t)
 {
 	struct ev_flow *f = user;
 
-	ex_close(&f->ex, t->body_done && !t->gap);
+	ex_close(&f->ex, f->ex_name, t->body_done && !t->gap);
 
 	f->messages++;
 	if (tr_on(f))
@@ -420,11 +484,7 @@ static void on_transaction(void *user, const struct smtp_txn *t)
 		add_int(s, "size", (int64_t)t->size);
 		if (t->gap)
 			add(s, "gap", json_object_new_boolean(1));
-		for (i = 0; i < 32; i++) {
-			hex[2 * i] = "0123456789abcdef"[t->sha256[i] >> 4];
-			hex[2 * i + 1] = "0123456789abcdef"[t->sha256[i] & 15];
-		}
-		hex[64] = '\0';
+		hex_encode(hex, t->sha256, 32);
 		if (!t->gap) /* the hash of part of a message would mislead */
 			add_str(s, "sha256", hex);
 	}
@@ -503,6 +563,8 @@ const struct smtp_callbacks ev_smtp_callbacks = {
     .command = on_command,
     .reply = on_reply,
     .body_data = on_body_data,
+    .part_data = on_part_data,
+    .part_end = on_part_end,
     .body = on_body,
     .alert = on_alert,
     .transaction = on_transaction,

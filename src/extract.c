@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* extract.c - write each message to DIR/<session>-<n>.eml as it streams. */
+/* extract.c - write messages and attachments to files as they stream. */
 #include "extract.h"
 
 #include <errno.h>
@@ -13,9 +13,9 @@
 #include "util.h"
 
 struct ex_file {
-	FILE *fp;      /* NULL after an error: the rest is skipped */
-	char *tmp;     /* where it is written */
-	char *final;   /* where it goes when complete, without ".partial" */
+	FILE *fp;  /* NULL after an error: the rest is skipped */
+	char *dir;
+	char *tmp; /* where it is written */
 	bool failed;
 };
 
@@ -40,14 +40,14 @@ int ex_check_dir(const char *dir, char *err)
 	return 0;
 }
 
-static char *path_of(const char *dir, const char *prefix, uint64_t session,
-		     uint32_t txn, const char *suffix)
+static char *path_of(const char *dir, const char *prefix, const char *name,
+		     const char *suffix)
 {
-	size_t n = strlen(dir) + 64;
+	size_t n = strlen(dir) + strlen(prefix) + strlen(name) +
+		   strlen(suffix) + 2;
 	char *p = xmalloc(n);
 
-	snprintf(p, n, "%s/%s%" PRIu64 "-%u.eml%s", dir, prefix, session, txn,
-		 suffix);
+	snprintf(p, n, "%s/%s%s%s", dir, prefix, name, suffix);
 	return p;
 }
 
@@ -65,30 +65,30 @@ static void failure(struct ex_file *f, const char *what, const char *path)
 	}
 }
 
-void ex_write(struct ex_file **fp, const char *dir, uint64_t session,
-	      uint32_t txn, const uint8_t *p, size_t n)
+struct ex_file *ex_open(const char *dir, const char *tmp)
 {
-	struct ex_file *f = *fp;
+	struct ex_file *f = xcalloc(1, sizeof(*f));
 
-	if (!f) {
-		f = *fp = xcalloc(1, sizeof(*f));
-		/* a hidden temporary name: nothing partial under a final one */
-		f->tmp = path_of(dir, ".", session, txn, ".tmp");
-		f->final = path_of(dir, "", session, txn, "");
-		f->fp = fopen(f->tmp, "wb");
-		if (!f->fp)
-			failure(f, "cannot create", f->tmp);
-	}
+	f->dir = xstrndup(dir, strlen(dir));
+	f->tmp = path_of(dir, ".", tmp, ".tmp");
+	f->fp = fopen(f->tmp, "wb");
+	if (!f->fp)
+		failure(f, "cannot create", f->tmp);
+	return f;
+}
+
+void ex_write(struct ex_file *f, const uint8_t *p, size_t n)
+{
 	if (f->failed || !n)
 		return;
 	if (fwrite(p, 1, n, f->fp) != n)
 		failure(f, "cannot write", f->tmp);
 }
 
-void ex_close(struct ex_file **fp, bool complete)
+void ex_close(struct ex_file **fp, const char *name, bool complete)
 {
 	struct ex_file *f = *fp;
-	char *partial;
+	char *final;
 
 	if (!f)
 		return;
@@ -98,19 +98,17 @@ void ex_close(struct ex_file **fp, bool complete)
 	}
 	f->fp = NULL;
 	if (!f->failed) {
-		partial = complete ? NULL : xmalloc(strlen(f->final) + 9);
-		if (partial)
-			sprintf(partial, "%s.partial", f->final);
-		if (rename(f->tmp, partial ? partial : f->final) < 0) {
+		final = path_of(f->dir, "", name, complete ? "" : ".partial");
+		if (rename(f->tmp, final) < 0) {
 			failure(f, "cannot rename", f->tmp);
 			unlink(f->tmp);
 		} else {
 			files_written++;
 		}
-		free(partial);
+		free(final);
 	}
+	free(f->dir);
 	free(f->tmp);
-	free(f->final);
 	free(f);
 	*fp = NULL;
 }

@@ -164,6 +164,9 @@ static void usage(FILE *out)
 	    "                         attachments): faster, no email object\n"
 	    "      --extract DIR      write each message to DIR/SESSION-N.eml\n"
 	    "                         (.eml.partial when cut short)\n"
+	    "      --extract-attachments\n"
+	    "                         and each attachment, decoded, to\n"
+	    "                         DIR/SHA256 (needs --extract)\n"
 	    "      --commands         also emit one smtp_command event per\n"
 	    "                         command/reply pair\n"
 	    "      --ports LIST       SMTP server ports (default " DEFAULT_PORTS
@@ -422,6 +425,7 @@ int main(int argc, char **argv)
 	    {"transcript", no_argument, NULL, 9},
 	    {"no-email", no_argument, NULL, 10},
 	    {"extract", required_argument, NULL, 11},
+	    {"extract-attachments", no_argument, NULL, 14},
 	    {"stats-interval", required_argument, NULL, 12},
 	    {"idle-timeout", required_argument, NULL, 13},
 	    {"user", required_argument, NULL, 'Z'},
@@ -534,6 +538,9 @@ int main(int argc, char **argv)
 		case 11:
 			ctx.extract_dir = optarg;
 			break;
+		case 14:
+			ctx.extract_attachments = true;
+			break;
 		case 12:
 			stats_interval = (int64_t)parse_num(
 			    "--stats-interval", optarg, 1, 86400 * 365);
@@ -600,6 +607,11 @@ int main(int argc, char **argv)
 		die(2,
 		    "give exactly one of -r FILE or -i IFACE (see --help)%s%s",
 		    "", "");
+	if (ctx.extract_attachments && !ctx.extract_dir)
+		die(2, "--extract-attachments needs --extract DIR%s%s", "", "");
+	if (ctx.extract_attachments && ro.smtp.no_message)
+		die(2, "--extract-attachments needs the message parser: "
+		       "drop --no-email%s%s", "", "");
 	filter = join_args(argc - optind, argv + optind);
 	if (!filter && conf_filter) /* the command line's wins */
 		filter = conf_filter;

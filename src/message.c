@@ -96,6 +96,11 @@ struct msg *msg_new(const struct msg_limits *lim)
 	return m;
 }
 
+void msg_set_hooks(struct msg *m, const struct msg_hooks *h)
+{
+	m->hooks = *h;
+}
+
 /* ---- results ---- */
 
 static void strlower(char *s)
@@ -402,22 +407,36 @@ static void ent_end(struct msg *m, bool truncated, bool eol)
 	e->state = ES_SKIP;
 }
 
+/* Octets of an embedded message (message/rfc822), as they pass. */
+static void frame_octets(struct msg *m, struct frame *f, const uint8_t *p,
+			 size_t n)
+{
+	if (!n)
+		return;
+	sha256_update(&f->sha, n, p);
+	f->size += n;
+	if (m->hooks.data && f->rec >= 0)
+		m->hooks.data(m->hooks.user, &m->parts[f->rec],
+			      (unsigned)f->rec, p, n);
+}
+
 static void frame_pop(struct msg *m, const char *why)
 {
 	struct frame *f = &m->fr[--m->nfr];
 	struct msg_part *p = f->rec >= 0 ? &m->parts[f->rec] : NULL;
 
 	if (f->rfc822) {
-		if (m->ending && f->pend) { /* the message's last line end */
-			sha256_update(&f->sha, f->pend,
-				      (const uint8_t *)"\r\n" + 2 - f->pend);
-			f->size += f->pend;
-		}
+		if (m->ending && f->pend) /* the message's last line end */
+			frame_octets(m, f, (const uint8_t *)"\r\n" + 2 - f->pend,
+				     f->pend);
 		if (p) {
 			p->size = f->size;
 			sha256_digest(&f->sha, sizeof(p->sha256), p->sha256);
 			p->truncated = m->ending && !m->complete;
 			msg_check_exec(m, f->rec, NULL);
+			if (m->hooks.end)
+				m->hooks.end(m->hooks.user, p,
+					     (unsigned)f->rec);
 		}
 		return;
 	}
@@ -448,16 +467,14 @@ static int boundary(const struct frame *f, const uint8_t *s, size_t len)
 	return kind;
 }
 
-static void raw_line(struct frame *f, const uint8_t *s, size_t len, uint8_t eol)
+static void raw_line(struct msg *m, struct frame *f, const uint8_t *s,
+		     size_t len, uint8_t eol)
 {
-	if (f->pend) {
-		sha256_update(&f->sha, f->pend,
-			      (const uint8_t *)"\r\n" + 2 - f->pend);
-		f->size += f->pend;
-	}
+	if (f->pend)
+		frame_octets(m, f, (const uint8_t *)"\r\n" + 2 - f->pend,
+			     f->pend);
 	f->pend = eol;
-	sha256_update(&f->sha, len, s);
-	f->size += len;
+	frame_octets(m, f, s, len);
 }
 
 static bool field_start_ok(const uint8_t *s, size_t len)
@@ -544,7 +561,7 @@ static void process_line(struct msg *m, const uint8_t *s, size_t len,
 	/* the line is in the embedded messages that enclose frame k */
 	for (i = 0; i < (k >= 0 ? k : (int)m->nfr); i++)
 		if (m->fr[i].rfc822)
-			raw_line(&m->fr[i], s, len, eol);
+			raw_line(m, &m->fr[i], s, len, eol);
 	if (k >= 0) {
 		ent_end(m, false, false);
 		while ((int)m->nfr > k + 1)
@@ -660,7 +677,7 @@ static void bulk(struct msg *m, const uint8_t *p, size_t k)
 	}
 	for (i = 0; i < m->nfr; i++)
 		if (m->fr[i].rfc822)
-			raw_line(&m->fr[i], p, len, eol);
+			raw_line(m, &m->fr[i], p, len, eol);
 	if (m->cur.state == ES_LEAF)
 		msg_leaf_line(m, p, len, eol);
 	m->first_line = false;

@@ -109,6 +109,7 @@ struct frame {
 
 struct msg {
 	struct msg_limits lim;
+	struct msg_hooks hooks;
 	bool done, complete, ending;
 	bool eightbit;
 	/* line assembly */

@@ -65,17 +65,6 @@ static void add_addrs(struct json_object *o, const struct msg *m,
 	json_object_object_add(o, key, obj);
 }
 
-static void hex32(char *out, const uint8_t *d)
-{
-	size_t i;
-
-	for (i = 0; i < 32; i++) {
-		out[2 * i] = "0123456789abcdef"[d[i] >> 4];
-		out[2 * i + 1] = "0123456789abcdef"[d[i] & 15];
-	}
-	out[64] = '\0';
-}
-
 /* The envelope's format: ISO 8601, UTC, microseconds, +0000. */
 static void iso_time(char *out, size_t n, int64_t ts)
 {
@@ -102,7 +91,7 @@ static struct json_object *part_json(const struct msg_part *p)
 	add_int(o, "parent", p->parent);
 	if (p->leaf) {
 		add_int(o, "size", (int64_t)p->size);
-		hex32(hex, p->sha256);
+		hex_encode(hex, p->sha256, 32);
 		if (!p->truncated)
 			add_str(o, "sha256", hex);
 	}
@@ -123,7 +112,7 @@ static struct json_object *attachment_json(const struct msg_part *p)
 	add_int(f, "size", (int64_t)p->size);
 	if (!p->truncated) {
 		h = json_object_new_object();
-		hex32(hex, p->sha256);
+		hex_encode(hex, p->sha256, 32);
 		add_str(h, "sha256", hex);
 		json_object_object_add(f, "hash", h);
 	}

@@ -196,6 +196,9 @@ static void sink(struct msg *m, const uint8_t *p, size_t n)
 		return;
 	e->size += n;
 	sha256_update(&e->sha, n, p);
+	if (m->hooks.data && e->rec >= 0)
+		m->hooks.data(m->hooks.user, &m->parts[e->rec],
+			      (unsigned)e->rec, p, n);
 	if (e->nmagic < sizeof(e->magic)) {
 		for (; i < n && e->nmagic < sizeof(e->magic); i++)
 			e->magic[e->nmagic++] = p[i];
@@ -537,5 +540,7 @@ void msg_leaf_end(struct msg *m, bool truncated, bool eol)
 		sha256_digest(&e->sha, sizeof(p->sha256), p->sha256);
 		p->truncated = truncated;
 		msg_check_exec(m, e->rec, e);
+		if (m->hooks.end)
+			m->hooks.end(m->hooks.user, p, (unsigned)e->rec);
 	}
 }

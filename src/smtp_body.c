@@ -16,6 +16,35 @@ void smtp_body_start(struct smtp_session *s)
 	s->looklen = 0;
 }
 
+static void part_data(void *user, const struct msg_part *part,
+		      unsigned index, const uint8_t *p, size_t n)
+{
+	struct smtp_session *s = user;
+
+	s->cb->part_data(s->user, &s->cur->pub, part, index, p, n);
+}
+
+static void part_end(void *user, const struct msg_part *part, unsigned index)
+{
+	struct smtp_session *s = user;
+
+	s->cb->part_end(s->user, &s->cur->pub, part, index);
+}
+
+/* The message parser of a new body; it runs only within s->cur. */
+static struct msg *message_new(struct smtp_session *s)
+{
+	struct msg *m = msg_new(NULL);
+	struct msg_hooks h = {NULL, NULL, s};
+
+	if (s->cb->part_data)
+		h.data = part_data;
+	if (s->cb->part_end)
+		h.end = part_end;
+	msg_set_hooks(m, &h);
+	return m;
+}
+
 static void body_data(struct smtp_session *s, const uint8_t *p, size_t n,
 		      int64_t ts)
 {
@@ -33,7 +62,7 @@ static void body_data(struct smtp_session *s, const uint8_t *p, size_t n,
 	if (s->opt.no_message)
 		return;
 	if (!t->msg)
-		t->msg = msg_new(NULL);
+		t->msg = message_new(s);
 	msg_feed(t->msg, p, n);
 }
 

@@ -48,6 +48,17 @@ char *xstrndup(const char *s, size_t n)
 	return p;
 }
 
+void hex_encode(char *out, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = "0123456789abcdef"[p[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 void sb_append(struct sbuf *b, const void *data, size_t n)
 {
 	if (b->max && b->len + n > b->max) {

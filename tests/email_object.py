@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,8 +117,10 @@ EXPECT = {
 }
 
 
-def run(binary, pcap):
-    proc = subprocess.run([binary, "-r", str(pcap)], stdout=subprocess.PIPE,
+def run(binary, pcap, outdir):
+    """The events of pcap, messages and attachments extracted to outdir."""
+    proc = subprocess.run([binary, "-r", str(pcap), "--extract", outdir,
+                           "--extract-attachments"], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, timeout=120, check=False)
     if proc.returncode != 0:
         raise RuntimeError("exit status %d: %s" % (
@@ -222,6 +225,70 @@ def check(name, exp, events):
     return errs
 
 
+def check_extract(name, exp, outdir, events):
+    """--extract-attachments wrote each attachment, and only those, as
+    DIR/<sha256> with the bytes of the file the client attached; the
+    message is DIR/<session>-<n>.eml; no temporary file is left."""
+    session = [e for e in events if e.get("event_type") == "smtp_transaction"][0]
+    eml = "%d-%d.eml" % (session["smtp"]["session"], session["smtp"]["transaction"])
+    want = {eml: rebuild(name)}
+    for _, path, _ in exp["attachments"]:
+        data = (FILES / path).read_bytes()
+        want[hashlib.sha256(data).hexdigest()] = data
+    got = sorted(os.listdir(outdir))
+    if got != sorted(want):
+        return ["extracted files %s, expected %s" % (got, sorted(want))]
+    return ["extracted %s differs from %s" % (f, "the message the client sent"
+                                              if f == eml else "its attachment")
+            for f in got if (Path(outdir) / f).read_bytes() != want[f]]
+
+
+def check_cut(binary):
+    """pcaps/crafted/mime-cut-attachment.pcap: the client resets the
+    connection half way through a base64 attachment. The part is marked
+    truncated, without a hash, and saved as <session>-<n>-part<k>.partial
+    holding the decoded prefix of the file; the message as .eml.partial."""
+    data = bytes(range(256)) * 16  # tools/craft/make-pcaps.py's attachment
+    with tempfile.TemporaryDirectory() as out:
+        events = run(binary, REPO / "pcaps" / "crafted" /
+                     "mime-cut-attachment.pcap", out)
+        t = [e for e in events if e.get("event_type") == "smtp_transaction"]
+        if len(t) != 1:
+            return ["%d smtp_transaction events, expected 1" % len(t)]
+        t = t[0]
+        parts = t["email"]["parts"]
+        k = next(i for i, p in enumerate(parts) if p.get("name") == "data.bin")
+        stem = "%d-%d" % (t["smtp"]["session"], t["smtp"]["transaction"])
+        errs = []
+        if t["smtp"]["status"] != "incomplete":
+            errs.append("status %s, expected incomplete" % t["smtp"]["status"])
+        if not parts[k].get("truncated") or "sha256" in parts[k]:
+            errs.append("part %d: %s, expected truncated without sha256" % (
+                k, parts[k]))
+        files = sorted(os.listdir(out))
+        part = "%s-part%d.partial" % (stem, k)
+        want = sorted([stem + ".eml.partial", part])
+        if files != want:
+            return errs + ["extracted files %s, expected %s" % (files, want)]
+        got = (Path(out) / part).read_bytes()
+        if len(got) != parts[k]["size"] or not data.startswith(got) or \
+                len(got) < len(data) // 3:
+            errs.append("%s: %d bytes, not the first %d bytes of the file" % (
+                part, len(got), parts[k]["size"]))
+        return errs
+
+
+def report(name, errs):
+    if not errs:
+        print("PASS %s" % name)
+        return False
+    more = " (+%d more)" % (len(errs) - 1) if len(errs) > 1 else ""
+    print("FAIL %s: %s%s" % (name, errs[0], more))
+    for e in errs[1:]:
+        print("    %s" % e)
+    return True
+
+
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else str(REPO / "smtpscope")
     if not os.access(binary, os.X_OK):
@@ -230,19 +297,20 @@ def main():
     failed = False
     for name, exp in EXPECT.items():
         pcap = REPO / "pcaps" / (name + ".pcap")
-        try:
-            errs = check(name, exp, run(binary, pcap))
-        except (OSError, RuntimeError, ValueError,
-                subprocess.TimeoutExpired) as e:
-            errs = [str(e)]
-        if errs:
-            failed = True
-            more = " (+%d more)" % (len(errs) - 1) if len(errs) > 1 else ""
-            print("FAIL email/%s: %s%s" % (name, errs[0], more))
-            for e in errs[1:]:
-                print("    %s" % e)
-        else:
-            print("PASS email/%s" % name)
+        with tempfile.TemporaryDirectory() as out:
+            try:
+                events = run(binary, pcap, out)
+                failed |= report("email/" + name, check(name, exp, events))
+                failed |= report("extract/" + name,
+                                 check_extract(name, exp, out, events))
+            except (OSError, RuntimeError, ValueError,
+                    subprocess.TimeoutExpired) as e:
+                failed |= report("email/" + name, [str(e)])
+    try:
+        failed |= report("extract/cut-attachment", check_cut(binary))
+    except (OSError, RuntimeError, ValueError, KeyError, StopIteration,
+            subprocess.TimeoutExpired) as e:
+        failed |= report("extract/cut-attachment", [repr(e)])
     return 1 if failed else 0
 
 

@@ -3,6 +3,7 @@
 #include <json-c/json.h>
 #include <nettle/sha2.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,11 +109,81 @@ static void summary(struct sbuf *out, const struct msg *m)
 	json_object_put(o);
 }
 
+/*
+ * What the content hooks (struct msg_hooks) delivered for each part: every
+ * parse checks that the octets of each part with content arrive whole, in
+ * order (size and SHA-256 those of the part), and that it ends once.
+ */
+#define HOOKED_MAX 300
+static struct hooked {
+	struct sha256_ctx sha;
+	uint64_t size;
+	unsigned ends;
+	bool late; /* data after its end */
+} hooked[HOOKED_MAX];
+
+static void hook_data(void *user, const struct msg_part *part, unsigned index,
+		      const uint8_t *p, size_t n)
+{
+	(void)user;
+	(void)part;
+	if (index >= HOOKED_MAX)
+		return;
+	hooked[index].late |= hooked[index].ends > 0;
+	sha256_update(&hooked[index].sha, n, p);
+	hooked[index].size += n;
+}
+
+static void hook_end(void *user, const struct msg_part *part, unsigned index)
+{
+	const struct msg *m = user;
+	const struct msg_part *parts;
+	size_t n = msg_parts(m, &parts);
+
+	if (index >= n || part != &parts[index])
+		fail("hook end: part %u is not the parser's", index);
+	else if (index < HOOKED_MAX)
+		hooked[index].ends++;
+}
+
+static void check_hooked(const struct msg *m)
+{
+	const struct msg_part *p;
+	size_t n = msg_parts(m, &p), i;
+	uint8_t d[32];
+
+	for (i = 0; i < n && i < HOOKED_MAX; i++) {
+		if (!hooked[i].ends) {
+			if (p[i].leaf)
+				fail("hook: leaf part %zu never ended", i);
+			if (hooked[i].size)
+				fail("hook: data for part %zu, no end", i);
+			continue;
+		}
+		sha256_digest(&hooked[i].sha, 32, d);
+		if (hooked[i].ends != 1 || hooked[i].late)
+			fail("hook: part %zu ended %u times%s", i,
+			     hooked[i].ends, hooked[i].late ? ", data after" : "");
+		else if (hooked[i].size != p[i].size ||
+			 memcmp(d, p[i].sha256, 32))
+			fail("hook: part %zu: %llu octets, the part has %llu "
+			     "(or a different hash)",
+			     i, (unsigned long long)hooked[i].size,
+			     (unsigned long long)p[i].size);
+	}
+}
+
 static struct msg *parse(const char *text, size_t len, size_t cut, size_t step,
 			 const struct msg_limits *lim)
 {
 	struct msg *m = msg_new(lim);
+	struct msg_hooks h = {hook_data, hook_end, m};
 	size_t i;
+
+	memset(hooked, 0, sizeof(hooked));
+	for (i = 0; i < HOOKED_MAX; i++)
+		sha256_init(&hooked[i].sha);
+	msg_set_hooks(m, &h);
 
 	if (cut) {
 		msg_feed(m, (const uint8_t *)text, cut);
@@ -125,6 +196,7 @@ static struct msg *parse(const char *text, size_t len, size_t cut, size_t step,
 		msg_feed(m, (const uint8_t *)text, len);
 	}
 	msg_end(m, true);
+	check_hooked(m);
 	return m;
 }
 
@@ -1460,6 +1532,46 @@ static void test_cut(void)
 	}
 }
 
+/*
+ * A message cut at every offset (a gap, a reset): each part that began
+ * still ends exactly once through the hooks, with all its octets.
+ */
+static void test_cut_hooks(const char *name, const char *text)
+{
+	size_t len = strlen(text), cut;
+	struct msg *m;
+	struct msg_hooks h = {hook_data, hook_end, NULL};
+	unsigned k;
+
+	why[0] = '\0';
+	for (cut = 0; cut <= len && !why[0]; cut++) {
+		m = msg_new(NULL);
+		h.user = m;
+		memset(hooked, 0, sizeof(hooked));
+		for (k = 0; k < HOOKED_MAX; k++)
+			sha256_init(&hooked[k].sha);
+		msg_set_hooks(m, &h);
+		msg_feed(m, (const uint8_t *)text, cut);
+		msg_end(m, false);
+		check_hooked(m);
+		if (why[0]) {
+			char w[sizeof(why)];
+
+			memcpy(w, why, sizeof(w));
+			why[0] = '\0';
+			fail("cut at %zu: %.900s", cut, w);
+		}
+		msg_free(m);
+	}
+	if (why[0]) {
+		printf("FAIL message/%s: %s\n", name, why);
+		failed++;
+	} else {
+		printf("PASS message/%s\n", name);
+		passed++;
+	}
+}
+
 /* A comment before the type (RFC 5322 3.2.2); &amp; in an HTML href. */
 static const char commented[] =
     "From: a@b.test\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n"
@@ -1512,6 +1624,8 @@ int main(void)
 	run("received_chain_dates", chain, check_chain);
 	run("comment_before_type_html_amp", commented, check_commented);
 	test_cut();
+	test_cut_hooks("hooks_cut_anywhere_mixed", mixed);
+	test_cut_hooks("hooks_cut_anywhere_attached_eml", eml);
 	test_big();
 	printf("message: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -10,6 +10,7 @@ client would not send (smuggling, STARTTLS injection, password guessing).
 The output is byte-identical on every run.
 """
 
+import base64
 import os
 import sys
 
@@ -242,6 +243,42 @@ def bdat(p):
     c.close()
 
 
+def attachment_bytes():
+    """The attached file of mime-cut-attachment (tests/email_object.py
+    builds the same bytes)."""
+    return bytes(range(256)) * 16
+
+
+def mime_cut_attachment(p):
+    """A message whose base64 attachment the client stops sending half way
+    (the connection is reset): the part is truncated, the message cut."""
+    c = Conn(p, client=("192.0.2.7", 40015))
+    c.handshake()
+    c.server(BANNER)
+    c.client(EHLO)
+    c.server(EHLO_REPLY)
+    c.client(MAIL)
+    c.server(OK_MAIL)
+    c.client(RCPT)
+    c.server(OK_RCPT)
+    c.client(DATA)
+    c.server(GO_AHEAD)
+    b64 = base64.encodebytes(attachment_bytes()).replace(b"\n", b"\r\n")
+    body = (b"From: Alice <alice@client.test>\r\n"
+            b"To: Bob <bob@example.test>\r\n"
+            b"Subject: An attachment cut half way\r\n"
+            b"Date: Tue, 02 Jan 2024 09:30:00 +0100\r\n"
+            b"Message-ID: <cut-attachment@client.test>\r\n"
+            b"MIME-Version: 1.0\r\n"
+            b"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+            b"--b1\r\nContent-Type: text/plain\r\n\r\nSee the file.\r\n"
+            b"--b1\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Disposition: attachment; filename=\"data.bin\"\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n")
+    c.client(body + b64[:len(b64) // 2], seg=1000)
+    c.rst("client")
+
+
 CAPTURES = [
     ("midstream.pcap", midstream),
     ("no-syn.pcap", no_syn),
@@ -255,6 +292,7 @@ CAPTURES = [
     ("starttls-injection.pcap", starttls_injection),
     ("auth-bruteforce.pcap", auth_bruteforce),
     ("bdat.pcap", bdat),
+    ("mime-cut-attachment.pcap", mime_cut_attachment),
 ]
 
 
