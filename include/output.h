@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* output.h - socket sinks for the events: syslog, unix datagram and stream. */
+/* output.h - the sinks of the events: files, syslog, unix, redis, kafka. */
 #ifndef SMTPSCOPE_OUTPUT_H
 #define SMTPSCOPE_OUTPUT_H
 
@@ -14,10 +14,10 @@ bool out_is_sink(const char *spec);
 /* Add a sink; NULL o makes a new set. -1 with a reason in err (256 bytes). */
 int out_add(struct out **o, const char *spec, char *err);
 /*
- * One event, without its newline; key (the flow) partitions Kafka. Never
- * blocks: a sink that cannot take
- * it now drops it and counts; a sink that is down reconnects, at most
- * once a second.
+ * One event, without its newline; key (the flow) partitions Kafka. A
+ * socket never blocks: a sink that cannot take it now drops it and
+ * counts; one that is down reconnects, at most once a second. A file is
+ * written at once, one write(2) per event; what fails is counted too.
  */
 void out_write(struct out *o, const char *line, size_t len, const char *key,
 	       size_t klen);

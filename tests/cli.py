@@ -1476,6 +1476,36 @@ def _():
                  r"smtpscope: -o kafka://broker: expected kafka://BROKERS/TOPIC")
 
 
+@case("output-file-disk-full")
+def _():
+    """A file sink on a full disk (/dev/full: every write fails with
+    ENOSPC): one warning, every lost event counted, the other outputs get
+    every event, exit 0 as for any sink. /dev/full as the first output is
+    a write error (exit 1) and the file sink beside it still gets it all."""
+    if not os.path.exists("/dev/full"):
+        raise Skip("no /dev/full")
+    ref = reference("crafted/auth-bruteforce").decode().splitlines()
+    beside = tmp("beside-full.json")
+    r = run(["-r", pcap("crafted/auth-bruteforce"), "-o", "-", "-o", "file:/dev/full",
+             "-o", "file:" + beside])
+    check(r.rc == 0, "exit %s" % r.brief())
+    check(r.err_lines == ["smtpscope: output /dev/full: No space left on device; "
+                          "events dropped (and counted) until it is back"],
+          "stderr %r" % r.err[:300])
+    events = parse(r.out)
+    # every event before the stats event was lost on the full disk
+    check(stats_of(events)["output_dropped"] == len(events) - 1 == len(ref) - 1,
+          "output_dropped %r of %d events" % (stats_of(events)["output_dropped"], len(events)))
+    check(r.out.decode().splitlines()[:-1] == ref[:-1], "stdout differs from a plain run")
+    check(open(beside, "rb").read() == r.out, "the other file differs from stdout")
+    os.unlink(beside)
+    r = run(["-r", pcap("crafted/auth-bruteforce"), "-o", "file:/dev/full", "-o", beside])
+    expect_error(r, 1, r"smtpscope: /dev/full: write error: No space left on device")
+    got = open(beside, "rb").read().decode().splitlines()
+    check(len(got) == len(ref) and got[:-1] == ref[:-1], "the file sink has %d of %d events"
+          % (len(got), len(ref)))
+
+
 def redis_server():
     """A redis-server of our own on a free loopback port, or Skip."""
     exe = shutil.which("redis-server")

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* out_kafka.c - kafka://BROKERS/TOPIC, a producer through librdkafka. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "output_int.h"
+
+struct kafka_sink {
+	struct sink s;
+	rd_kafka_t *rk;
+	char topic[256];
+	char name[768]; /* BROKERS/TOPIC, for messages */
+};
+
+/*
+ * librdkafka queues (bounded) and sends on its own threads, and connects
+ * and reconnects by itself: to us this sink is never down, only full.
+ */
+static struct sink *kafka_open(const char *spec, char *err)
+{
+	struct kafka_sink *k = xcalloc(1, sizeof(*k));
+	const char *slash = strchr(spec + 8, '/');
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char brokers[512], ebuf[256];
+
+	if (!slash || slash == spec + 8 || !slash[1] ||
+	    (size_t)(slash - spec - 8) >= sizeof(brokers) ||
+	    strlen(slash + 1) >= sizeof(k->topic)) {
+		snprintf(err, OUT_ERR_MAX,
+			 "-o %s: expected kafka://BROKERS/TOPIC", spec);
+		rd_kafka_conf_destroy(conf);
+		free(k);
+		return NULL;
+	}
+	memcpy(brokers, spec + 8, (size_t)(slash - spec - 8));
+	brokers[slash - spec - 8] = '\0';
+	strcpy(k->topic, slash + 1);
+	snprintf(k->name, sizeof(k->name), "%s/%s", brokers, k->topic);
+	k->s.name = k->name;
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, ebuf,
+			      sizeof(ebuf)) != RD_KAFKA_CONF_OK ||
+	    rd_kafka_conf_set(conf, "queue.buffering.max.messages", "100000",
+			      ebuf, sizeof(ebuf)) != RD_KAFKA_CONF_OK ||
+	    !(k->rk =
+		  rd_kafka_new(RD_KAFKA_PRODUCER, conf, ebuf, sizeof(ebuf)))) {
+		snprintf(err, OUT_ERR_MAX, "-o %.100s: %.140s", spec, ebuf);
+		rd_kafka_conf_destroy(conf);
+		free(k);
+		return NULL;
+	}
+	return &k->s;
+}
+
+/* The key is the flow, so a session's events keep one partition. */
+static void kafka_write(struct sink *s, const char *line, size_t len,
+			const char *key, size_t klen)
+{
+	struct kafka_sink *k = (struct kafka_sink *)s;
+	rd_kafka_resp_err_t e = rd_kafka_producev(
+	    k->rk, RD_KAFKA_V_TOPIC(k->topic), RD_KAFKA_V_KEY(key, klen),
+	    RD_KAFKA_V_VALUE((void *)line, len),
+	    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+
+	if (e) { /* queue full, or a bad topic: dropped, counted */
+		s->dropped++;
+		out_sink_warn(s, rd_kafka_err2str(e));
+	} else {
+		out_sink_up(s, "queueing");
+	}
+	rd_kafka_poll(k->rk, 0); /* delivery reports, errors */
+}
+
+static void kafka_close(struct sink *s)
+{
+	struct kafka_sink *k = (struct kafka_sink *)s;
+
+	/* what librdkafka holds, with at most 5 s of waiting */
+	rd_kafka_flush(k->rk, 5000);
+	s->dropped += (uint64_t)rd_kafka_outq_len(k->rk);
+	rd_kafka_destroy(k->rk);
+	free(k);
+}
+
+const struct sink_ops out_kafka_ops = {
+    .open = kafka_open,
+    .write = kafka_write,
+    .close = kafka_close,
+};

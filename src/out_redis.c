@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* out_redis.c - redis://HOST[:PORT]/KEY[?mode=list|channel], via hiredis. */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis.h>
+
+#include "output_int.h"
+
+struct redis_sink {
+	struct sink s;
+	redisContext *rc; /* NULL while down */
+	char host[256], key[256];
+	int port;
+	bool channel; /* PUBLISH, not RPUSH */
+	char why[128];
+};
+
+static struct sink *redis_open(const char *spec, char *err)
+{
+	struct redis_sink *r = xcalloc(1, sizeof(*r));
+	const char *p = spec + 8, *slash = strchr(p, '/'), *q, *end;
+	const char *colon = memchr(p, ':', slash ? (size_t)(slash - p) : 0);
+	const char *hend = colon ? colon : slash;
+	size_t hl = hend ? (size_t)(hend - p) : 0;
+
+	r->s.name = r->host;
+	r->port = 6379;
+	if (!slash || !hl || hl >= sizeof(r->host) || !slash[1])
+		goto bad;
+	memcpy(r->host, p, hl);
+	if (colon) {
+		char *e;
+		long port = strtol(colon + 1, &e, 10);
+
+		if (e != slash || port < 1 || port > 65535)
+			goto bad;
+		r->port = (int)port;
+	}
+	q = strchr(slash + 1, '?');
+	if (q) {
+		if (!strcmp(q, "?mode=channel"))
+			r->channel = true;
+		else if (strcmp(q, "?mode=list"))
+			goto bad;
+	}
+	end = q ? q : slash + 1 + strlen(slash + 1);
+	if ((size_t)(end - (slash + 1)) >= sizeof(r->key))
+		goto bad;
+	memcpy(r->key, slash + 1, (size_t)(end - (slash + 1)));
+	return &r->s;
+bad:
+	snprintf(err, OUT_ERR_MAX,
+		 "-o %s: expected redis://HOST[:PORT]/KEY[?mode=list|channel]",
+		 spec);
+	free(r);
+	return NULL;
+}
+
+/* Non-blocking: a refused connection shows at the first write. */
+static int redis_connect(struct sink *s, const char **why)
+{
+	struct redis_sink *r = (struct redis_sink *)s;
+
+	r->rc = redisConnectNonBlock(r->host, r->port);
+	if (!r->rc || r->rc->err) {
+		snprintf(r->why, sizeof(r->why), "%s",
+			 r->rc ? r->rc->errstr : "out of memory");
+		*why = r->why;
+		if (r->rc)
+			redisFree(r->rc);
+		r->rc = NULL;
+		return OUT_DOWN;
+	}
+	return OUT_PENDING;
+}
+
+static void redis_disconnect(struct sink *s)
+{
+	struct redis_sink *r = (struct redis_sink *)s;
+
+	redisFree(r->rc); /* closes the socket */
+	r->rc = NULL;
+}
+
+/* RPUSH or PUBLISH, pipelined: queued in hiredis, written when it can. */
+static void redis_write(struct sink *s, const char *line, size_t len,
+			const char *key, size_t klen)
+{
+	struct redis_sink *r = (struct redis_sink *)s;
+	void *reply;
+	int done;
+
+	(void)key;
+	(void)klen;
+	if (sdslen(r->rc->obuf) + len > OUT_QUEUE_MAX) {
+		s->dropped++;
+		return;
+	}
+	redisAppendCommand(r->rc, r->channel ? "PUBLISH %s %b" : "RPUSH %s %b",
+			   r->key, line, len);
+	if (redisBufferWrite(r->rc, &done) == REDIS_ERR ||
+	    redisBufferRead(r->rc) == REDIS_ERR) {
+		s->dropped++;
+		snprintf(r->why, sizeof(r->why), "%s", r->rc->errstr);
+		out_sink_down(s, r->why);
+		return;
+	}
+	/* the replies (counts) are read and thrown away */
+	while (redisGetReplyFromReader(r->rc, &reply) == REDIS_OK && reply) {
+		freeReplyObject(reply);
+		out_sink_up(s, "connected"); /* a reply: it is back */
+	}
+}
+
+static void redis_close(struct sink *s)
+{
+	struct redis_sink *r = (struct redis_sink *)s;
+	struct pollfd pf;
+	int done = 0, i;
+
+	if (r->rc) {
+		/* what is queued, with at most 2 s of waiting */
+		pf.fd = r->rc->fd;
+		pf.events = POLLOUT;
+		for (i = 0; i < 200 && !done; i++) {
+			if (redisBufferWrite(r->rc, &done) == REDIS_ERR)
+				break;
+			if (!done)
+				poll(&pf, 1, 10);
+		}
+		if (!done)
+			s->dropped++;
+		redisFree(r->rc);
+	}
+	free(r);
+}
+
+const struct sink_ops out_redis_ops = {
+    .open = redis_open,
+    .connect = redis_connect,
+    .write = redis_write,
+    .disconnect = redis_disconnect,
+    .close = redis_close,
+};
