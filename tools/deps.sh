@@ -9,10 +9,21 @@ for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 		missing="$missing $p"
 done
+# postfix is for tests/live.py only (it skips without it): installed as root,
+# and not in place of another MTA (/usr/sbin/sendmail), which apt would remove
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null &&
+	! dpkg-query -W -f='${Status}' postfix 2>/dev/null | grep -q "ok installed" &&
+	[ ! -e /usr/sbin/sendmail ]; then
+	missing="$missing postfix"
+fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 	echo "deps: installing:$missing"
 	export DEBIAN_FRONTEND=noninteractive
+	# "No configuration": no system Postfix is set up or started; the
+	# tests run a private instance on a port of their own
+	echo "postfix postfix/main_mailer_type select No configuration" |
+		debconf-set-selections
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 else

@@ -80,9 +80,11 @@ if [ -n "$(listeners)" ]; then
 fi
 
 # --- 3. private Postfix instance ------------------------------------------------
+# tools/postfix-private.sh writes the config from main.cf.in and master.cf.in
+# here, unchanged for ports 25 and 587 on 127.0.0.1 and [::1].
+PRIVATE=$HERE/../postfix-private.sh
 TMP=$(mktemp -d /tmp/smtpscope-record.XXXXXX)
 chmod 755 "$TMP"
-CONF=$TMP/conf
 TCPDUMP_PID=
 STARTED=
 
@@ -94,23 +96,7 @@ cleanup() {
         wait "$TCPDUMP_PID" 2>/dev/null || true
     fi
     if [ -n "$STARTED" ]; then
-        local pid
-        pid=$(sed -n '1{s/ //g;p}' "$TMP/queue/pid/master.pid" 2>/dev/null || true)
-        say "stopping the private postfix: postfix -c \$TMP/conf stop"
-        postfix -c "$CONF" stop >/dev/null 2>&1 || true
-        if [ -n "$pid" ]; then
-            for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-            kill -0 "$pid" 2>/dev/null && { say "master $pid still running, killing it"; kill -9 "$pid" || true; }
-        fi
-        # Daemons of this instance run with $TMP/queue as working directory.
-        for _ in $(seq 40); do
-            local left=()
-            for p in /proc/[0-9]*; do
-                [ "$(readlink "$p/cwd" 2>/dev/null)" = "$TMP/queue" ] && left+=("${p#/proc/}")
-            done
-            [ ${#left[@]} -eq 0 ] && break
-            sleep 0.25
-        done
+        "$PRIVATE" stop "$TMP" || true
     fi
     if [ $rc -ne 0 ] && [ -f "$TMP/postfix.log" ]; then
         echo "--- last lines of the private postfix log ---" >&2
@@ -127,41 +113,15 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 say "private postfix under $TMP"
-mkdir -p "$CONF/sasl" "$TMP/queue" "$TMP/data" "$TMP/mail" "$TMP/tls" "$TMP/sasl"
-subst() { sed -e "s|@TMP@|$TMP|g" -e "s|@CONF@|$CONF|g" "$1" > "$2"; }
-subst "$HERE/main.cf.in" "$CONF/main.cf"
-subst "$HERE/master.cf.in" "$CONF/master.cf"
-subst "$HERE/smtpd.conf.in" "$CONF/sasl/smtpd.conf"
-cp "$HERE/vmailbox" "$HERE/rcpt_access" "$CONF/"
-chown postfix "$TMP/data"
-chown 65534:65534 "$TMP/mail"
-
-say "+ openssl req -x509 (self-signed certificate for mx.example.test)"
-openssl req -x509 -newkey rsa:2048 -nodes -days 3650 \
-    -subj "/CN=mx.example.test" -addext "subjectAltName=DNS:mx.example.test" \
-    -keyout "$TMP/tls/key.pem" -out "$TMP/tls/cert.pem" 2>/dev/null
-chmod 600 "$TMP/tls/key.pem"
-
+# The submission service reads this sasldb (smtpd.conf.in).
+mkdir -p "$TMP/sasl"
 say "+ saslpasswd2 (sasldb user $AUTH_USER@$AUTH_REALM)"
 printf '%s' "$AUTH_PASS" | saslpasswd2 -f "$TMP/sasl/sasldb2" -p -c -u "$AUTH_REALM" "$AUTH_USER"
 chown postfix "$TMP/sasl/sasldb2"
 chmod 600 "$TMP/sasl/sasldb2"
 
-say "+ postfix -c \$TMP/conf check && start"
-postfix -c "$CONF" check
-postfix -c "$CONF" start
 STARTED=1
-
-wanted=("127.0.0.1:25" "127.0.0.1:587" "[::1]:25" "[::1]:587")
-for i in $(seq 40); do
-    now=$(ss -Hltn | awk '{print $4}')
-    ok=1
-    for w in "${wanted[@]}"; do grep -qxF "$w" <<<"$now" || ok=; done
-    [ -n "$ok" ] && break
-    [ "$i" = 40 ] && die "private postfix did not start listening on ${wanted[*]}"
-    sleep 0.25
-done
-say "private postfix listening on ${wanted[*]}"
+"$PRIVATE" start --ipv6 --submission 587 "$TMP" 25
 
 # --- 4. scenarios ----------------------------------------------------------------
 mkdir -p "$OUTDIR"
