@@ -13,7 +13,7 @@ HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) -Iinclude $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
-LIBS = $(NIDS_LIBS) $(PKG_LIBS)
+LIBS = $(NIDS_LIBS) $(PKG_LIBS) -pthread
 
 # The test build: sanitizers on, no optimisation games.
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -52,6 +52,9 @@ build/test_smtp: tests/test_smtp.c $(LIB_SAN_OBJS) $(HDRS)
 
 build/test_message: tests/test_message.c $(LIB_SAN_OBJS) $(HDRS)
 	$(CC) $(SAN_CFLAGS) -o $@ tests/test_message.c $(LIB_SAN_OBJS) $(LIBS)
+
+build/test_hashq: tests/test_hashq.c $(LIB_SAN_OBJS) $(HDRS)
+	$(CC) $(SAN_CFLAGS) -o $@ tests/test_hashq.c $(LIB_SAN_OBJS) $(LIBS)
 
 build/kafka_check: tests/kafka_check.c | build
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -o $@ tests/kafka_check.c \
@@ -92,7 +95,7 @@ install: smtpscope build/smtpscope.8
 demo: all
 	@sh tools/demo.sh
 
-check: deps smtpscope build/smtpscope-san build/test_smtp build/test_message build/alerts-doc build/smtpscope.8 build/kafka_check bench-tools
+check: deps smtpscope build/smtpscope-san build/test_smtp build/test_message build/test_hashq build/alerts-doc build/smtpscope.8 build/kafka_check bench-tools
 	@sh tests/run.sh
 
 golden: deps build/smtpscope-san
@@ -102,13 +105,13 @@ golden: deps build/smtpscope-san
 FUZZ_SECONDS ?= 120
 DECODER_SRCS := src/smtp.c src/smtp_body.c src/smtp_cmd.c src/smtp_reply.c \
 	src/smtp_txn.c src/util.c src/message.c src/message_hdr.c \
-	src/message_mime.c
+	src/message_mime.c src/hashq.c
 build/fuzz_smtp: tests/fuzz_smtp.c $(DECODER_SRCS) $(HDRS) | build
 	@command -v clang >/dev/null || { echo "make fuzz needs clang:" \
 		"apt-get install -y clang"; exit 1; }
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude \
 		-fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_smtp.c \
-		$(DECODER_SRCS) $(shell pkg-config --libs nettle)
+		$(DECODER_SRCS) $(shell pkg-config --libs nettle) -pthread
 
 fuzz: build/fuzz_smtp
 	@mkdir -p build/fuzz-corpus

@@ -14,6 +14,7 @@
 #include "authwatch.h"
 #include "capture.h"
 #include "extract.h"
+#include "hashq.h"
 #include "output.h"
 #include "event.h"
 #include "reassembly.h"
@@ -652,6 +653,11 @@ int main(int argc, char **argv)
 
 	if (run_as)
 		drop_privileges(run_as);
+	rc = hq_start(); /* if it fails, hashes are computed inline */
+	if (rc)
+		fprintf(stderr, "smtpscope: warning: no hashing thread: %s\n",
+			strerror(rc));
+	rc = 0;
 	sv.ctx = &ctx;
 	sv.outpath = outpath && strcmp(outpath, "-") ? outpath : NULL;
 	sv.interval = stats_interval * 1000000;
@@ -662,6 +668,7 @@ int main(int argc, char **argv)
 		rc = 1;
 	}
 	rs_finish(stop_requested ? SMTP_CLOSE_SHUTDOWN : SMTP_CLOSE_EOF);
+	hq_stop();
 	if (ev_json(&ctx))
 		ev_write_stats(&ctx, rs_last_ts(), stats_json(the_cap, &ctx));
 

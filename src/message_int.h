@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <nettle/sha2.h>
 
+#include "hashq.h"
 #include "message.h"
 #include "util.h"
 
@@ -79,7 +79,6 @@ struct ent {
 	int qx;
 	uint8_t qws[QP_WS_MAX];
 	size_t qwn;
-	struct sha256_ctx sha;
 	uint64_t size;
 	uint8_t magic[8];
 	unsigned nmagic;
@@ -101,8 +100,7 @@ struct frame {
 	unsigned depth;
 	size_t blen;
 	char boundary[BOUNDARY_MAX + 1];
-	/* message/rfc822: its octets hashed as they pass */
-	struct sha256_ctx sha;
+	/* message/rfc822: its octets hashed as they pass (jobs[rec]) */
 	uint64_t size;
 	uint8_t pend;
 };
@@ -137,6 +135,7 @@ struct msg {
 	unsigned header_count, refs;
 	bool top_done;
 	struct msg_part *parts;
+	struct hq_job **jobs; /* SHA-256 of each part, until it is read */
 	size_t nparts, partcap;
 	char **urls;
 	size_t nurls, urls_dropped;
@@ -167,5 +166,10 @@ void msg_leaf_line(struct msg *m, const uint8_t *s, size_t len, uint8_t eol);
  */
 void msg_leaf_raw(struct msg *m, const uint8_t *p, size_t n);
 void msg_leaf_end(struct msg *m, bool truncated, bool eol);
+/*
+ * A part's content is over: its SHA-256 is finished on the hashing
+ * thread and read when asked for, unless the end hook needs it now.
+ */
+void msg_part_done(struct msg *m, int rec);
 
 #endif

@@ -195,10 +195,12 @@ static void sink(struct msg *m, const uint8_t *p, size_t n)
 	if (!n)
 		return;
 	e->size += n;
-	sha256_update(&e->sha, n, p);
-	if (m->hooks.data && e->rec >= 0)
-		m->hooks.data(m->hooks.user, &m->parts[e->rec],
-			      (unsigned)e->rec, p, n);
+	if (e->rec >= 0) {
+		hq_update(m->jobs[e->rec], p, n);
+		if (m->hooks.data)
+			m->hooks.data(m->hooks.user, &m->parts[e->rec],
+				      (unsigned)e->rec, p, n);
+	}
 	if (e->nmagic < sizeof(e->magic)) {
 		for (; i < n && e->nmagic < sizeof(e->magic); i++)
 			e->magic[e->nmagic++] = p[i];
@@ -502,7 +504,8 @@ void msg_leaf_start(struct msg *m, const char *type)
 	e->dec = !strcmp(e->cte, "base64")	       ? D_BASE64
 		 : !strcmp(e->cte, "quoted-printable") ? D_QP
 						       : D_IDENTITY;
-	sha256_init(&e->sha);
+	if (e->rec >= 0 && !m->jobs[e->rec])
+		m->jobs[e->rec] = hq_new();
 	e->text = !strcmp(type, "text/plain") || !strcmp(type, "text/html");
 }
 
@@ -537,10 +540,8 @@ void msg_leaf_end(struct msg *m, bool truncated, bool eol)
 	if (e->rec >= 0) {
 		p = &m->parts[e->rec];
 		p->size = e->size;
-		sha256_digest(&e->sha, sizeof(p->sha256), p->sha256);
 		p->truncated = truncated;
 		msg_check_exec(m, e->rec, e);
-		if (m->hooks.end)
-			m->hooks.end(m->hooks.user, p, (unsigned)e->rec);
+		msg_part_done(m, e->rec);
 	}
 }

@@ -2,6 +2,7 @@
 /* smtp_body.c - message bodies: DATA dot-stuffing, BDAT chunks, smuggling. */
 #include <string.h>
 
+#include "hashq.h"
 #include "message.h"
 #include "smtp_int.h"
 
@@ -56,7 +57,9 @@ static void body_data(struct smtp_session *s, const uint8_t *p, size_t n,
 		t = s->cur = smtp_txn_new(s, ts);
 	t->pub.has_body = true;
 	t->pub.size += n;
-	sha256_update(&t->sha, n, p);
+	if (!t->hash)
+		t->hash = hq_new();
+	hq_update(t->hash, p, n);
 	if (s->cb->body_data)
 		s->cb->body_data(s->user, &t->pub, p, n);
 	if (s->opt.no_message)
@@ -99,7 +102,8 @@ void smtp_body_end(struct smtp_session *s, bool complete, int64_t ts)
 	t->pub.has_body = true;
 	t->pub.body_done = complete;
 	t->pub.ts_end = ts;
-	sha256_digest(&t->sha, sizeof(t->pub.sha256), t->pub.sha256);
+	if (t->hash) /* the digest is read when the transaction is written */
+		hq_finish(t->hash);
 	if (t->msg) {
 		msg_end(t->msg, complete && !t->pub.gap);
 		if (t->pub.mail_from)

@@ -87,7 +87,7 @@ struct txn {
 	bool reset;
 	bool too_many;	   /* too_many_recipients was raised */
 	int data_cmd_code; /* reply to DATA itself (354 or a refusal) */
-	struct sha256_ctx sha;
+	struct hq_job *hash; /* SHA-256 of the body, read at the end */
 	struct msg *msg; /* headers and MIME of the body (message.c) */
 };
 

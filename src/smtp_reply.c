@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hashq.h"
 #include "smtp_int.h"
 
 /* ---- server replies ---- */
@@ -275,7 +276,8 @@ void smtp_reply_done(struct smtp_session *s, int64_t ts)
 		s->cstate = C_BODY;
 		smtp_body_start(s);
 		if (s->cur) {
-			sha256_init(&s->cur->sha);
+			hq_free(s->cur->hash); /* a new body */
+			s->cur->hash = NULL;
 			s->cur->pub.body_done = false;
 			s->cur->pub.bdat = false;
 		}

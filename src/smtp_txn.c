@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hashq.h"
 #include "message.h"
 #include "smtp_int.h"
 
@@ -18,7 +19,6 @@ struct txn *smtp_txn_new(struct smtp_session *s, int64_t ts)
 	t->pub.index = ++s->n_txn;
 	t->pub.ts_start = ts;
 	t->pub.ts_end = ts;
-	sha256_init(&t->sha);
 	while (*pp)
 		pp = &(*pp)->next;
 	*pp = t;
@@ -85,6 +85,7 @@ void smtp_txn_free(struct txn *t)
 	saved_free(&p->data_reply);
 	free(p->queue_id);
 	msg_free(t->msg);
+	hq_free(t->hash);
 	free(t);
 }
 
@@ -101,6 +102,11 @@ void smtp_txn_emit(struct smtp_session *s, struct txn *t)
 	t->pub.status = txn_status(t);
 	if (!t->pub.body_done && !t->pub.data_reply.code)
 		t->pub.ts_end = s->ts_last;
+	if (t->pub.has_body) {
+		if (!t->hash)
+			t->hash = hq_new(); /* an empty body */
+		hq_digest(t->hash, t->pub.sha256);
+	}
 	if (s->cb->transaction)
 		s->cb->transaction(s->user, &t->pub);
 	smtp_txn_free(t);

@@ -25,6 +25,7 @@ suite() {
 
 suite "decoder unit tests (ASan/UBSan)" build/test_smtp
 suite "message parser unit tests (ASan/UBSan)" build/test_message
+suite "hashing thread unit tests (ASan/UBSan)" build/test_hashq
 suite "golden tests (ASan/UBSan)" sh tests/golden.sh
 suite "memory: a 5 MB message costs what a 5 KB one does" sh tests/memory.sh ./smtpscope
 alerts_doc() {

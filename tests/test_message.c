@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hashq.h"
 #include "message.h"
 #include "message_json.h"
 #include "util.h"
@@ -1600,6 +1601,9 @@ static void check_commented(struct msg *m)
 
 int main(void)
 {
+	/* the digests come from the hashing thread, as in smtpscope */
+	if (getenv("HQ_OFF") == NULL && hq_start() != 0)
+		printf("FAIL message/hashing_thread: cannot start it\n");
 	make_mixed();
 	make_eml();
 	make_execs();
@@ -1627,6 +1631,7 @@ int main(void)
 	test_cut_hooks("hooks_cut_anywhere_mixed", mixed);
 	test_cut_hooks("hooks_cut_anywhere_attached_eml", eml);
 	test_big();
+	hq_stop();
 	printf("message: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

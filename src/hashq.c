@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* hashq.c - SHA-256 on a second thread: the packet path only copies. */
+#include "hashq.h"
+
+#include <nettle/sha2.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util.h"
+
+/*
+ * One ring, one producer (the packet path). Records are a header and the
+ * octets, 8-aligned, in the order given; each is hashed into its job's
+ * context, in order, by the worker or, when the caller needs a digest
+ * the worker has not reached, by the caller itself (one record at a time
+ * under a lock): nobody ever waits for a thread to wake up. Positions
+ * only grow; a job is done when rpos passes its last record. Fewer than
+ * MIN_REC octets before the end of the ring are skipped.
+ */
+#define RING	(4u << 20)
+#define MIN_REC 64
+#define BATCH	(16u << 10) /* a sleeping worker is woken for this much */
+#define SPIN_NS 200000	    /* idle time before the worker sleeps */
+#define REC_MAX (16u << 10) /* octets in a record before it is closed */
+#define PUBLISH_MIN (4u << 10) /* closed octets handed over at once */
+
+struct rec {
+	struct hq_job *job;
+	uint64_t len;
+};
+
+struct hq_job {
+	struct sha256_ctx ctx; /* the worker's until it passes last */
+	uint64_t last;	       /* ring position after its last record */
+	bool finished, done;
+	uint8_t digest[SHA256_DIGEST_SIZE];
+};
+
+/* What each side writes often is on a cache line of its own. */
+static struct {
+	uint8_t *ring;
+	pthread_t thread;
+	bool running;
+	uint64_t wpos_own; /* the producer's copy of wpos */
+	atomic_bool stopping, worker_sleeps;
+	pthread_mutex_t lock; /* with work: the worker sleeps */
+	pthread_cond_t work;
+	_Alignas(64) _Atomic uint64_t wpos; /* the producer's */
+	_Alignas(64) _Atomic uint64_t rpos; /* and busy: the consumers' */
+	atomic_flag busy; /* set while a record is hashed */
+} q = {.busy = ATOMIC_FLAG_INIT,
+       .lock = PTHREAD_MUTEX_INITIALIZER,
+       .work = PTHREAD_COND_INITIALIZER};
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Position of the next record at or after pos. */
+static uint64_t rec_start(uint64_t pos)
+{
+	uint64_t left = RING - pos % RING;
+
+	return left < MIN_REC ? pos + left : pos;
+}
+
+/*
+ * Hash the next record: 1, or 0 if there is none, or -1 if the other
+ * thread is hashing one (nobody sleeps on it: a record takes microseconds).
+ */
+static int hash_next(void)
+{
+	const struct rec *h;
+	uint64_t r;
+
+	if (atomic_flag_test_and_set(&q.busy))
+		return -1;
+	r = atomic_load(&q.rpos);
+	if (r == atomic_load(&q.wpos)) {
+		atomic_flag_clear(&q.busy);
+		return 0;
+	}
+	r = rec_start(r);
+	h = (const struct rec *)(q.ring + r % RING);
+	sha256_update(&h->job->ctx, h->len, (const uint8_t *)(h + 1));
+	atomic_store(&q.rpos, r + ((sizeof(*h) + h->len + 7) & ~(uint64_t)7));
+	atomic_flag_clear(&q.busy);
+	return 1;
+}
+
+static void *worker(void *arg)
+{
+	uint64_t idle_since = 0;
+	unsigned spin = 0;
+
+	(void)arg;
+	for (;;) {
+		switch (hash_next()) {
+		case 1:
+			spin = 0;
+			continue;
+		case -1:
+			cpu_relax();
+			continue;
+		}
+		if (atomic_load(&q.stopping))
+			break;
+		/* sleeping and waking cost more than polling a while:
+		 * data usually follows soon */
+		if (!spin++)
+			idle_since = now_ns();
+		if (spin % 64 || now_ns() - idle_since < SPIN_NS) {
+			cpu_relax();
+			continue;
+		}
+		pthread_mutex_lock(&q.lock);
+		atomic_store(&q.worker_sleeps, true);
+		while (atomic_load(&q.wpos) == atomic_load(&q.rpos) &&
+		       !atomic_load(&q.stopping))
+			pthread_cond_wait(&q.work, &q.lock);
+		atomic_store(&q.worker_sleeps, false);
+		pthread_mutex_unlock(&q.lock);
+		spin = 0;
+	}
+	return NULL;
+}
+
+int hq_start(void)
+{
+	sigset_t all, old;
+	int rc;
+
+	if (q.running)
+		return 0;
+	/* touched now: a fixed cost, not one that grows with the traffic */
+	q.ring = xmalloc(RING);
+	memset(q.ring, 0, RING);
+	atomic_store(&q.stopping, false);
+	/* signals are the main thread's: a stop must interrupt its reads */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&q.thread, NULL, worker, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		free(q.ring);
+		q.ring = NULL;
+		return rc;
+	}
+	q.running = true;
+	return 0;
+}
+
+/* Wake a sleeping worker if a batch of work waits for it. */
+static void kick(void)
+{
+	if (atomic_load(&q.worker_sleeps) &&
+	    atomic_load(&q.wpos) - atomic_load(&q.rpos) >= BATCH) {
+		pthread_mutex_lock(&q.lock);
+		pthread_cond_signal(&q.work);
+		pthread_mutex_unlock(&q.lock);
+	}
+}
+
+static void publish(void);
+
+/* Until the records before pos are hashed: help rather than wait. */
+static void wait_for(uint64_t pos)
+{
+	if (atomic_load(&q.rpos) >= pos)
+		return;
+	publish(); /* pos may be beyond what the worker was given */
+	kick();	   /* and it may have work enough to share */
+	while (atomic_load(&q.rpos) < pos)
+		if (hash_next() < 0)
+			cpu_relax();
+}
+
+/*
+ * The record being filled is not yet the worker's: octets for the same
+ * job extend it, so small pieces (lines) cost a copy, not a record each.
+ * Closed records are handed over (wpos) a batch at a time, or when a
+ * digest or room is waited for.
+ */
+static struct {
+	struct hq_job *job; /* NULL: none */
+	uint64_t start, len;
+} open_rec;
+static uint64_t published; /* the last wpos stored */
+
+/* Make the closed records the consumers'. */
+static void publish(void)
+{
+	if (published == q.wpos_own)
+		return;
+	published = q.wpos_own;
+	atomic_store(&q.wpos, published);
+	kick();
+}
+
+/* The record being filled is complete. */
+static void close_rec(void)
+{
+	struct rec *h;
+
+	if (!open_rec.job)
+		return;
+	h = (struct rec *)(q.ring + open_rec.start % RING);
+	h->job = open_rec.job;
+	h->len = open_rec.len;
+	q.wpos_own = open_rec.start +
+		     ((sizeof(*h) + open_rec.len + 7) & ~(uint64_t)7);
+	open_rec.job->last = q.wpos_own;
+	open_rec.job = NULL;
+	if (q.wpos_own - published >= PUBLISH_MIN)
+		publish();
+}
+
+/* Append at most n octets to j's record; returns how many it took. */
+static size_t put(struct hq_job *j, const uint8_t *p, size_t n)
+{
+	uint64_t left, end;
+
+	if (open_rec.job != j || open_rec.len >= REC_MAX) {
+		close_rec();
+		open_rec.job = j;
+		open_rec.start = rec_start(q.wpos_own);
+		open_rec.len = 0;
+	}
+	left = RING - open_rec.start % RING - sizeof(struct rec) -
+	       open_rec.len;
+	if (n > REC_MAX - open_rec.len)
+		n = REC_MAX - open_rec.len;
+	if (n > left)
+		n = left;
+	end = open_rec.start + sizeof(struct rec) + open_rec.len + n;
+	/* room: the worker must have passed what this overwrites */
+	if (end > RING)
+		wait_for(end - RING);
+	memcpy(q.ring + open_rec.start % RING + sizeof(struct rec) +
+		   open_rec.len,
+	       p, n);
+	open_rec.len += n;
+	if (n == left) /* the end of the ring */
+		close_rec();
+	return n;
+}
+
+void hq_stop(void)
+{
+	if (!q.running)
+		return;
+	close_rec();
+	publish();
+	pthread_mutex_lock(&q.lock);
+	atomic_store(&q.stopping, true);
+	pthread_cond_signal(&q.work);
+	pthread_mutex_unlock(&q.lock);
+	pthread_join(q.thread, NULL);
+	q.running = false;
+	free(q.ring);
+	q.ring = NULL;
+}
+
+struct hq_job *hq_new(void)
+{
+	struct hq_job *j = xcalloc(1, sizeof(*j));
+
+	sha256_init(&j->ctx);
+	return j;
+}
+
+void hq_update(struct hq_job *j, const uint8_t *p, size_t n)
+{
+	size_t k;
+
+	if (j->finished || !n)
+		return;
+	if (!q.running) {
+		sha256_update(&j->ctx, n, p);
+		return;
+	}
+	while (n) {
+		k = put(j, p, n);
+		p += k;
+		n -= k;
+	}
+}
+
+void hq_finish(struct hq_job *j)
+{
+	j->finished = true;
+	if (open_rec.job == j)
+		close_rec();
+}
+
+void hq_digest(struct hq_job *j, uint8_t *out)
+{
+	if (!j->done) {
+		hq_finish(j);
+		if (q.running)
+			wait_for(j->last);
+		sha256_digest(&j->ctx, sizeof(j->digest), j->digest);
+		j->done = true;
+	}
+	memcpy(out, j->digest, sizeof(j->digest));
+}
+
+void hq_free(struct hq_job *j)
+{
+	if (!j)
+		return;
+	if (open_rec.job == j) /* its octets are not needed any more */
+		open_rec.job = NULL;
+	if (q.running) /* the worker may still read its context */
+		wait_for(j->last);
+	free(j);
+}
