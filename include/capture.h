@@ -32,12 +32,19 @@ typedef void (*cap_ip_fn)(void *user, int version, const uint8_t *ip,
 			  size_t caplen, size_t wirelen, int64_t ts,
 			  uint64_t pktno);
 
+/* A live capture woke up without a packet; now is the wall clock. */
+typedef void (*cap_idle_fn)(void *user, int64_t now);
+
 struct cap;
 
 /* Open the source; on failure NULL and a one-line reason in err. */
 struct cap *cap_open(const struct cap_options *opt, char *err);
-/* Read until the end, the count, or cap_break(); -1 on a read error. */
-int cap_run(struct cap *c, cap_ip_fn fn, void *user, char *err);
+/*
+ * Read until the end, the count, or cap_break(); -1 on a read error.
+ * Live, idle (if not NULL) runs at least twice a second; never for files.
+ */
+int cap_run(struct cap *c, cap_ip_fn fn, cap_idle_fn idle, void *user,
+	    char *err);
 /* Stop cap_run() from a signal handler. */
 void cap_break(struct cap *c);
 void cap_get_stats(struct cap *c, struct cap_stats *st);

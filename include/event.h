@@ -15,23 +15,21 @@ struct ex_file;
 
 /* Where events go and what is written; one per run. */
 struct ev_ctx {
-	FILE *json;	   /* NDJSON events, or NULL */
 	FILE *transcript;  /* human transcripts, or NULL */
 	bool commands;	   /* emit smtp_command events */
 	bool session_transcript; /* the dialogue in each smtp_session event */
 	uint64_t pcap_cnt; /* number of the packet being processed */
 	uint64_t written;  /* events written */
-	bool write_failed;
 	struct authwatch *aw; /* AUTH failures across sessions, or NULL */
 	const char *extract_dir; /* --extract: write messages there, or NULL */
 	bool extract_attachments; /* and each attachment, decoded */
-	struct out *sinks;	/* socket sinks (syslog, unix), or NULL */
+	struct out *sinks;	/* where events go (files, stdout, sockets) */
 };
 
 /* Are events written anywhere? */
 static inline bool ev_json(const struct ev_ctx *ctx)
 {
-	return ctx->json || ctx->sinks;
+	return ctx->sinks;
 }
 
 /* An attachment being extracted: part index of the current message. */

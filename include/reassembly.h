@@ -41,7 +41,12 @@ int rs_init(const struct rs_options *opt, struct ev_ctx *ctx, char *err);
 /* One IP packet (version 4 or 6) and its time and number (a cap_ip_fn). */
 void rs_packet(void *user, int version, const uint8_t *ip, size_t caplen,
 	       size_t wirelen, int64_t ts, uint64_t pktno);
-/* Time of the last packet seen. */
+/*
+ * Time passes without a packet (a live capture, by the wall clock): the
+ * idle sweep may end sessions as timeout, at ts.
+ */
+void rs_tick(int64_t ts);
+/* Time of the last packet seen (or tick). */
 int64_t rs_last_ts(void);
 /* End every open session with reason (eof, shutdown) and stop libnids. */
 void rs_finish(enum smtp_close reason);

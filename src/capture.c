@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pcap.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pcapng.h"
@@ -26,6 +28,8 @@
 
 /* The snapshot length BPF is compiled for when reading a pcapng file. */
 #define CAP_FILE_SNAPLEN 262144
+/* A live capture with no packet wakes up this often (milliseconds). */
+#define CAP_IDLE_MS 500
 /* LINKTYPE_RAW: the one link type we read whose DLT_ value differs. */
 #define LINKTYPE_RAW 101
 
@@ -48,6 +52,7 @@ struct cap {
 	int dlt;
 	uint64_t count;
 	cap_ip_fn fn;
+	cap_idle_fn idle;
 	void *user;
 	struct cap_stats st;
 	int live;
@@ -556,43 +561,87 @@ static int run_pcapng(struct cap *c, char *err)
 	return 0;
 }
 
-int cap_run(struct cap *c, cap_ip_fn fn, void *user, char *err)
+static int read_error(struct cap *c, char *err)
+{
+	const char *why = pcap_geterr(c->p);
+
+	if (strstr(why, "truncated")) {
+		c->st.truncated = 1;
+		snprintf(err, CAP_ERRBUF,
+			 "capture file truncated after packet %llu: %s",
+			 (unsigned long long)c->st.packets, why);
+	} else {
+		snprintf(err, CAP_ERRBUF, "read error after packet %llu: %s",
+			 (unsigned long long)c->st.packets, why);
+	}
+	return -1;
+}
+
+static int64_t wall_clock(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/*
+ * Live: non-blocking reads, and poll() on the descriptor with a timeout,
+ * so that the idle callback runs at least every CAP_IDLE_MS even when no
+ * packet comes (signals, timeouts, flushing). Immediate mode keeps
+ * libpcap on TPACKET_V2: a packet wakes poll() at once, where a V3 block
+ * would be handed over only when full or at its timeout.
+ */
+static int run_live(struct cap *c, char *err)
+{
+	char ebuf[PCAP_ERRBUF_SIZE];
+	struct pollfd pfd = {.events = POLLIN};
+	int n;
+
+	pfd.fd = pcap_get_selectable_fd(c->p);
+	if (pfd.fd >= 0 && pcap_setnonblock(c->p, 1, ebuf) < 0)
+		pfd.fd = -1; /* blocking reads, ended by the 100 ms timeout */
+	while (!c->stop) {
+		n = pcap_dispatch(c->p, -1, handler, (u_char *)c);
+		if (n == PCAP_ERROR_BREAK)
+			break;
+		if (n < 0)
+			return read_error(c, err);
+		if (n > 0 && pfd.fd >= 0)
+			continue; /* the ring may hold more */
+		if (pfd.fd >= 0 && poll(&pfd, 1, CAP_IDLE_MS) < 0 &&
+		    errno != EINTR) {
+			snprintf(err, CAP_ERRBUF, "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (c->idle && !c->stop)
+			c->idle(c->user, wall_clock());
+	}
+	if (c->count && c->st.packets >= c->count)
+		return 0;
+	/* stopped by a signal: what the kernel holds was captured */
+	pcap_setnonblock(c->p, 1, ebuf);
+	for (n = 0;
+	     n < 1000 && pcap_dispatch(c->p, -1, handler, (u_char *)c) > 0; n++)
+		;
+	return 0;
+}
+
+int cap_run(struct cap *c, cap_ip_fn fn, cap_idle_fn idle, void *user,
+	    char *err)
 {
 	int rc;
 
 	c->fn = fn;
+	c->idle = idle;
 	c->user = user;
 	if (c->ng)
 		return run_pcapng(c, err);
+	if (c->live)
+		return run_live(c, err);
 	rc = pcap_loop(c->p, -1, handler, (u_char *)c);
-	if (rc == PCAP_ERROR_BREAK && c->live &&
-	    !(c->count && c->st.packets >= c->count)) {
-		/* stopped by a signal: what the kernel holds was captured */
-		char ebuf[PCAP_ERRBUF_SIZE];
-		int i;
-
-		pcap_setnonblock(c->p, 1, ebuf);
-		for (i = 0; i < 1000 &&
-			    pcap_dispatch(c->p, -1, handler, (u_char *)c) > 0;
-		     i++)
-			;
-		return 0;
-	}
-	if (rc == PCAP_ERROR) {
-		const char *why = pcap_geterr(c->p);
-
-		if (strstr(why, "truncated")) {
-			c->st.truncated = 1;
-			snprintf(err, CAP_ERRBUF,
-				 "capture file truncated after packet %llu: %s",
-				 (unsigned long long)c->st.packets, why);
-		} else {
-			snprintf(err, CAP_ERRBUF,
-				 "read error after packet %llu: %s",
-				 (unsigned long long)c->st.packets, why);
-		}
-		return -1;
-	}
+	if (rc == PCAP_ERROR)
+		return read_error(c, err);
 	return 0;
 }
 

@@ -202,23 +202,17 @@ static struct json_object *smtp_obj(struct json_object *ev,
 
 static void emit(struct ev_ctx *ctx, struct json_object *o)
 {
-	const char *line;
+	struct json_object *fid;
+	const char *line, *key = "";
 
 	if (ev_json(ctx)) {
 		line = json_object_to_json_string_ext(
 		    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-		if (ctx->json && (fputs(line, ctx->json) == EOF ||
-				  fputc('\n', ctx->json) == EOF))
-			ctx->write_failed = true;
-		if (ctx->sinks) {
-			struct json_object *fid;
-			const char *key = "";
-
-			if (json_object_object_get_ex(o, "flow_id", &fid))
-				key = json_object_get_string(fid);
-			out_write(ctx->sinks, line, strlen(line), key,
-				  strlen(key));
-		}
+		/* the flow as a string only for a sink that partitions by it */
+		if (out_keyed(ctx->sinks) &&
+		    json_object_object_get_ex(o, "flow_id", &fid))
+			key = json_object_get_string(fid);
+		out_write(ctx->sinks, line, strlen(line), key, strlen(key));
 		ctx->written++;
 	}
 	json_object_put(o);

@@ -6,10 +6,10 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "authwatch.h"
 #include "capture.h"
@@ -31,6 +31,7 @@
 static volatile sig_atomic_t stop_requested, reopen_requested,
     stats_requested;
 static struct cap *the_cap;
+static bool reader_gone; /* stdout's reader went away ("| head"): stop */
 
 /* Signal handlers only set flags (and wake the capture to stop). */
 static void on_signal(int sig)
@@ -51,10 +52,10 @@ static void on_signal(int sig)
 /* What the packet loop does between packets: rotation, stats. */
 struct service {
 	struct ev_ctx *ctx;
-	const char *outpath; /* the -o file, reopened on SIGHUP */
-	int64_t interval;    /* --stats-interval, microseconds; 0: off */
+	int64_t interval; /* --stats-interval, microseconds; 0: off */
 	int64_t last_stats;
 	uint64_t drops_seen;
+	uint64_t written; /* events written when the sinks were last checked */
 };
 
 static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx);
@@ -64,9 +65,9 @@ static void write_stats(struct service *sv, int64_t ts)
 {
 	struct cap_stats cs;
 
+	out_flush(sv->ctx->sinks); /* output_dropped: every event before */
 	ev_write_stats(sv->ctx, ts, stats_json(the_cap, sv->ctx));
-	if (sv->ctx->json)
-		fflush(sv->ctx->json);
+	out_flush(sv->ctx->sinks);
 	cap_get_stats(the_cap, &cs);
 	if (cs.kernel_drop + cs.if_drop > sv->drops_seen) {
 		fprintf(stderr,
@@ -83,33 +84,22 @@ static void write_stats(struct service *sv, int64_t ts)
 
 static void reopen_output(struct service *sv)
 {
-	FILE *fp;
-
 	reopen_requested = 0;
 	out_reopen(sv->ctx->sinks);
-	if (!sv->outpath || !sv->ctx->json)
-		return;
-	/* every line written so far goes to the old file, whole */
-	fflush(sv->ctx->json);
-	fp = fopen(sv->outpath, "a");
-	if (!fp) {
-		fprintf(stderr,
-			"smtpscope: %s: cannot reopen: %s; still writing "
-			"to the old file\n",
-			sv->outpath, strerror(errno));
-		return;
-	}
-	fclose(sv->ctx->json);
-	sv->ctx->json = fp;
 }
 
-static void on_packet(void *user, int version, const uint8_t *ip,
-		      size_t caplen, size_t wirelen, int64_t ts,
-		      uint64_t pktno)
+/* Stdout's reader is gone (EPIPE): end the run as a stop, quietly. */
+static void check_reader(const struct ev_ctx *ctx)
 {
-	struct service *sv = user;
+	if (!reader_gone && out_reader_gone(ctx->sinks)) {
+		reader_gone = true;
+		cap_break(the_cap);
+	}
+}
 
-	rs_packet(NULL, version, ip, caplen, wirelen, ts, pktno);
+/* Rotation, stats on demand or by the clock: ts is packet time. */
+static void service(struct service *sv, int64_t ts)
+{
 	if (reopen_requested)
 		reopen_output(sv);
 	if (!ev_json(sv->ctx))
@@ -121,6 +111,37 @@ static void on_packet(void *user, int version, const uint8_t *ip,
 		stats_requested = 0;
 		write_stats(sv, ts);
 	}
+}
+
+static void on_packet(void *user, int version, const uint8_t *ip,
+		      size_t caplen, size_t wirelen, int64_t ts,
+		      uint64_t pktno)
+{
+	struct service *sv = user;
+
+	rs_packet(NULL, version, ip, caplen, wirelen, ts, pktno);
+	service(sv, ts);
+	if (sv->ctx->written != sv->written) { /* only events can fail */
+		sv->written = sv->ctx->written;
+		check_reader(sv->ctx);
+	}
+}
+
+/*
+ * A live capture woke up without a packet (or a signal came): act on
+ * the signals, and let the wall clock, which stamps live packets too,
+ * end idle sessions and pace --stats-interval; write what is held back.
+ */
+static void on_idle(void *user, int64_t now)
+{
+	struct service *sv = user;
+
+	if (now < rs_last_ts())
+		now = rs_last_ts(); /* never back in time */
+	rs_tick(now);
+	service(sv, now);
+	out_flush(sv->ctx->sinks);
+	check_reader(sv->ctx);
 }
 
 /* -Z: give up root once the capture and the output are open. */
@@ -181,7 +202,8 @@ static void usage(FILE *out)
 	    "      --idle-timeout S   end a session silent for S seconds of\n"
 	    "                         packet time (default 300; 0: never)\n"
 	    "      --stats-interval S a stats event every S seconds of\n"
-	    "                         packet time (also on SIGUSR1)\n"
+	    "                         packet time (also on SIGUSR1); live,\n"
+	    "                         the clock stands in while idle\n"
 	    "  -s, --snaplen N        live capture snapshot length (default "
 	    "262144)\n"
 	    "      --max-sessions N   TCP connections tracked at once\n"
@@ -514,8 +536,7 @@ int main(int argc, char **argv)
 			if (!strcmp(spec, "-") && !strcmp(outpath, "-"))
 				die(2, "-o -: standard output given twice%s%s", "",
 				    "");
-			snprintf(fspec, sizeof(fspec), "file:%s",
-				 strcmp(spec, "-") ? spec : "/dev/stdout");
+			snprintf(fspec, sizeof(fspec), "file:%s", spec);
 			if (out_add(&ctx.sinks, fspec, err) < 0)
 				die(1, "%s%s", err, "");
 			break;
@@ -621,15 +642,19 @@ int main(int argc, char **argv)
 	co.filter = filter;
 	co.ports_filter = ports_filter(&ro);
 
-	if (outpath && strcmp(outpath, "-")) {
-		ctx.json = fopen(outpath, "a");
-		if (!ctx.json)
-			die(1, "%s: %s", outpath, strerror(errno));
-	} else if (outpath || (!transcript && !ctx.sinks)) {
-		ctx.json = stdout;
+	/* every file and stdout is a sink: drops counted, the run goes on */
+	if (outpath || (!transcript && !ctx.sinks)) {
+		char fspec[4096];
+
+		snprintf(fspec, sizeof(fspec), "file:%s",
+			 outpath ? outpath : "-");
+		if (out_add(&ctx.sinks, fspec, err) < 0)
+			die(1, "%s%s", err, "");
 	}
-	if (transcript)
+	if (transcript) {
 		ctx.transcript = stdout;
+		out_share_stdout(ctx.sinks);
+	}
 
 	if (!ro.smtp.auth_failures)
 		ro.smtp.auth_failures = DEFAULT_AUTH_FAILURES;
@@ -659,18 +684,21 @@ int main(int argc, char **argv)
 			strerror(rc));
 	rc = 0;
 	sv.ctx = &ctx;
-	sv.outpath = outpath && strcmp(outpath, "-") ? outpath : NULL;
 	sv.interval = stats_interval * 1000000;
 	/* a signal interrupts the read: that is a stop, not an error */
-	if (cap_run(the_cap, on_packet, &sv, err) < 0 && !stop_requested) {
+	if (cap_run(the_cap, on_packet, on_idle, &sv, err) < 0 &&
+	    !stop_requested && !reader_gone) {
 		fprintf(stderr, "smtpscope: %s: %s\n",
 			co.file ? co.file : co.iface, err);
 		rc = 1;
 	}
-	rs_finish(stop_requested ? SMTP_CLOSE_SHUTDOWN : SMTP_CLOSE_EOF);
+	rs_finish(stop_requested || reader_gone ? SMTP_CLOSE_SHUTDOWN
+						: SMTP_CLOSE_EOF);
 	hq_stop();
-	if (ev_json(&ctx))
+	if (ev_json(&ctx)) {
+		out_flush(ctx.sinks);
 		ev_write_stats(&ctx, rs_last_ts(), stats_json(the_cap, &ctx));
+	}
 
 	cap_get_stats(the_cap, &cs);
 	rs_get_stats(&rst);
@@ -695,15 +723,19 @@ int main(int argc, char **argv)
 	aw_free(ctx.aw);
 	free(filter);
 	free((char *)co.ports_filter);
-	if (fflush(stdout) == EOF || (ctx.json && fflush(ctx.json) == EOF) ||
-	    ctx.write_failed) {
-		fprintf(stderr, "smtpscope: %s: write error: %s\n",
-			outpath && strcmp(outpath, "-") ? outpath : "stdout",
+	/*
+	 * A file (or stdout) that lost events said so when it happened (one
+	 * warning, stats.output_dropped): the run still fails. Stdout's
+	 * reader going away is not a failure.
+	 */
+	out_flush(ctx.sinks);
+	if (out_write_error(ctx.sinks))
+		rc = 1;
+	if (fflush(stdout) == EOF && !(reader_gone && errno == EPIPE)) {
+		fprintf(stderr, "smtpscope: stdout: write error: %s\n",
 			strerror(errno));
 		rc = 1;
 	}
-	if (ctx.json && ctx.json != stdout)
-		fclose(ctx.json);
 	out_free(ctx.sinks);
 	return rc;
 }

@@ -13,7 +13,7 @@ struct out {
 	struct sink *sinks; /* newest first */
 };
 
-/* -o prefixes; file: is made a sink by main, for a second (third) file */
+/* -o prefixes; file: is made a sink by main, for every file and stdout */
 static const struct {
 	const char *prefix;
 	bool exact; /* the whole spec, not a prefix */
@@ -144,6 +144,54 @@ void out_write(struct out *o, const char *line, size_t len, const char *key,
 		}
 		s->ops->write(s, line, len, key, klen);
 	}
+}
+
+void out_flush(struct out *o)
+{
+	struct sink *s;
+
+	for (s = o ? o->sinks : NULL; s; s = s->next)
+		if (s->ops->flush)
+			s->ops->flush(s);
+}
+
+void out_share_stdout(struct out *o)
+{
+	struct sink *s;
+
+	for (s = o ? o->sinks : NULL; s; s = s->next)
+		if (s->ops == &out_file_ops)
+			out_file_share_stdout(s);
+}
+
+bool out_keyed(const struct out *o)
+{
+	const struct sink *s;
+
+	for (s = o ? o->sinks : NULL; s; s = s->next)
+		if (s->ops == &out_kafka_ops)
+			return true;
+	return false;
+}
+
+bool out_write_error(const struct out *o)
+{
+	const struct sink *s;
+
+	for (s = o ? o->sinks : NULL; s; s = s->next)
+		if (s->write_error)
+			return true;
+	return false;
+}
+
+bool out_reader_gone(const struct out *o)
+{
+	const struct sink *s;
+
+	for (s = o ? o->sinks : NULL; s; s = s->next)
+		if (s->reader_gone)
+			return true;
+	return false;
 }
 
 void out_reopen(struct out *o)

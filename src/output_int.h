@@ -31,6 +31,8 @@ struct sink {
 	bool warned;	  /* told once that it is down */
 	time_t retry;	  /* wall time of the next connection attempt */
 	uint64_t dropped;
+	bool write_error; /* a file lost an event: the run exits 1 */
+	bool reader_gone; /* stdout's reader went away (EPIPE): stop */
 	struct sink *next;
 };
 
@@ -45,6 +47,8 @@ struct sink_ops {
 	/* One event; counts what it drops, calls out_sink_down if gone. */
 	void (*write)(struct sink *s, const char *line, size_t len,
 		      const char *key, size_t klen);
+	/* Write what is held back now; NULL: nothing is held back. */
+	void (*flush)(struct sink *s);
 	/* Drop the connection; what it held back is lost and counted. */
 	void (*disconnect)(struct sink *s);
 	/* SIGHUP (log rotation); NULL: nothing to reopen. */
@@ -64,6 +68,9 @@ void out_sink_warn(struct sink *s, const char *why);
 void out_sink_up(struct sink *s, const char *how);
 /* Events in the unsent bytes of a queue: one per newline. */
 uint64_t out_lines(const char *p, size_t n);
+
+/* -T prints on stdout too: make the stdout sink (if s is) keep its order. */
+void out_file_share_stdout(struct sink *s);
 
 /* A unix socket sink: unix:, unix-stream:, and syslog's transport. */
 struct unix_sink {

@@ -1049,6 +1049,14 @@ void rs_packet(void *user, int version, const uint8_t *ip, size_t caplen,
 		after_fin(&p);
 }
 
+void rs_tick(int64_t ts)
+{
+	if (!rs.opt.idle_timeout || ts - rs.last_sweep < 1000000)
+		return;
+	rs.ts = ts;
+	sweep(ts);
+}
+
 void rs_finish(enum smtp_close reason)
 {
 	rs.exit_reason = reason;

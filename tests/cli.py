@@ -392,8 +392,13 @@ def _():
                  r"smtpscope: %s: Is a directory" % re.escape(TMP))
 
 
+FULL_WARNING = ("smtpscope: output %s: No space left on device; "
+                "events dropped (and counted) until it is back")
+
+
 @case("error-write-stdout")
 def _():
+    """stdout on a full disk: a sink like any file, its losses counted; exit 1."""
     if not os.path.exists("/dev/full"):
         raise Skip("no /dev/full")
     with open("/dev/full", "wb") as full:
@@ -402,7 +407,7 @@ def _():
     err = p.stderr.decode("utf-8", "replace")
     sanitizer_check(p.returncode, err)
     r = Result(p.returncode, b"", err)
-    expect_error(r, 1, r"smtpscope: stdout: write error: No space left on device")
+    expect_error(r, 1, re.escape(FULL_WARNING % "stdout"))
 
 
 @case("error-write-output")
@@ -410,7 +415,57 @@ def _():
     if not os.path.exists("/dev/full"):
         raise Skip("no /dev/full")
     expect_error(run(["-r", pcap("helo-plain"), "-o", "/dev/full"]), 1,
-                 r"smtpscope: /dev/full: write error: No space left on device")
+                 re.escape(FULL_WARNING % "/dev/full"))
+
+
+def many_sessions(n):
+    """helo-plain n times over, one client port each, 1 s apart: a capture
+    whose events fill more than the output buffer (64 KB)."""
+    cap = capture("helo-plain")
+    cport, _ = flow_ports("helo-plain")
+    pkts = []
+    for i in range(n):
+        pkts += [pt.Packet(p.ts_us + i * 1000000, p.wirelen,
+                           pt.rewrite_port(p.data, cport, 20000 + i)) for p in cap.packets]
+    return write("many-%d.pcap" % n, pt.pcap_bytes(E, pkts))
+
+
+@case("stdout-reader-gone")
+def _():
+    """| head: stdout's reader goes away (EPIPE). The run stops then,
+    quietly (exit 0, no stderr); a file beside gets every event up to the
+    stop, the open session ended as shutdown, and the losses counted."""
+    path, src = tmp("beside-pipe.json"), many_sessions(200)
+    proc = subprocess.Popen([BIN, "-r", src, "--commands", "-o", "-", "-o", path], cwd=ROOT,
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        proc.stdout.close()   # the reader is gone before the first event
+        rc = proc.wait(timeout=RUN_TIMEOUT)
+        err = proc.stderr.read().decode("utf-8", "replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    sanitizer_check(rc, err)
+    check(rc == 0 and err == "", "exit %s, stderr %r" % (rc, err[:300]))
+    events = parse(open(path, "rb").read())
+    n = len(sessions(events))
+    check(events[-1]["event_type"] == "stats" and 0 < n < 200,
+          "%d sessions in the file beside, of 200" % n)
+    check(sessions(events)[-1]["smtp"]["close"] in ("shutdown", "quit"),
+          "the last session ended as %r" % sessions(events)[-1]["smtp"]["close"])
+    check(stats_of(events)["output_dropped"] == len(events) - 1,
+          "output_dropped %s of %d events" % (stats_of(events)["output_dropped"], len(events)))
+    # small output: the loss is seen at the last write; still quiet
+    r = subprocess.run("%s -r %s | head -c 10 >/dev/null; echo ${PIPESTATUS[0]}"
+                       % (BIN, pcap("helo-plain")), shell=True, executable="/bin/bash",
+                       cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=RUN_TIMEOUT)
+    err = r.stderr.decode("utf-8", "replace")
+    sanitizer_check(None, err)
+    check(r.stdout.strip() == b"0" and err == "", "| head: exit %s, stderr %r"
+          % (r.stdout.strip(), err[:300]))
 
 
 # ---- 3. truncated captures ----
@@ -1478,32 +1533,35 @@ def _():
 
 @case("output-file-disk-full")
 def _():
-    """A file sink on a full disk (/dev/full: every write fails with
-    ENOSPC): one warning, every lost event counted, the other outputs get
-    every event, exit 0 as for any sink. /dev/full as the first output is
-    a write error (exit 1) and the file sink beside it still gets it all."""
+    """A file on a full disk (/dev/full: every write fails with ENOSPC),
+    first or not: one warning, every lost event counted, the other outputs
+    get every event, the capture goes on; exit 1, as for any file or
+    stdout that lost events."""
     if not os.path.exists("/dev/full"):
         raise Skip("no /dev/full")
     ref = reference("crafted/auth-bruteforce").decode().splitlines()
     beside = tmp("beside-full.json")
-    r = run(["-r", pcap("crafted/auth-bruteforce"), "-o", "-", "-o", "file:/dev/full",
-             "-o", "file:" + beside])
-    check(r.rc == 0, "exit %s" % r.brief())
-    check(r.err_lines == ["smtpscope: output /dev/full: No space left on device; "
-                          "events dropped (and counted) until it is back"],
-          "stderr %r" % r.err[:300])
-    events = parse(r.out)
-    # every event before the stats event was lost on the full disk
-    check(stats_of(events)["output_dropped"] == len(events) - 1 == len(ref) - 1,
-          "output_dropped %r of %d events" % (stats_of(events)["output_dropped"], len(events)))
-    check(r.out.decode().splitlines()[:-1] == ref[:-1], "stdout differs from a plain run")
-    check(open(beside, "rb").read() == r.out, "the other file differs from stdout")
-    os.unlink(beside)
+    for first in (False, True):
+        outs = ["-o", "/dev/full", "-o", "-"] if first else ["-o", "-", "-o", "file:/dev/full"]
+        r = run(["-r", pcap("crafted/auth-bruteforce")] + outs + ["-o", "file:" + beside])
+        what = "/dev/full first" if first else "/dev/full second"
+        check(r.rc == 1, "%s: %s" % (what, r.brief()))
+        check(r.err_lines == [FULL_WARNING % "/dev/full"], "%s: stderr %r" % (what, r.err[:300]))
+        events = parse(r.out)
+        # every event before the stats event was lost on the full disk
+        check(stats_of(events)["output_dropped"] == len(events) - 1 == len(ref) - 1,
+              "%s: output_dropped %r of %d events"
+              % (what, stats_of(events)["output_dropped"], len(events)))
+        check(r.out.decode().splitlines()[:-1] == ref[:-1], "%s: stdout differs" % what)
+        check(open(beside, "rb").read() == r.out, "%s: the other file differs from stdout" % what)
+        os.unlink(beside)
     r = run(["-r", pcap("crafted/auth-bruteforce"), "-o", "file:/dev/full", "-o", beside])
-    expect_error(r, 1, r"smtpscope: /dev/full: write error: No space left on device")
+    expect_error(r, 1, re.escape(FULL_WARNING % "/dev/full"))
     got = open(beside, "rb").read().decode().splitlines()
     check(len(got) == len(ref) and got[:-1] == ref[:-1], "the file sink has %d of %d events"
           % (len(got), len(ref)))
+    check(json.loads(got[-1])["stats"]["output_dropped"] == len(ref) - 1,
+          "output_dropped %r" % json.loads(got[-1])["stats"]["output_dropped"])
 
 
 def redis_server():
@@ -1996,6 +2054,198 @@ def _():
     check(cmds[:3] == [(c1port, "<greeting>", 220), (c1port, "EHLO", 250),
                        (c1port, "QUIT", 221)] and
           cmds[3:] in ([], [(c2port, "<greeting>", 220)]), "smtp_command events %r" % cmds)
+
+
+def free_port():
+    """A loopback TCP port nobody listens on (nor will, but us)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def live_start(port, args):
+    """smtpscope -i lo on port (and nothing else); Skip where capture is
+    not permitted. Returns the process once its packet socket is open."""
+    if not is_root():
+        raise Skip("not root")
+    if not os.path.exists("/proc/net/packet"):
+        raise Skip("no /proc/net/packet")
+    proc = subprocess.Popen([BIN, "-i", "lo", "--ports", str(port)] + args +
+                            ["tcp port %d" % port], cwd=ROOT, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 10
+    while proc.poll() is None and not packet_socket_open(proc.pid) and time.time() < deadline:
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        err = proc.stderr.read().decode("utf-8", "replace")
+        proc.stdout.close()
+        proc.stderr.close()
+        sanitizer_check(proc.returncode, err)
+        if re.search(r"permission denied|no such interface", err):
+            raise Skip("cannot capture on lo here: %s" % err.strip()[:100])
+        raise Fail("exited early: exit %s, stderr %r" % (proc.returncode, err[:200]))
+    time.sleep(0.3)
+    return proc
+
+
+def live_stop(proc):
+    """SIGTERM: must stop promptly, exit 0 and say nothing."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise Fail("still running 5 s after SIGTERM")
+    err = err.decode("utf-8", "replace")
+    sanitizer_check(proc.returncode, err)
+    check(proc.returncode == 0 and err == "", "exit %s, stderr %r" % (proc.returncode, err[:200]))
+    return out
+
+
+def wait_events(path, pred, limit):
+    """Poll path until pred(events) holds; the events then, or None."""
+    deadline = time.time() + limit
+    while True:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+            events = parse(data[:data.rfind(b"\n") + 1])
+        except (OSError, ValueError):
+            events = []
+        if pred(events):
+            return events
+        if time.time() > deadline:
+            return None
+        time.sleep(0.05)
+
+
+def has_stats(events):
+    return any(e["event_type"] == "stats" for e in events)
+
+
+@case("live-idle-sigusr1")
+def _():
+    """No packet at all: SIGUSR1 still writes a stats event at once."""
+    path = tmp("idle-usr1.json")
+    proc = live_start(free_port(), ["-o", path])
+    try:
+        t0 = time.time()
+        proc.send_signal(signal.SIGUSR1)
+        events = wait_events(path, has_stats, 2)
+        check(events is not None, "no stats event within 2 s of SIGUSR1")
+        check(stats_of(events)["packets"] == 0 and TS_RE.match(events[0]["timestamp"]),
+              "stats %r" % events[0])
+        took = time.time() - t0
+    finally:
+        live_stop(proc)
+    check(took < 1.5, "the stats event came %.1f s after SIGUSR1" % took)
+
+
+@case("live-idle-sighup")
+def _():
+    """No packet at all: after a rotation, SIGHUP makes the new file at once."""
+    path = tmp("idle-hup.json")
+    proc = live_start(free_port(), ["-o", path])
+    try:
+        check(os.path.exists(path), "-o file not created at start")
+        os.rename(path, path + ".1")
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 2
+        while not os.path.exists(path) and time.time() < deadline:
+            time.sleep(0.05)
+        check(os.path.exists(path), "no new file within 2 s of SIGHUP")
+    finally:
+        live_stop(proc)
+    # the final stats event goes to the new file, none to the old one
+    check(has_stats(parse(open(path, "rb").read())) and
+          open(path + ".1", "rb").read() == b"", "the final stats event is not in the new file")
+
+
+@case("live-idle-stats-interval")
+def _():
+    """No packet at all: --stats-interval 1 still gives a stats event each second."""
+    path = tmp("idle-interval.json")
+    proc = live_start(free_port(), ["-o", path, "--stats-interval", "1"])
+    try:
+        events = wait_events(path, lambda ev: len(of_type(ev, "stats")) >= 3, 5)
+        check(events is not None, "fewer than 3 stats events in 5 s")
+    finally:
+        live_stop(proc)
+    ts = [time.mktime(time.strptime(e["timestamp"][:19], "%Y-%m-%dT%H:%M:%S")) +
+          float(e["timestamp"][19:26]) for e in of_type(events, "stats")]
+    gaps = [b - a for a, b in zip(ts, ts[1:])]
+    check(all(0.9 <= g <= 1.6 for g in gaps), "stats events %r s apart" % gaps)
+
+
+@case("live-idle-timeout")
+def _():
+    """A session left idle with --idle-timeout 2 ends as timeout within a
+    few seconds though no packet follows; a whole session before it is in
+    the file within a second (packets delivered promptly, events flushed)."""
+    path, port = tmp("idle-timeout.json"), free_port()
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(4)
+    banner = b"220 idle.test ESMTP\r\n"
+    conns = []
+
+    def serve():
+        try:
+            srv.settimeout(15)
+            c1, _ = srv.accept()
+            conns.append(c1)
+            c1.sendall(banner)
+            f = c1.makefile("rb")
+            f.readline()
+            c1.sendall(b"221 2.0.0 Bye\r\n")
+            f.close()
+            c1.close()
+            c2, _ = srv.accept()
+            conns.append(c2)
+            c2.sendall(banner)
+        except OSError:
+            pass
+
+    proc = live_start(port, ["-o", path, "--idle-timeout", "2"])
+    thread = threading.Thread(target=serve, daemon=True)
+    c2 = None
+    try:
+        thread.start()
+        c1 = socket.create_connection(("127.0.0.1", port), timeout=10)
+        f = c1.makefile("rb")
+        f.readline()
+        c1.sendall(b"QUIT\r\n")
+        f.readline()
+        f.read()
+        f.close()
+        c1.close()
+        t0 = time.time()
+        events = wait_events(path, lambda ev: len(sessions(ev)) >= 1, 1.5)
+        check(events is not None, "the first session's event not in the file within 1.5 s")
+        check(sessions(events)[0]["smtp"]["close"] == "quit", "first session %r"
+              % sessions(events)[0]["smtp"])
+        c2 = socket.create_connection(("127.0.0.1", port), timeout=10)
+        c2port = c2.getsockname()[1]
+        c2.recv(100)
+        t0 = time.time()
+        events = wait_events(path, lambda ev: len(sessions(ev)) >= 2, 6)
+        took = time.time() - t0
+        check(events is not None, "the idle session did not end within 6 s")
+    finally:
+        out = live_stop(proc)
+        if c2:
+            c2.close()
+        srv.close()
+        thread.join(5)
+    s = sessions(events)[1]
+    check(s["src_port"] == c2port and s["smtp"]["close"] == "timeout" and
+          s["smtp"].get("banner") == "idle.test ESMTP", "idle session %r" % s["smtp"])
+    check(took >= 1.5, "ended after %.1f s, before its 2 s of silence" % took)
+    check(out == b"", "stdout %r" % out[:100])
 
 
 # ---- main ----
