@@ -1801,6 +1801,18 @@ def _():
                  r"smtpscope: --extract %s: No such file or directory" % re.escape(path))
 
 
+@case("extract-attachments-needs-extract-and-parser")
+def _():
+    expect_error(run(["-r", pcap("mime-attachments"), "--extract-attachments"]), 2,
+                 r"smtpscope: --extract-attachments needs --extract DIR")
+    out = tmp("extract-noemail")
+    os.makedirs(out, exist_ok=True)
+    expect_error(run(["-r", pcap("mime-attachments"), "--extract", out,
+                      "--extract-attachments", "--no-email"]), 2,
+                 r"smtpscope: --extract-attachments needs the message parser: drop --no-email")
+    check(os.listdir(out) == [], "nothing written when the options are refused")
+
+
 # ---- AUTH brute force across sessions ----
 
 @case("auth-bruteforce-across-sessions")
