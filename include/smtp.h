@@ -282,8 +282,8 @@ struct smtp_callbacks {
 			  const uint8_t *p, size_t n);
 	/*
 	 * Decoded content of each MIME leaf part of the message as it
-	 * streams, then its end (message.h's struct msg_hooks; not called
-	 * with no_message).
+	 * streams, then its end (message.h's struct msg_hooks; only with
+	 * part_content).
 	 */
 	void (*part_data)(void *user, const struct smtp_txn *txn,
 			  const struct msg_part *part, unsigned index,
@@ -306,6 +306,8 @@ struct smtp_options {
 	bool midstream;	   /* the capture began after the connection did */
 	bool show_auth_user; /* decode the PLAIN/LOGIN user name (never more) */
 	bool no_message;     /* skip the message parser (headers, MIME) */
+	bool part_content;   /* call part_data/part_end (extraction): each
+			      * part's digest is then read as it ends */
 	unsigned max_recipients; /* too_many_recipients above this; 0: 100 */
 	unsigned max_pending;	 /* excessive_pending above this; 0: 100 */
 	unsigned auth_failures;	 /* auth_bruteforce at this many; 0: 5 */

@@ -26,7 +26,7 @@
 #define MIN_REC 64
 #define BATCH	(16u << 10) /* a sleeping worker is woken for this much */
 #define SPIN_NS 200000	    /* idle time before the worker sleeps */
-#define REC_MAX (16u << 10) /* octets in a record before it is closed */
+#define REC_MAX (8u << 10) /* octets in a record before it is closed */
 #define PUBLISH_MIN (4u << 10) /* closed octets handed over at once */
 
 struct rec {
@@ -166,15 +166,19 @@ int hq_start(void)
 	return 0;
 }
 
+static void wake_worker(void)
+{
+	pthread_mutex_lock(&q.lock);
+	pthread_cond_signal(&q.work);
+	pthread_mutex_unlock(&q.lock);
+}
+
 /* Wake a sleeping worker if a batch of work waits for it. */
 static void kick(void)
 {
 	if (atomic_load(&q.worker_sleeps) &&
-	    atomic_load(&q.wpos) - atomic_load(&q.rpos) >= BATCH) {
-		pthread_mutex_lock(&q.lock);
-		pthread_cond_signal(&q.work);
-		pthread_mutex_unlock(&q.lock);
-	}
+	    atomic_load(&q.wpos) - atomic_load(&q.rpos) >= BATCH)
+		wake_worker();
 }
 
 static void publish(void);
@@ -307,6 +311,12 @@ void hq_finish(struct hq_job *j)
 	j->finished = true;
 	if (open_rec.job == j)
 		close_rec();
+	/* its digest is wanted soon: have the worker at it by then */
+	if (q.running && j->last > atomic_load(&q.rpos)) {
+		publish();
+		if (atomic_load(&q.worker_sleeps))
+			wake_worker();
+	}
 }
 
 void hq_digest(struct hq_job *j, uint8_t *out)

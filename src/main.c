@@ -561,7 +561,7 @@ int main(int argc, char **argv)
 			ctx.extract_dir = optarg;
 			break;
 		case 14:
-			ctx.extract_attachments = true;
+			ctx.extract_attachments = ro.smtp.part_content = true;
 			break;
 		case 12:
 			stats_interval = (int64_t)parse_num(

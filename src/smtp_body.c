@@ -38,9 +38,9 @@ static struct msg *message_new(struct smtp_session *s)
 	struct msg *m = msg_new(NULL);
 	struct msg_hooks h = {NULL, NULL, s};
 
-	if (s->cb->part_data)
+	if (s->opt.part_content && s->cb->part_data)
 		h.data = part_data;
-	if (s->cb->part_end)
+	if (s->opt.part_content && s->cb->part_end)
 		h.end = part_end;
 	msg_set_hooks(m, &h);
 	return m;
