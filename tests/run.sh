@@ -15,7 +15,7 @@ suite() {
 	"$@" >build/suite.out 2>&1
 	rc=$?
 	cat build/suite.out >>"$log"
-	grep -v '^PASS' build/suite.out
+	grep -av '^PASS' build/suite.out
 	# a suite that stopped with an error without reporting a FAIL
 	if [ $rc -ne 0 ] && ! grep -q '^FAIL' build/suite.out; then
 		echo "suite exited with status $rc without reporting a failure"
