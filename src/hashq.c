@@ -17,8 +17,8 @@
  * One ring, one producer (the packet path). Records are a header and the
  * octets, 8-aligned, in the order given; each is hashed into its job's
  * context, in order, by the worker or, when the caller needs a digest
- * the worker has not reached, by the caller itself (one record at a time
- * under a lock): nobody ever waits for a thread to wake up. Positions
+ * the worker has not reached, by the caller itself (one record at a time,
+ * whoever holds busy): nobody waits for a thread to wake up. Positions
  * only grow; a job is done when rpos passes its last record. Fewer than
  * MIN_REC octets before the end of the ring are skipped.
  */
