@@ -177,6 +177,9 @@ awk -v bytes="$file_bytes" -v pkts="$n_packets" -v sess="$n_sessions" '
 echo "(vs nids: speed of the command over the speed of libnids alone;"
 echo " smtpscope_commands is smtpscope --commands, smtpscope_no_email"
 echo " is smtpscope --no-email: the decoder without the message parser)"
+awk '$1 == "smtpscope" { t = $2 } $1 == "smtpscope_no_email" { d = $2 }
+	END { if (t > 0 && d > 0)
+		printf "message parser cost: smtpscope takes %.2fx the time of --no-email (target: at most 1.15x)\n", t / d }' "$results"
 awk '{ printf "peak RSS %-12s 5 KB body: %s KB   5 MB body: %s KB", $1, $2, $3
 	if ($2 != "-" && $3 != "-")
 		printf "   (%+d KB)", $3 - $2
