@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "message.h"
 #include "smtp.h"
 
 static void on_command(void *u, const struct smtp_cmd *c)
@@ -30,10 +31,51 @@ static void on_alert(void *u, const struct smtp_alert *a)
 	(void)n;
 }
 
+static void on_part_data(void *u, const struct smtp_txn *t,
+			 const struct msg_part *p, unsigned index,
+			 const uint8_t *d, size_t n)
+{
+	volatile uint8_t x = n ? d[0] ^ d[n - 1] : 0;
+
+	(void)u;
+	(void)t;
+	(void)p;
+	(void)index;
+	(void)x;
+}
+
+static void on_part_end(void *u, const struct smtp_txn *t,
+			const struct msg_part *p, unsigned index)
+{
+	volatile uint8_t x = p->sha256[0] ^ p->sha256[31];
+
+	(void)u;
+	(void)t;
+	(void)index;
+	(void)x;
+}
+
+/* the message parser's results, digests included */
+static void on_transaction(void *u, const struct smtp_txn *t)
+{
+	const struct msg_part *p;
+	volatile size_t n = 0, i, k;
+
+	(void)u;
+	if (!t->msg)
+		return;
+	k = msg_parts(t->msg, &p);
+	for (i = 0; i < k; i++)
+		n += strlen(p[i].type) + p[i].sha256[i % 32];
+}
+
 static const struct smtp_callbacks cbs = {
 	.command = on_command,
 	.reply = on_reply,
+	.part_data = on_part_data,
+	.part_end = on_part_end,
 	.alert = on_alert,
+	.transaction = on_transaction,
 };
 
 /*
@@ -55,6 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.max_recipients = data[0] & 4 ? 2 : 0;
 	o.max_pending = data[0] & 8 ? 2 : 0;
 	o.auth_failures = data[0] & 16 ? 1 : 0;
+	o.part_content = data[0] & 32;
 	s = smtp_session_new(&cbs, NULL, &o);
 	while (i < size) {
 		uint8_t h = data[i++];
