@@ -596,7 +596,8 @@ static int run_live(struct cap *c, char *err)
 {
 	char ebuf[PCAP_ERRBUF_SIZE];
 	struct pollfd pfd = {.events = POLLIN};
-	int n;
+	int64_t now, last_idle = wall_clock();
+	int n, rc;
 
 	pfd.fd = pcap_get_selectable_fd(c->p);
 	if (pfd.fd >= 0 && pcap_setnonblock(c->p, 1, ebuf) < 0)
@@ -609,13 +610,18 @@ static int run_live(struct cap *c, char *err)
 			return read_error(c, err);
 		if (n > 0 && pfd.fd >= 0)
 			continue; /* the ring may hold more */
-		if (pfd.fd >= 0 && poll(&pfd, 1, CAP_IDLE_MS) < 0 &&
-		    errno != EINTR) {
+		rc = pfd.fd >= 0 ? poll(&pfd, 1, CAP_IDLE_MS) : 0;
+		if (rc < 0 && errno != EINTR) {
 			snprintf(err, CAP_ERRBUF, "poll: %s", strerror(errno));
 			return -1;
 		}
-		if (c->idle && !c->stop)
-			c->idle(c->user, wall_clock());
+		/* not at every wake-up of a busy link: it flushes outputs */
+		now = wall_clock();
+		if (c->idle && !c->stop &&
+		    (rc <= 0 || now - last_idle >= CAP_IDLE_MS * 1000)) {
+			c->idle(c->user, now);
+			last_idle = now;
+		}
 	}
 	if (c->count && c->st.packets >= c->count)
 		return 0;

@@ -310,8 +310,9 @@ static void on_body_data(void *user, const struct smtp_txn *t,
 	if (!f->ctx->extract_dir)
 		return;
 	if (!f->ex) {
+		/* flow_id: in every event, and not reused by a later run */
 		snprintf(f->ex_name, sizeof(f->ex_name), "%" PRIu64 "-%u.eml",
-			 f->session, t->index);
+			 f->flow_id, t->index);
 		f->ex = ex_open(f->ctx->extract_dir, f->ex_name);
 	}
 	ex_write(f->ex, p, n);
@@ -331,14 +332,14 @@ static struct ev_part_file *part_file(struct ev_flow *f,
 	pf = &f->parts[f->nparts++];
 	pf->index = index;
 	snprintf(pf->name, sizeof(pf->name), "%" PRIu64 "-%u-part%u",
-		 f->session, t->index, index);
+		 f->flow_id, t->index, index);
 	pf->ex = ex_open(f->ctx->extract_dir, pf->name);
 	return pf;
 }
 
 /*
  * Each attachment decoded, named by its SHA-256; one cut short is
- * SESSION-N-partK.partial (K: its index in email.parts).
+ * FLOWID-N-partK.partial (K: its index in email.parts).
  */
 static void on_part_data(void *user, const struct smtp_txn *t,
 			 const struct msg_part *part, unsigned index,

@@ -93,8 +93,9 @@ void ex_close(struct ex_file **fp, const char *name, bool complete)
 	if (!f)
 		return;
 	if (!f->failed && fclose(f->fp) != 0) {
-		f->fp = NULL;
+		f->fp = NULL; /* closed all the same */
 		failure(f, "cannot write", f->tmp);
+		unlink(f->tmp);
 	}
 	f->fp = NULL;
 	if (!f->failed) {

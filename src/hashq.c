@@ -276,6 +276,9 @@ void hq_stop(void)
 	pthread_cond_signal(&q.work);
 	pthread_mutex_unlock(&q.lock);
 	pthread_join(q.thread, NULL);
+	/* the worker may have seen stopping before the last records */
+	while (hash_next() > 0)
+		;
 	q.running = false;
 	free(q.ring);
 	q.ring = NULL;

@@ -184,7 +184,7 @@ static void usage(FILE *out)
 	    "                         (repeatable)\n"
 	    "      --no-email         do not parse messages (headers, MIME,\n"
 	    "                         attachments): faster, no email object\n"
-	    "      --extract DIR      write each message to DIR/SESSION-N.eml\n"
+	    "      --extract DIR      write each message to DIR/FLOWID-N.eml\n"
 	    "                         (.eml.partial when cut short)\n"
 	    "      --extract-attachments\n"
 	    "                         and each attachment, decoded, to\n"

@@ -57,6 +57,11 @@ static void body_data(struct smtp_session *s, const uint8_t *p, size_t n,
 		t = s->cur = smtp_txn_new(s, ts);
 	t->pub.has_body = true;
 	t->pub.size += n;
+	if (t->hash_ended) { /* a second body (BDAT, then DATA): its own */
+		hq_free(t->hash);
+		t->hash = NULL;
+		t->hash_ended = false;
+	}
 	if (!t->hash)
 		t->hash = hq_new();
 	hq_update(t->hash, p, n);
@@ -102,8 +107,10 @@ void smtp_body_end(struct smtp_session *s, bool complete, int64_t ts)
 	t->pub.has_body = true;
 	t->pub.body_done = complete;
 	t->pub.ts_end = ts;
-	if (t->hash) /* the digest is read when the transaction is written */
+	if (t->hash) { /* the digest is read when the transaction is written */
 		hq_finish(t->hash);
+		t->hash_ended = true;
+	}
 	if (t->msg) {
 		msg_end(t->msg, complete && !t->pub.gap);
 		if (t->pub.mail_from)

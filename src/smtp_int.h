@@ -88,6 +88,7 @@ struct txn {
 	bool too_many;	   /* too_many_recipients was raised */
 	int data_cmd_code; /* reply to DATA itself (354 or a refusal) */
 	struct hq_job *hash; /* SHA-256 of the body, read at the end */
+	bool hash_ended;     /* its body ended: another one starts afresh */
 	struct msg *msg; /* headers and MIME of the body (message.c) */
 };
 

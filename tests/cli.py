@@ -1777,21 +1777,30 @@ def _():
     os.mkdir(out)
     events = parse(run_ok(["-r", pcap("two-messages"), "--extract", out]).out)
     txns = of_type(events, "smtp_transaction")
-    check(sorted(os.listdir(out)) == ["1-1.eml", "1-2.eml"], "files %r" % os.listdir(out))
+    # named by the flow_id of the events: a later run does not overwrite
+    names = ["%d-%d.eml" % (t["flow_id"], t["smtp"]["transaction"]) for t in txns]
+    check(sorted(os.listdir(out)) == sorted(names), "files %r, expected %r"
+          % (os.listdir(out), names))
     sent = client_bodies("two-messages")
     check(len(sent) == 2, "found %d bodies in the capture" % len(sent))
-    for n, (t, body) in enumerate(zip(txns, sent), 1):
-        data = open(os.path.join(out, "1-%d.eml" % n), "rb").read()
+    for name, t, body in zip(names, txns, sent):
+        data = open(os.path.join(out, name), "rb").read()
         # byte-identical to what the client sent, dot-unstuffed
-        check(data == body, "1-%d.eml differs from the body in the capture" % n)
+        check(data == body, "%s differs from the body in the capture" % name)
         check(hashlib.sha256(data).hexdigest() == t["smtp"]["sha256"] and
-              len(data) == t["smtp"]["size"], "1-%d.eml: size/sha256 differ from the event" % n)
+              len(data) == t["smtp"]["size"], "%s: size/sha256 differ from the event" % name)
     check(stats_of(events)["extracted_files"] == 2, "stats.extracted_files")
+    # another capture into the same directory: its session 1 is another file
+    events2 = parse(run_ok(["-r", pcap("helo-plain"), "--extract", out]).out)
+    t2 = of_type(events2, "smtp_transaction")[0]
+    check(sorted(os.listdir(out)) == sorted(names + ["%d-1.eml" % t2["flow_id"]]),
+          "after a second run: files %r" % os.listdir(out))
     # a message cut by the client's close is kept, but never as .eml
     out2 = tmp("extract-partial")
     os.mkdir(out2)
-    run_ok(["-r", pcap("mid-data-close"), "--extract", out2])
-    check(os.listdir(out2) == ["1-1.eml.partial"], "files %r" % os.listdir(out2))
+    events = parse(run_ok(["-r", pcap("mid-data-close"), "--extract", out2]).out)
+    flow = of_type(events, "smtp_session")[0]["flow_id"]
+    check(os.listdir(out2) == ["%d-1.eml.partial" % flow], "files %r" % os.listdir(out2))
 
 
 @case("extract-bad-dir")

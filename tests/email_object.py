@@ -228,9 +228,9 @@ def check(name, exp, events):
 def check_extract(name, exp, outdir, events):
     """--extract-attachments wrote each attachment, and only those, as
     DIR/<sha256> with the bytes of the file the client attached; the
-    message is DIR/<session>-<n>.eml; no temporary file is left."""
-    session = [e for e in events if e.get("event_type") == "smtp_transaction"][0]
-    eml = "%d-%d.eml" % (session["smtp"]["session"], session["smtp"]["transaction"])
+    message is DIR/<flow_id>-<n>.eml; no temporary file is left."""
+    txn = [e for e in events if e.get("event_type") == "smtp_transaction"][0]
+    eml = "%d-%d.eml" % (txn["flow_id"], txn["smtp"]["transaction"])
     want = {eml: rebuild(name)}
     for _, path, _ in exp["attachments"]:
         data = (FILES / path).read_bytes()
@@ -246,7 +246,7 @@ def check_extract(name, exp, outdir, events):
 def check_cut(binary):
     """pcaps/crafted/mime-cut-attachment.pcap: the client resets the
     connection half way through a base64 attachment. The part is marked
-    truncated, without a hash, and saved as <session>-<n>-part<k>.partial
+    truncated, without a hash, and saved as <flow_id>-<n>-part<k>.partial
     holding the decoded prefix of the file; the message as .eml.partial."""
     data = bytes(range(256)) * 16  # tools/craft/make-pcaps.py's attachment
     with tempfile.TemporaryDirectory() as out:
@@ -258,7 +258,7 @@ def check_cut(binary):
         t = t[0]
         parts = t["email"]["parts"]
         k = next(i for i, p in enumerate(parts) if p.get("name") == "data.bin")
-        stem = "%d-%d" % (t["smtp"]["session"], t["smtp"]["transaction"])
+        stem = "%d-%d" % (t["flow_id"], t["smtp"]["transaction"])
         errs = []
         if t["smtp"]["status"] != "incomplete":
             errs.append("status %s, expected incomplete" % t["smtp"]["status"])

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hashq.h"
 
@@ -109,6 +110,41 @@ static const char *empty(void)
 	return NULL;
 }
 
+/*
+ * A job fed while the worker runs and digested after hq_stop(): the
+ * records still in the ring when it stopped must be hashed all the same,
+ * and a new start must begin from a clean ring.
+ */
+static const char *stop_with_work(void)
+{
+	static uint8_t data[3000];
+	struct sha256_ctx ref;
+	struct hq_job *j;
+	uint8_t got[32], want[32];
+	unsigned i;
+
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)rnd();
+	for (i = 0; i < 200; i++) {
+		if (hq_start() != 0)
+			return "pthread_create failed";
+		usleep(i % 7 * 20); /* the worker polling, at various points */
+		j = hq_new();
+		hq_update(j, data, sizeof(data));
+		hq_stop();
+		hq_update(j, data, 100); /* inline now */
+		hq_digest(j, got);
+		hq_free(j);
+		sha256_init(&ref);
+		sha256_update(&ref, sizeof(data), data);
+		sha256_update(&ref, 100, data);
+		sha256_digest(&ref, 32, want);
+		if (memcmp(got, want, 32))
+			return "a digest after hq_stop() misses octets";
+	}
+	return NULL;
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -121,6 +157,7 @@ int main(void)
 		report("thread_empty", empty());
 		hq_stop();
 	}
+	report("stop_with_work", stop_with_work());
 	printf("hashq: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

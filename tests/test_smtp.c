@@ -784,6 +784,29 @@ static void test_bdat_invalid_and_missing_last(void)
 	      NULL);
 }
 
+/* DATA after BDAT chunks without LAST: the DATA body is hashed on its own. */
+static void test_bdat_then_data(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("MAIL FROM:<a@c>\r\nRCPT TO:<b@mx>\r\nBDAT 3\r\nabc"),
+		S("250 ok\r\n250 ok\r\n250 3 octets\r\n"),
+		C("DATA\r\n"),
+		S("354 go\r\n"),
+		C("xy\r\n.\r\n"),
+		S("250 Ok: queued as Q1\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"alert bdat_missing_last cmd=DATA",
+		"txn 1 status=queued",
+		"size=7 sha=f168727c", /* SHA-256 of "xy\r\n" */
+		NULL,
+	};
+
+	check("bdat_then_data", d, SMTP_CLOSE_FIN, expect, NULL);
+}
+
 static void test_sequence_and_pipelining(void)
 {
 	static const struct seg d[] = {
@@ -1146,6 +1169,7 @@ int main(void)
 	test_smuggling_cr();
 	test_bare_lf_client_no_smuggling();
 	test_bdat_invalid_and_missing_last();
+	test_bdat_then_data();
 	test_sequence_and_pipelining();
 	test_line_anomalies();
 	test_limits();
