@@ -37,8 +37,11 @@ void out_share_stdout(struct out *o);
 bool out_write_error(const struct out *o);
 /* Has standard output's reader gone away (EPIPE: "| head")? */
 bool out_reader_gone(const struct out *o);
-/* Events dropped by all sinks. */
-uint64_t out_dropped(const struct out *o);
+/*
+ * Events dropped by all sinks, for a stats event: at exit, a sink says on
+ * stderr what it dropped after the last call.
+ */
+uint64_t out_dropped(struct out *o);
 void out_free(struct out *o);
 
 #endif

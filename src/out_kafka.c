@@ -13,7 +13,30 @@ struct kafka_sink {
 	rd_kafka_t *rk;
 	char topic[256];
 	char name[768]; /* BROKERS/TOPIC, for messages */
+	bool closing;	/* failures now are counted as lost at exit */
+	uint64_t lost;	/* failures while closing */
 };
+
+/*
+ * librdkafka's word on each message (on our thread, from rd_kafka_poll):
+ * one that failed after it was queued (message.timeout.ms, a broker error,
+ * purged at exit) is dropped.
+ */
+static void kafka_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m,
+			    void *opaque)
+{
+	struct kafka_sink *k = opaque;
+
+	(void)rk;
+	if (!m->err)
+		out_sink_up(&k->s, "delivering");
+	else if (k->closing)
+		k->lost++;
+	else {
+		k->s.dropped++;
+		out_sink_warn(&k->s, rd_kafka_err2str(m->err));
+	}
+}
 
 /*
  * librdkafka queues (bounded) and sends on its own threads, and connects
@@ -40,6 +63,8 @@ static struct sink *kafka_open(const char *spec, char *err)
 	strcpy(k->topic, slash + 1);
 	snprintf(k->name, sizeof(k->name), "%s/%s", brokers, k->topic);
 	k->s.name = k->name;
+	rd_kafka_conf_set_opaque(conf, k);
+	rd_kafka_conf_set_dr_msg_cb(conf, kafka_delivered);
 	if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, ebuf,
 			      sizeof(ebuf)) != RD_KAFKA_CONF_OK ||
 	    rd_kafka_conf_set(conf, "queue.buffering.max.messages", "100000",
@@ -67,10 +92,13 @@ static void kafka_write(struct sink *s, const char *line, size_t len,
 	if (e) { /* queue full, or a bad topic: dropped, counted */
 		s->dropped++;
 		out_sink_warn(s, rd_kafka_err2str(e));
-	} else {
-		out_sink_up(s, "queueing");
 	}
 	rd_kafka_poll(k->rk, 0); /* delivery reports, errors */
+}
+
+static void kafka_flush(struct sink *s)
+{
+	rd_kafka_poll(((struct kafka_sink *)s)->rk, 0);
 }
 
 static void kafka_close(struct sink *s)
@@ -78,8 +106,14 @@ static void kafka_close(struct sink *s)
 	struct kafka_sink *k = (struct kafka_sink *)s;
 
 	/* what librdkafka holds, with at most 5 s of waiting */
-	rd_kafka_flush(k->rk, 5000);
-	s->dropped += (uint64_t)rd_kafka_outq_len(k->rk);
+	k->closing = true;
+	if (rd_kafka_flush(k->rk, 5000)) {
+		/* the rest fails now: their reports count them */
+		rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE |
+					  RD_KAFKA_PURGE_F_INFLIGHT);
+		rd_kafka_flush(k->rk, 1000);
+	}
+	out_sink_lost_at_exit(s, k->lost + (uint64_t)rd_kafka_outq_len(k->rk));
 	rd_kafka_destroy(k->rk);
 	free(k);
 }
@@ -87,5 +121,6 @@ static void kafka_close(struct sink *s)
 const struct sink_ops out_kafka_ops = {
     .open = kafka_open,
     .write = kafka_write,
+    .flush = kafka_flush,
     .close = kafka_close,
 };

@@ -14,7 +14,8 @@ struct redis_sink {
 	redisContext *rc; /* NULL while down */
 	char host[256], key[256];
 	int port;
-	bool channel; /* PUBLISH, not RPUSH */
+	bool channel;	  /* PUBLISH, not RPUSH */
+	uint64_t pending; /* commands appended and not answered yet */
 	char why[128];
 };
 
@@ -77,12 +78,49 @@ static int redis_connect(struct sink *s, const char **why)
 	return OUT_PENDING;
 }
 
+/* Unanswered commands are lost with the connection (some may have run). */
 static void redis_disconnect(struct sink *s)
 {
 	struct redis_sink *r = (struct redis_sink *)s;
 
+	s->dropped += r->pending;
+	r->pending = 0;
 	redisFree(r->rc); /* closes the socket */
 	r->rc = NULL;
+}
+
+/*
+ * Write what hiredis holds as far as the socket takes it, and read the
+ * replies there are: -1 if the connection is lost (sink down, counted).
+ */
+static int redis_send(struct redis_sink *r)
+{
+	void *reply;
+	int done;
+
+	if (redisBufferWrite(r->rc, &done) == REDIS_ERR ||
+	    redisBufferRead(r->rc) == REDIS_ERR) {
+		snprintf(r->why, sizeof(r->why), "%s", r->rc->errstr);
+		out_sink_down(&r->s, r->why);
+		return -1;
+	}
+	/* the replies (counts) are read and thrown away; one is a delivery */
+	while (redisGetReplyFromReader(r->rc, &reply) == REDIS_OK && reply) {
+		redisReply *rep = reply;
+
+		if (r->pending)
+			r->pending--;
+		if (rep->type == REDIS_REPLY_ERROR) {
+			/* WRONGTYPE and the like: this one is not stored */
+			r->s.dropped++;
+			snprintf(r->why, sizeof(r->why), "%s", rep->str);
+			out_sink_warn(&r->s, r->why);
+		} else {
+			out_sink_up(&r->s, "connected");
+		}
+		freeReplyObject(reply);
+	}
+	return 0;
 }
 
 /* RPUSH or PUBLISH, pipelined: queued in hiredis, written when it can. */
@@ -90,51 +128,45 @@ static void redis_write(struct sink *s, const char *line, size_t len,
 			const char *key, size_t klen)
 {
 	struct redis_sink *r = (struct redis_sink *)s;
-	void *reply;
-	int done;
 
 	(void)key;
 	(void)klen;
-	if (sdslen(r->rc->obuf) + len > OUT_QUEUE_MAX) {
+	/* a full buffer may have room once redis has caught up */
+	if (sdslen(r->rc->obuf) + len > OUT_QUEUE_MAX &&
+	    (redis_send(r) < 0 || sdslen(r->rc->obuf) + len > OUT_QUEUE_MAX)) {
 		s->dropped++;
 		return;
 	}
 	redisAppendCommand(r->rc, r->channel ? "PUBLISH %s %b" : "RPUSH %s %b",
 			   r->key, line, len);
-	if (redisBufferWrite(r->rc, &done) == REDIS_ERR ||
-	    redisBufferRead(r->rc) == REDIS_ERR) {
-		s->dropped++;
-		snprintf(r->why, sizeof(r->why), "%s", r->rc->errstr);
-		out_sink_down(s, r->why);
-		return;
-	}
-	/* the replies (counts) are read and thrown away */
-	while (redisGetReplyFromReader(r->rc, &reply) == REDIS_OK && reply) {
-		freeReplyObject(reply);
-		out_sink_up(s, "connected"); /* a reply: it is back */
-	}
+	r->pending++;
+	redis_send(r);
 }
 
+static void redis_flush(struct sink *s)
+{
+	struct redis_sink *r = (struct redis_sink *)s;
+
+	if (r->rc)
+		redis_send(r);
+}
+
+/* Until every command is answered, OUT_CLOSE_MS at most. */
 static void redis_close(struct sink *s)
 {
 	struct redis_sink *r = (struct redis_sink *)s;
+	int64_t end = out_now_ms() + OUT_CLOSE_MS, left;
 	struct pollfd pf;
-	int done = 0, i;
 
-	if (r->rc) {
-		/* what is queued, with at most 2 s of waiting */
+	while (r->rc && r->pending && redis_send(r) == 0 && r->pending &&
+	       (left = end - out_now_ms()) > 0) {
 		pf.fd = r->rc->fd;
-		pf.events = POLLOUT;
-		for (i = 0; i < 200 && !done; i++) {
-			if (redisBufferWrite(r->rc, &done) == REDIS_ERR)
-				break;
-			if (!done)
-				poll(&pf, 1, 10);
-		}
-		if (!done)
-			s->dropped++;
-		redisFree(r->rc);
+		pf.events = POLLIN | (sdslen(r->rc->obuf) ? POLLOUT : 0);
+		poll(&pf, 1, (int)left);
 	}
+	out_sink_lost_at_exit(s, r->pending);
+	if (r->rc)
+		redisFree(r->rc);
 	free(r);
 }
 
@@ -142,6 +174,7 @@ const struct sink_ops out_redis_ops = {
     .open = redis_open,
     .connect = redis_connect,
     .write = redis_write,
+    .flush = redis_flush,
     .disconnect = redis_disconnect,
     .close = redis_close,
 };

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* out_unix.c - unix:PATH (datagrams) and unix-stream:PATH (lines) sinks. */
 #include <errno.h>
-#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,22 +65,40 @@ void out_unix_disconnect(struct sink *s)
 	u->fd = -1;
 }
 
+/* As much of a stream's queue as the socket takes now, never waiting. */
+static void stream_send(struct unix_sink *u)
+{
+	ssize_t w;
+
+	if (u->fd < 0 || !u->queue.len)
+		return;
+	w = send(u->fd, u->queue.p, u->queue.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (w > 0) {
+		memmove(u->queue.p, u->queue.p + w, u->queue.len - (size_t)w);
+		u->queue.len -= (size_t)w;
+	} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+		out_sink_down(&u->s, strerror(errno)); /* counts the queue */
+	}
+}
+
+/*
+ * A reader that is connected but does not read must not hold up the exit:
+ * the socket stays non-blocking and the wait is bounded.
+ */
 void out_unix_close(struct unix_sink *u)
 {
-	ssize_t w = 0;
+	struct pollfd pf = {.fd = u->fd, .events = POLLOUT};
+	int64_t end = out_now_ms() + OUT_CLOSE_MS, left;
 
-	if (u->fd >= 0) {
-		/* a last, blocking try for what a stream holds back */
-		if (u->queue.len) {
-			fcntl(u->fd, F_SETFL, 0);
-			w = write(u->fd, u->queue.p, u->queue.len);
-			if (w < 0)
-				w = 0;
-			u->s.dropped +=
-			    out_lines(u->queue.p + w, u->queue.len - (size_t)w);
-		}
-		close(u->fd);
+	stream_send(u);
+	while (u->fd >= 0 && u->queue.len && (left = end - out_now_ms()) > 0) {
+		if (poll(&pf, 1, (int)left) < 0 && errno != EINTR)
+			break;
+		stream_send(u);
 	}
+	out_sink_lost_at_exit(&u->s, out_lines(u->queue.p, u->queue.len));
+	if (u->fd >= 0)
+		close(u->fd);
 	sb_free(&u->queue);
 }
 
@@ -109,24 +127,25 @@ static void stream_write(struct sink *s, const char *line, size_t len,
 			 const char *key, size_t klen)
 {
 	struct unix_sink *u = (struct unix_sink *)s;
-	ssize_t w;
 
 	(void)key;
 	(void)klen;
+	/* a full queue may have room once the reader has caught up */
+	if (u->queue.len + len + 1 > OUT_QUEUE_MAX)
+		stream_send(u);
 	/* whole lines only: one that does not fit the queue is dropped */
-	if (u->queue.len + len + 1 > OUT_QUEUE_MAX) {
+	if (u->fd < 0 || u->queue.len + len + 1 > OUT_QUEUE_MAX) {
 		s->dropped++;
 		return;
 	}
 	sb_append(&u->queue, line, len);
 	sb_append(&u->queue, "\n", 1);
-	w = send(u->fd, u->queue.p, u->queue.len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (w > 0) {
-		memmove(u->queue.p, u->queue.p + w, u->queue.len - (size_t)w);
-		u->queue.len -= (size_t)w;
-	} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-		out_sink_down(s, strerror(errno)); /* counts the queue */
-	}
+	stream_send(u);
+}
+
+static void stream_flush(struct sink *s)
+{
+	stream_send((struct unix_sink *)s);
 }
 
 static void unix_close(struct sink *s)
@@ -147,6 +166,7 @@ const struct sink_ops out_stream_ops = {
     .open = unix_open,
     .connect = out_unix_connect,
     .write = stream_write,
+    .flush = stream_flush,
     .disconnect = out_unix_disconnect,
     .close = unix_close,
 };

@@ -74,6 +74,28 @@ void out_sink_down(struct sink *s, const char *why)
 	s->up = false;
 }
 
+void out_sink_lost_at_exit(struct sink *s, uint64_t n)
+{
+	uint64_t late;
+
+	s->dropped += n;
+	late = s->dropped - s->reported;
+	if (late)
+		fprintf(stderr,
+			"smtpscope: output %s: %llu event%s not delivered at "
+			"exit\n",
+			s->name, (unsigned long long)late,
+			late == 1 ? "" : "s");
+}
+
+int64_t out_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 uint64_t out_lines(const char *p, size_t n)
 {
 	const char *end = p + n;
@@ -203,13 +225,15 @@ void out_reopen(struct out *o)
 			s->ops->reopen(s);
 }
 
-uint64_t out_dropped(const struct out *o)
+uint64_t out_dropped(struct out *o)
 {
-	const struct sink *s;
+	struct sink *s;
 	uint64_t n = 0;
 
-	for (s = o ? o->sinks : NULL; s; s = s->next)
+	for (s = o ? o->sinks : NULL; s; s = s->next) {
 		n += s->dropped;
+		s->reported = s->dropped;
+	}
 	return n;
 }
 

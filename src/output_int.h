@@ -15,6 +15,7 @@
 
 #define OUT_QUEUE_MAX (1024 * 1024) /* bytes a sink may hold back */
 #define OUT_ERR_MAX   256	    /* the err buffer of out_add and open */
+#define OUT_CLOSE_MS  2000	    /* a socket sink's last try at exit */
 
 /* What a connect op says. */
 enum { OUT_DOWN = -1, OUT_UP = 0, OUT_PENDING = 1 };
@@ -31,8 +32,9 @@ struct sink {
 	bool warned;	  /* told once that it is down */
 	time_t retry;	  /* wall time of the next connection attempt */
 	uint64_t dropped;
-	bool write_error; /* a file lost an event: the run exits 1 */
-	bool reader_gone; /* stdout's reader went away (EPIPE): stop */
+	uint64_t reported; /* dropped, as of the last stats event */
+	bool write_error;  /* a file lost an event: the run exits 1 */
+	bool reader_gone;  /* stdout's reader went away (EPIPE): stop */
 	struct sink *next;
 };
 
@@ -53,7 +55,10 @@ struct sink_ops {
 	void (*disconnect)(struct sink *s);
 	/* SIGHUP (log rotation); NULL: nothing to reopen. */
 	void (*reopen)(struct sink *s);
-	/* Last bounded try for what is held back, then free it all. */
+	/*
+	 * Last bounded try for what is held back, then free it all; what is
+	 * still held is counted with out_sink_lost_at_exit.
+	 */
 	void (*close)(struct sink *s);
 };
 
@@ -66,8 +71,15 @@ void out_sink_down(struct sink *s, const char *why);
 void out_sink_warn(struct sink *s, const char *why);
 /* s works again: say so if it was reported down ("connected again"). */
 void out_sink_up(struct sink *s, const char *how);
+/*
+ * At close: count n events lost now, and say on stderr how many drops the
+ * last stats event could not show (these, and any after it, itself too).
+ */
+void out_sink_lost_at_exit(struct sink *s, uint64_t n);
 /* Events in the unsent bytes of a queue: one per newline. */
 uint64_t out_lines(const char *p, size_t n);
+/* Milliseconds of the monotonic clock, for the deadlines of close. */
+int64_t out_now_ms(void);
 
 /* -T prints on stdout too: make the stdout sink (if s is) keep its order. */
 void out_file_share_stdout(struct sink *s);
@@ -87,7 +99,7 @@ int out_unix_init(struct unix_sink *u, int type, const char *path,
 int out_unix_connect(struct sink *s, const char **why);
 void out_unix_send_dgram(struct unix_sink *u, const char *p, size_t n);
 void out_unix_disconnect(struct sink *s);
-/* Close, after a last blocking try for what a stream holds back. */
+/* Close, after a last try (OUT_CLOSE_MS) for what a stream holds back. */
 void out_unix_close(struct unix_sink *u);
 
 #endif

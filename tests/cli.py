@@ -1519,7 +1519,9 @@ def _():
     path = tmp("nobody-listens")
     r = run(["-r", pcap("two-messages"), "-o", "-", "-o", "unix:" + path])
     check(r.rc == 0, "exit %s" % r.brief())
-    check(len(r.err_lines) == 1 and "events dropped (and counted)" in r.err_lines[0],
+    # the warning, and the stats event itself, dropped after it was made
+    check(len(r.err_lines) == 2 and "events dropped (and counted)" in r.err_lines[0] and
+          r.err_lines[1] == "smtpscope: output %s: 1 event not delivered at exit" % path,
           "stderr %r" % r.err[:300])
     events = parse(r.out)
     # every event before the stats event was dropped by the dead sink
@@ -1700,6 +1702,175 @@ def _():
     # the events after the kill are lost, counted; no crash, exit 0
     check(st["output_dropped"] > 0 and st["packets"] == 96,
           "output_dropped %r" % st["output_dropped"])
+
+
+def repeated(first, n):
+    """errors-421 (one session, 14 events of about 620 bytes) n times over,
+    client ports 20000 + first.., one second apart: packets."""
+    cap = capture("errors-421")
+    cport, _ = flow_ports("errors-421")
+    pkts = []
+    for i in range(first, first + n):
+        pkts += [pt.Packet(p.ts_us + i * 1000000, p.wirelen,
+                           pt.rewrite_port(p.data, cport, 20000 + i)) for p in cap.packets]
+    return pkts
+
+
+def stalled_run(sink, phases, between):
+    """-r - with a file and one socket sink; the capture comes in parts,
+    between(i, proc) after part i was read. Returns the file's lines."""
+    out = tmp("stalled-%s.json" % sink.split(":")[0])
+    tool = subprocess.Popen([BIN, "-r", "-", "-o", out, "-o", sink], cwd=ROOT, env=ENV,
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        for i, part in enumerate(phases[:-1]):
+            tool.stdin.write(pt.pcap_bytes(E, part)[24 if i else 0:])
+            tool.stdin.flush()
+            wait_pipe_read(tool, 60)
+            time.sleep(1.0)   # its events are written (or dropped)
+            between(i, tool)
+        _, err = tool.communicate(pt.pcap_bytes(E, phases[-1])[24:], timeout=RUN_TIMEOUT)
+    finally:
+        if tool.poll() is None:
+            tool.kill()
+            tool.wait()
+    err = err.decode("utf-8", "replace")
+    sanitizer_check(tool.returncode, err)
+    check(tool.returncode == 0 and err == "", "exit %s, stderr %r" % (tool.returncode, err[:300]))
+    return open(out, "rb").read().decode().splitlines()
+
+
+def check_stall(lines, got, tail):
+    """What the sink got: the file's lines but the dropped ones, in order,
+    and all of the last tail (written once the reader was back)."""
+    dropped = json.loads(lines[-1])["stats"]["output_dropped"]
+    check(dropped > 0, "nothing was dropped: the stall did not fill the queue")
+    check(len(got) == len(lines) - dropped, "%d events arrived, %d written, %d dropped"
+          % (len(got), len(lines), dropped))
+    check(got[-tail:] == lines[-tail:], "the events after the stall did not all arrive")
+    it = iter(lines)
+    check(all(g in it for g in got), "the events arrived out of order or changed")
+
+
+@case("output-stream-stall")
+def _():
+    """A unix-stream reader stops reading while 2.6 MB of events are
+    written (more than the 1 MB queue and the socket hold), then reads
+    again: the events after it is back all arrive, and output_dropped is
+    exactly what it did not get."""
+    path = tmp("stall-stream")
+    st = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    st.bind(path)
+    st.listen(1)
+    go, got = threading.Event(), []
+
+    def reader():
+        c, _ = st.accept()
+        go.wait()
+        data = b""
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            data += b
+        got.append(data)
+        c.close()
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    try:
+        lines = stalled_run("unix-stream:" + path, [repeated(0, 300), repeated(300, 10)],
+                            lambda i, tool: (go.set(), time.sleep(0.5)))
+        t.join(10)
+    finally:
+        go.set()
+        st.close()
+    check(got and got[0].endswith(b"\n"), "the stream does not end with a whole line")
+    check_stall(lines, got[0].decode().splitlines(), 10 * 14 + 1)
+
+
+@case("output-redis-stall")
+def _():
+    """redis stops (SIGSTOP) while 9 MB of events are written (more than
+    the 1 MB buffer and TCP hold), then goes on (SIGCONT): the events after
+    it all arrive, and output_dropped is exactly what it did not get."""
+    proc, port = redis_server()
+
+    def between(i, tool):
+        if i == 0:
+            deadline = time.time() + 10
+            while resp(port, "LLEN", "st") == 0 and time.time() < deadline:
+                time.sleep(0.05)   # connected, and taking events
+            proc.send_signal(signal.SIGSTOP)
+        else:
+            proc.send_signal(signal.SIGCONT)
+            time.sleep(1.0)   # redis works through what TCP held
+
+    try:
+        lines = stalled_run("redis://127.0.0.1:%d/st" % port,
+                            [repeated(0, 1), repeated(1, 1050), repeated(1051, 10)], between)
+        got = resp(port, "LRANGE", "st", "0", "-1")
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        proc.kill()
+        proc.wait()
+    check_stall(lines, got, 10 * 14 + 1)
+
+
+@case("output-stream-stalled-at-exit")
+def _():
+    """SIGTERM while a unix-stream reader is connected but not reading: the
+    exit waits 2 s at most, and what was not sent is counted: on stderr
+    what the stats event cannot show (what is dropped after it is made)."""
+    path, out = tmp("stuck-stream"), tmp("stuck.json")
+    st = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    st.bind(path)
+    st.listen(1)
+    tool = subprocess.Popen([BIN, "-r", "-", "-o", out, "-o", "unix-stream:" + path],
+                            cwd=ROOT, env=ENV, stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        c, _ = st.accept()
+        tool.stdin.write(pt.pcap_bytes(E, repeated(0, 300)))
+        tool.stdin.flush()
+        wait_pipe_read(tool, 60)
+        time.sleep(1.0)
+        start = time.time()
+        tool.send_signal(signal.SIGTERM)
+        rc = tool.wait(timeout=RUN_TIMEOUT)
+        took = time.time() - start
+        err = tool.stderr.read().decode("utf-8", "replace")
+        c.setblocking(False)
+        data = b""
+        while True:
+            try:
+                b = c.recv(65536)
+            except BlockingIOError:
+                break
+            if not b:
+                break
+            data += b
+        c.close()
+    finally:
+        if tool.poll() is None:
+            tool.kill()
+            tool.wait()
+        tool.stdin.close()
+        tool.stderr.close()
+        st.close()
+    sanitizer_check(rc, err)
+    check(rc == 0, "exit %s, stderr %r" % (rc, err[:300]))
+    check(took < 3.5, "the exit took %.1f s" % took)
+    m = re.fullmatch(r"smtpscope: output %s: (\d+) events not delivered at exit\n"
+                     % re.escape(path), err)
+    check(m and int(m.group(1)) > 0, "stderr %r" % err[:300])
+    lines = open(out, "rb").read().decode().splitlines()
+    dropped = json.loads(lines[-1])["stats"]["output_dropped"]
+    arrived = data.count(b"\n")
+    check(arrived + dropped + int(m.group(1)) == len(lines),
+          "%d arrived + %d dropped + %s not delivered at exit, of %d events"
+          % (arrived, dropped, m.group(1), len(lines)))
 
 
 @case("config-file")
