@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.dont_write_bytecode = True   # leave no __pycache__ in tests/
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pcaptool as pt  # noqa: E402
+from livecap import free_port, packet_socket_open  # noqa: E402
 
 ENVELOPE = ["timestamp", "flow_id", "event_type", "src_ip", "src_port", "dest_ip",
             "dest_port", "proto", "app_proto", "community_id"]
@@ -2125,22 +2126,6 @@ def _():
 
 # ---- live capture on lo (root only) ----
 
-def packet_socket_open(pid):
-    """True once pid holds a packet socket (the capture is open)."""
-    try:
-        inodes = set()
-        for fd in os.listdir("/proc/%d/fd" % pid):
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-            m = re.fullmatch(r"socket:\[(\d+)\]", link)
-            if m:
-                inodes.add(m.group(1))
-        with open("/proc/net/packet") as f:
-            next(f)
-            return any(line.split()[-1] in inodes for line in f if line.strip())
-    except OSError:
-        return False
-
-
 @case("live-capture-lo")
 def _():
     if not is_root():
@@ -2246,15 +2231,6 @@ def _():
     check(cmds[:3] == [(c1port, "<greeting>", 220), (c1port, "EHLO", 250),
                        (c1port, "QUIT", 221)] and
           cmds[3:] in ([], [(c2port, "<greeting>", 220)]), "smtp_command events %r" % cmds)
-
-
-def free_port():
-    """A loopback TCP port nobody listens on (nor will, but us)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def live_start(port, args):

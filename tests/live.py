@@ -40,6 +40,9 @@ import threading
 import time
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # leave no __pycache__ in tests/
+from livecap import free_port, packet_socket_open  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 PRIVATE = ROOT / "tools" / "postfix-private.sh"
 SANITIZER_RE = re.compile(r"(Address|Leak|UndefinedBehavior|Memory|Thread)Sanitizer|runtime error:")
@@ -89,28 +92,6 @@ class signals_held:
 def check(cond, why):
     if not cond:
         raise Fail(why)
-
-
-def packet_socket_open(pid):
-    """True once pid holds a packet socket (the capture is open); as tests/cli.py."""
-    try:
-        inodes = set()
-        for fd in os.listdir("/proc/%d/fd" % pid):
-            m = re.fullmatch(r"socket:\[(\d+)\]", os.readlink("/proc/%d/fd/%s" % (pid, fd)))
-            if m:
-                inodes.add(m.group(1))
-        with open("/proc/net/packet") as f:
-            next(f)
-            return any(line.split()[-1] in inodes for line in f if line.strip())
-    except OSError:
-        return False
-
-
-def free_port():
-    """A TCP port free on 127.0.0.1 now (an ephemeral one: never 25)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class CountingSMTP(smtplib.SMTP):
@@ -192,6 +173,13 @@ def postfix_cmd(*args):
                           stderr=subprocess.STDOUT, timeout=60).stdout.decode("utf-8", "replace")
 
 
+def postfix_stop(instance):
+    """Stop the private Postfix; say so if it did not stop as it should."""
+    stopped = postfix_cmd("stop", instance)
+    if "stopping" not in stopped:
+        print("live: tools/postfix-private.sh stop: %s" % stopped.strip()[:300], flush=True)
+
+
 def postconf(conf, name):
     return subprocess.run(["postconf", "-c", conf, "-xh", name], stdout=subprocess.PIPE,
                           check=True, timeout=TIMEOUT).stdout.decode().strip()
@@ -256,10 +244,7 @@ def run_exchange(binary, tmp):
                 proc.communicate()
             stream.close()
             if started:
-                stopped = postfix_cmd("stop", instance)
-                if "stopping" not in stopped:
-                    print("live: tools/postfix-private.sh stop: %s" % stopped.strip()[:300],
-                          flush=True)
+                postfix_stop(instance)
 
     m = SANITIZER_RE.search(err)
     check(not m, "sanitizer report: %s" % err[m.start():m.start() + 300] if m else "")
@@ -866,10 +851,7 @@ def run_service(dest, tmp, report):
                 proc.kill()
                 proc.wait()
             if started:
-                stopped = postfix_cmd("stop", instance)
-                if "stopping" not in stopped:
-                    print("live: tools/postfix-private.sh stop: %s" % stopped.strip()[:300],
-                          flush=True)
+                postfix_stop(instance)
             for f in reversed(cleanup):
                 f()
 

@@ -174,8 +174,8 @@ static void check_hooked(const struct msg *m)
 	}
 }
 
-static struct msg *parse(const char *text, size_t len, size_t cut, size_t step,
-			 const struct msg_limits *lim)
+/* A parser whose content hooks record into hooked[], cleared. */
+static struct msg *hooked_msg(const struct msg_limits *lim)
 {
 	struct msg *m = msg_new(lim);
 	struct msg_hooks h = {hook_data, hook_end, m};
@@ -185,6 +185,14 @@ static struct msg *parse(const char *text, size_t len, size_t cut, size_t step,
 	for (i = 0; i < HOOKED_MAX; i++)
 		sha256_init(&hooked[i].sha);
 	msg_set_hooks(m, &h);
+	return m;
+}
+
+static struct msg *parse(const char *text, size_t len, size_t cut, size_t step,
+			 const struct msg_limits *lim)
+{
+	struct msg *m = hooked_msg(lim);
+	size_t i;
 
 	if (cut) {
 		msg_feed(m, (const uint8_t *)text, cut);
@@ -1541,17 +1549,10 @@ static void test_cut_hooks(const char *name, const char *text)
 {
 	size_t len = strlen(text), cut;
 	struct msg *m;
-	struct msg_hooks h = {hook_data, hook_end, NULL};
-	unsigned k;
 
 	why[0] = '\0';
 	for (cut = 0; cut <= len && !why[0]; cut++) {
-		m = msg_new(NULL);
-		h.user = m;
-		memset(hooked, 0, sizeof(hooked));
-		for (k = 0; k < HOOKED_MAX; k++)
-			sha256_init(&hooked[k].sha);
-		msg_set_hooks(m, &h);
+		m = hooked_msg(NULL);
 		msg_feed(m, (const uint8_t *)text, cut);
 		msg_end(m, false);
 		check_hooked(m);

@@ -44,8 +44,8 @@ def message(subject, lines=6):
     return head + body
 
 
-def dialogue(c, subject, body_kw=None, lines=6):
-    """Banner to QUIT/221 of one message; body_kw shapes the body's segments."""
+def up_to_data(c):
+    """Banner to the 354 that invites one message's body."""
     c.server(BANNER)
     c.client(EHLO)
     c.server(EHLO_REPLY)
@@ -55,6 +55,11 @@ def dialogue(c, subject, body_kw=None, lines=6):
     c.server(OK_RCPT)
     c.client(DATA)
     c.server(GO_AHEAD)
+
+
+def dialogue(c, subject, body_kw=None, lines=6):
+    """Banner to QUIT/221 of one message; body_kw shapes the body's segments."""
+    up_to_data(c)
     c.client(message(subject, lines) + b".\r\n", **(body_kw or {}))
     c.server(QUEUED)
     c.client(QUIT)
@@ -254,15 +259,7 @@ def mime_cut_attachment(p):
     (the connection is reset): the part is truncated, the message cut."""
     c = Conn(p, client=("192.0.2.7", 40015))
     c.handshake()
-    c.server(BANNER)
-    c.client(EHLO)
-    c.server(EHLO_REPLY)
-    c.client(MAIL)
-    c.server(OK_MAIL)
-    c.client(RCPT)
-    c.server(OK_RCPT)
-    c.client(DATA)
-    c.server(GO_AHEAD)
+    up_to_data(c)
     b64 = base64.encodebytes(attachment_bytes()).replace(b"\n", b"\r\n")
     body = (b"From: Alice <alice@client.test>\r\n"
             b"To: Bob <bob@example.test>\r\n"
