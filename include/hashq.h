@@ -8,10 +8,11 @@
 
 /*
  * One SHA-256 being computed. Its octets are copied into chunks that a
- * worker thread hashes in order while the caller goes on; the digest is
- * waited for only when it is asked for. Without hq_start() (or if the
- * thread cannot be started) everything is hashed at once, in the caller:
- * the digests are the same either way.
+ * worker thread hashes (and passes to a tee, if the job has one) in order
+ * while the caller goes on; the digest is waited for only when it is
+ * asked for. Without hq_start() (or if the
+ * thread cannot be started) everything is done at once, in the caller:
+ * the results are the same either way.
  */
 struct hq_job;
 
@@ -26,6 +27,17 @@ void hq_update(struct hq_job *j, const uint8_t *p, size_t n);
 void hq_finish(struct hq_job *j);
 /* The digest (32 octets), waiting for the worker if it must. */
 void hq_digest(struct hq_job *j, uint8_t *out);
+/*
+ * Each octet given to j from now on is also passed to fn(arg, ...), in
+ * order, on the hashing thread: work that can be done behind the packet
+ * path (the message parser). arg is the thread's until hq_sync() or
+ * hq_free() returns.
+ */
+void hq_tee(struct hq_job *j, void (*fn)(void *arg, const uint8_t *p,
+					  size_t n),
+	    void *arg);
+/* Until every octet given to j so far was passed to its tee (if any). */
+void hq_sync(struct hq_job *j);
 /* Waits for the worker to be done with j, then frees it; NULL is fine. */
 void hq_free(struct hq_job *j);
 

@@ -69,9 +69,8 @@ struct msg_part {
 	char *disposition;  /* "inline", "attachment", …, or NULL */
 	char *filename;	    /* RFC 2231 / 2047 decoded, UTF-8, or NULL */
 	uint64_t size;	    /* decoded octets (leaves only) */
-	uint8_t sha256[32]; /* of the decoded octets (leaves only; computed
-			     * on the hashing thread, read via msg_parts()
-			     * after msg_end(), or in the end hook) */
+	uint8_t sha256[32]; /* of the decoded octets (leaves only; set
+			     * when the part ends) */
 	bool leaf;	    /* has content of its own (not multipart) */
 	bool attachment;    /* disposition attachment, or a file name */
 	bool executable;    /* attachment_executable was raised for it */

@@ -236,6 +236,8 @@ struct smtp_txn {
 	bool gap;	/* bytes of the body were lost: size and hash partial */
 	uint64_t size;	/* message octets, unstuffed */
 	uint8_t sha256[32];
+	/* set for the transaction callback (and the body callback with
+	 * message_at_body_end): */
 	const char *subject; /* Subject, RFC 2047 decoded to UTF-8; or NULL */
 	const struct msg *msg; /* the message parser's findings, or NULL */
 	int64_t ts_start, ts_end;
@@ -306,8 +308,12 @@ struct smtp_options {
 	bool midstream;	   /* the capture began after the connection did */
 	bool show_auth_user; /* decode the PLAIN/LOGIN user name (never more) */
 	bool no_message;     /* skip the message parser (headers, MIME) */
-	bool part_content;   /* call part_data/part_end (extraction): each
-			      * part's digest is then read as it ends */
+	bool part_content;   /* call part_data/part_end (extraction); the
+			      * parser then runs in the packet path */
+	bool message_at_body_end; /* subject and msg are wanted by the body
+				   * callback: the parser is waited for there
+				   * (otherwise it runs on the hashing thread
+				   * and they are set for the transaction) */
 	unsigned max_recipients; /* too_many_recipients above this; 0: 100 */
 	unsigned max_pending;	 /* excessive_pending above this; 0: 100 */
 	unsigned auth_failures;	 /* auth_bruteforce at this many; 0: 5 */

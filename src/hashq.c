@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* hashq.c - SHA-256 on a second thread: the packet path only copies. */
+/* hashq.c - SHA-256 (and a tee) on a second thread: the packet path copies. */
 #include "hashq.h"
 
 #include <nettle/sha2.h>
@@ -36,6 +36,8 @@ struct rec {
 
 struct hq_job {
 	struct sha256_ctx ctx; /* the worker's until it passes last */
+	void (*tee)(void *arg, const uint8_t *p, size_t n); /* or NULL */
+	void *arg;
 	uint64_t last;	       /* ring position after its last record */
 	bool finished, done;
 	uint8_t digest[SHA256_DIGEST_SIZE];
@@ -99,6 +101,8 @@ static int hash_next(void)
 	r = rec_start(r);
 	h = (const struct rec *)(q.ring + r % RING);
 	sha256_update(&h->job->ctx, h->len, (const uint8_t *)(h + 1));
+	if (h->job->tee)
+		h->job->tee(h->job->arg, (const uint8_t *)(h + 1), h->len);
 	atomic_store(&q.rpos, r + ((sizeof(*h) + h->len + 7) & ~(uint64_t)7));
 	atomic_flag_clear(&q.busy);
 	return 1;
@@ -300,6 +304,8 @@ void hq_update(struct hq_job *j, const uint8_t *p, size_t n)
 		return;
 	if (!q.running) {
 		sha256_update(&j->ctx, n, p);
+		if (j->tee)
+			j->tee(j->arg, p, n);
 		return;
 	}
 	while (n) {
@@ -322,6 +328,30 @@ void hq_finish(struct hq_job *j)
 	}
 }
 
+/* Until the worker is done with every octet given to j. */
+static void drain(struct hq_job *j)
+{
+	if (open_rec.job == j)
+		close_rec();
+	if (q.running)
+		wait_for(j->last);
+}
+
+void hq_tee(struct hq_job *j, void (*fn)(void *arg, const uint8_t *p,
+					  size_t n),
+	    void *arg)
+{
+	drain(j); /* octets given before are not fn's */
+	j->tee = fn;
+	j->arg = arg;
+}
+
+void hq_sync(struct hq_job *j)
+{
+	if (j->tee)
+		drain(j);
+}
+
 void hq_digest(struct hq_job *j, uint8_t *out)
 {
 	if (!j->done) {
@@ -338,9 +368,6 @@ void hq_free(struct hq_job *j)
 {
 	if (!j)
 		return;
-	if (open_rec.job == j) /* its octets are not needed any more */
-		open_rec.job = NULL;
-	if (q.running) /* the worker may still read its context */
-		wait_for(j->last);
+	drain(j); /* the worker may still read it, and a tee wants all */
 	free(j);
 }

@@ -655,6 +655,8 @@ int main(int argc, char **argv)
 		ctx.transcript = stdout;
 		out_share_stdout(ctx.sinks);
 	}
+	/* a transcript's message line shows the Subject */
+	ro.smtp.message_at_body_end = transcript || ctx.session_transcript;
 
 	if (!ro.smtp.auth_failures)
 		ro.smtp.auth_failures = DEFAULT_AUTH_FAILURES;

@@ -128,12 +128,12 @@ static int new_record(struct msg *m, const struct ent *e)
 		if (cap > m->lim.parts)
 			cap = m->lim.parts;
 		m->parts = xrealloc(m->parts, cap * sizeof(*m->parts));
-		m->jobs = xrealloc(m->jobs, cap * sizeof(*m->jobs));
+		m->sha = xrealloc(m->sha, cap * sizeof(*m->sha));
 		m->held += (cap - m->partcap) *
-			   (sizeof(*m->parts) + sizeof(*m->jobs));
+			   (sizeof(*m->parts) + sizeof(*m->sha));
 		m->partcap = cap;
 	}
-	m->jobs[m->nparts] = NULL;
+	sha256_init(&m->sha[m->nparts]);
 	p = &m->parts[m->nparts];
 	memset(p, 0, sizeof(*p));
 	p->parent = e->parent;
@@ -317,8 +317,6 @@ static void push_frame(struct msg *m, bool rfc822, const char *boundary,
 				       "multipart/digest");
 	memcpy(f->boundary, boundary, blen);
 	f->blen = blen;
-	if (rfc822 && f->rec >= 0)
-		m->jobs[f->rec] = hq_new();
 }
 
 /* The header section is over; body says whether content follows. */
@@ -420,7 +418,7 @@ static void frame_octets(struct msg *m, struct frame *f, const uint8_t *p,
 	f->size += n;
 	if (f->rec < 0)
 		return;
-	hq_update(m->jobs[f->rec], p, n);
+	sha256_update(&m->sha[f->rec], n, p);
 	if (m->hooks.data)
 		m->hooks.data(m->hooks.user, &m->parts[f->rec],
 			      (unsigned)f->rec, p, n);
@@ -845,7 +843,6 @@ void msg_free(struct msg *m)
 		free(m->path[i]);
 	free(m->path);
 	for (i = 0; i < m->nparts; i++) {
-		hq_free(m->jobs[i]);
 		free(m->parts[i].type);
 		free(m->parts[i].charset);
 		free(m->parts[i].encoding);
@@ -853,7 +850,7 @@ void msg_free(struct msg *m)
 		free(m->parts[i].filename);
 	}
 	free(m->parts);
-	free(m->jobs);
+	free(m->sha);
 	for (i = 0; i < m->nurls; i++)
 		free(m->urls[i]);
 	free(m->urls);
@@ -921,33 +918,16 @@ bool msg_8bit(const struct msg *m)
 	return m->eightbit;
 }
 
-/* The digest of part i, waiting for the hashing thread if it must. */
-static void part_digest(struct msg *m, size_t i)
-{
-	if (!m->jobs[i])
-		return;
-	hq_digest(m->jobs[i], m->parts[i].sha256);
-	hq_free(m->jobs[i]);
-	m->jobs[i] = NULL;
-}
-
 void msg_part_done(struct msg *m, int rec)
 {
-	hq_finish(m->jobs[rec]);
-	if (!m->hooks.end)
-		return;
-	part_digest(m, (size_t)rec);
-	m->hooks.end(m->hooks.user, &m->parts[rec], (unsigned)rec);
+	sha256_digest(&m->sha[rec], sizeof(m->parts[rec].sha256),
+		      m->parts[rec].sha256);
+	if (m->hooks.end)
+		m->hooks.end(m->hooks.user, &m->parts[rec], (unsigned)rec);
 }
 
 size_t msg_parts(const struct msg *m, const struct msg_part **out)
 {
-	struct msg *w = (struct msg *)m; /* digests are read when asked for */
-	size_t i;
-
-	if (m->done)
-		for (i = 0; i < m->nparts; i++)
-			part_digest(w, i);
 	*out = m->parts;
 	return m->nparts;
 }

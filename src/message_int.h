@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hashq.h"
+#include <nettle/sha2.h>
+
 #include "message.h"
 #include "util.h"
 
@@ -100,7 +101,7 @@ struct frame {
 	unsigned depth;
 	size_t blen;
 	char boundary[BOUNDARY_MAX + 1];
-	/* message/rfc822: its octets hashed as they pass (jobs[rec]) */
+	/* message/rfc822: its octets hashed as they pass (sha[rec]) */
 	uint64_t size;
 	uint8_t pend;
 };
@@ -135,7 +136,7 @@ struct msg {
 	unsigned header_count, refs;
 	bool top_done;
 	struct msg_part *parts;
-	struct hq_job **jobs; /* SHA-256 of each part, until it is read */
+	struct sha256_ctx *sha; /* of each part's octets, until it ends */
 	size_t nparts, partcap;
 	char **urls;
 	size_t nurls, urls_dropped;

@@ -196,7 +196,7 @@ static void sink(struct msg *m, const uint8_t *p, size_t n)
 		return;
 	e->size += n;
 	if (e->rec >= 0) {
-		hq_update(m->jobs[e->rec], p, n);
+		sha256_update(&m->sha[e->rec], n, p);
 		if (m->hooks.data)
 			m->hooks.data(m->hooks.user, &m->parts[e->rec],
 				      (unsigned)e->rec, p, n);
@@ -504,8 +504,6 @@ void msg_leaf_start(struct msg *m, const char *type)
 	e->dec = !strcmp(e->cte, "base64")	       ? D_BASE64
 		 : !strcmp(e->cte, "quoted-printable") ? D_QP
 						       : D_IDENTITY;
-	if (e->rec >= 0 && !m->jobs[e->rec])
-		m->jobs[e->rec] = hq_new();
 	e->text = !strcmp(type, "text/plain") || !strcmp(type, "text/html");
 }
 

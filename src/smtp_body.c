@@ -32,6 +32,15 @@ static void part_end(void *user, const struct msg_part *part, unsigned index)
 	s->cb->part_end(s->user, &s->cur->pub, part, index);
 }
 
+/*
+ * Part content hooks (extraction) run in the packet path: then the
+ * parser does too. Otherwise it is fed on the hashing thread.
+ */
+static bool parse_inline(const struct smtp_session *s)
+{
+	return s->opt.part_content && (s->cb->part_data || s->cb->part_end);
+}
+
 /* The message parser of a new body; it runs only within s->cur. */
 static struct msg *message_new(struct smtp_session *s)
 {
@@ -46,6 +55,26 @@ static struct msg *message_new(struct smtp_session *s)
 	return m;
 }
 
+/* The parser's last octets: msg_end(), then its findings are read. */
+static void message_close(struct txn *t)
+{
+	if (!t->msg_open)
+		return;
+	t->msg_open = false;
+	if (t->hash) /* it may be behind, on the hashing thread */
+		hq_sync(t->hash);
+	msg_end(t->msg, t->msg_complete);
+	if (t->pub.mail_from)
+		msg_check_from(t->msg, t->pub.mail_from);
+	t->pub.subject = msg_subject(t->msg);
+	t->pub.msg = t->msg;
+}
+
+static void feed(void *m, const uint8_t *p, size_t n)
+{
+	msg_feed(m, p, n);
+}
+
 static void body_data(struct smtp_session *s, const uint8_t *p, size_t n,
 		      int64_t ts)
 {
@@ -58,20 +87,23 @@ static void body_data(struct smtp_session *s, const uint8_t *p, size_t n,
 	t->pub.has_body = true;
 	t->pub.size += n;
 	if (t->hash_ended) { /* a second body (BDAT, then DATA): its own */
+		message_close(t);
 		hq_free(t->hash);
 		t->hash = NULL;
 		t->hash_ended = false;
 	}
-	if (!t->hash)
+	if (!s->opt.no_message && !t->msg)
+		t->msg = message_new(s);
+	if (!t->hash) {
 		t->hash = hq_new();
+		if (t->msg && !parse_inline(s))
+			hq_tee(t->hash, feed, t->msg);
+	}
 	hq_update(t->hash, p, n);
 	if (s->cb->body_data)
 		s->cb->body_data(s->user, &t->pub, p, n);
-	if (s->opt.no_message)
-		return;
-	if (!t->msg)
-		t->msg = message_new(s);
-	msg_feed(t->msg, p, n);
+	if (t->msg && parse_inline(s))
+		msg_feed(t->msg, p, n);
 }
 
 static uint64_t body_size(const struct smtp_session *s)
@@ -79,17 +111,20 @@ static uint64_t body_size(const struct smtp_session *s)
 	return s->cur ? s->cur->pub.size : 0;
 }
 
-/* What the message parser found, as alerts of the one list. */
-static void message_alerts(struct smtp_session *s, struct txn *t, int64_t ts)
+void smtp_body_results(struct smtp_session *s, struct txn *t)
 {
 	const struct msg_alert *a;
-	size_t i, n = msg_alerts(t->msg, &a);
+	size_t i, n;
 	int k;
 
+	if (!t->msg)
+		return;
+	message_close(t);
+	n = msg_alerts(t->msg, &a);
 	for (i = 0; i < n; i++)
 		for (k = 0; k < SMTP_ALERT_COUNT; k++)
 			if (!strcmp(a[i].kind, smtp_alert_kind_str(k))) {
-				smtp_alert_raise(s, k, NULL, NULL, ts,
+				smtp_alert_raise(s, k, NULL, NULL, s->ts_last,
 						 "message %u: %s", t->pub.index,
 						 a[i].detail ? a[i].detail : "");
 				break;
@@ -112,16 +147,15 @@ void smtp_body_end(struct smtp_session *s, bool complete, int64_t ts)
 		t->hash_ended = true;
 	}
 	if (t->msg) {
-		msg_end(t->msg, complete && !t->pub.gap);
-		if (t->pub.mail_from)
-			msg_check_from(t->msg, t->pub.mail_from);
-		t->pub.subject = msg_subject(t->msg);
-		t->pub.msg = t->msg;
+		message_close(t); /* a body before this one */
+		t->msg_open = true;
+		t->msg_complete = complete && !t->pub.gap;
+		/* its hooks run within s->cur; a transcript wants Subject */
+		if (parse_inline(s) || s->opt.message_at_body_end)
+			message_close(t);
 	}
 	if (s->cb->body)
 		s->cb->body(s->user, &t->pub);
-	if (t->msg)
-		message_alerts(s, t, ts);
 	if (complete && !s->tls.accepted && s->tls.offered)
 		smtp_alert_raise(
 		    s, SMTP_ALERT_CLEARTEXT_MAIL, NULL, NULL, ts,

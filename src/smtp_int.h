@@ -90,6 +90,8 @@ struct txn {
 	struct hq_job *hash; /* SHA-256 of the body, read at the end */
 	bool hash_ended;     /* its body ended: another one starts afresh */
 	struct msg *msg; /* headers and MIME of the body (message.c) */
+	bool msg_open;	 /* its body ended, msg_end() not called yet */
+	bool msg_complete; /* for msg_end(): the body ended whole */
 };
 
 /* A smuggling sequence seen in a body, waiting for what follows it. */
@@ -252,5 +254,10 @@ size_t smtp_feed_body(struct smtp_session *s, const uint8_t *buf, size_t len,
 size_t smtp_feed_chunk(struct smtp_session *s, const uint8_t *buf, size_t len,
 		       int64_t ts);
 void smtp_body_end(struct smtp_session *s, bool complete, int64_t ts);
+/*
+ * The message parser's findings, for the transaction event: its end,
+ * waited for if it ran behind, and its alerts raised.
+ */
+void smtp_body_results(struct smtp_session *s, struct txn *t);
 
 #endif

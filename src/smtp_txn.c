@@ -84,8 +84,8 @@ void smtp_txn_free(struct txn *t)
 	saved_free(&p->mail_reply);
 	saved_free(&p->data_reply);
 	free(p->queue_id);
+	hq_free(t->hash); /* first: it may still feed t->msg */
 	msg_free(t->msg);
-	hq_free(t->hash);
 	free(t);
 }
 
@@ -107,6 +107,7 @@ void smtp_txn_emit(struct smtp_session *s, struct txn *t)
 			t->hash = hq_new(); /* an empty body */
 		hq_digest(t->hash, t->pub.sha256);
 	}
+	smtp_body_results(s, t);
 	if (s->cb->transaction)
 		s->cb->transaction(s->user, &t->pub);
 	smtp_txn_free(t);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test_hashq.c - the hashing thread gives nettle's digests, in any order. */
 #include <nettle/sha2.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +95,99 @@ static const char *interleaved(void)
 	return NULL;
 }
 
+/* What a tee was given: a running SHA-256 of it, its length, where. */
+struct tee {
+	struct sha256_ctx ctx;
+	uint64_t n;
+	unsigned off_main; /* calls made on another thread */
+};
+
+static pthread_t main_thread;
+
+static void tee_fn(void *arg, const uint8_t *p, size_t n)
+{
+	struct tee *t = arg;
+
+	sha256_update(&t->ctx, n, p);
+	t->n += n;
+	if (!pthread_equal(pthread_self(), main_thread))
+		t->off_main++;
+}
+
+/*
+ * Tees on jobs fed interleaved: after hq_sync() (and hq_free(), which
+ * must not drop a record still open) each tee has had exactly the octets
+ * given after hq_tee(), in order. With the thread, some of the calls
+ * must have been made on it: that is the point of a tee.
+ */
+static const char *tees(bool threaded)
+{
+	static uint8_t data[1 << 16];
+	static char why[200];
+	struct hq_job *job[JOBS];
+	struct tee tee[JOBS];
+	struct sha256_ctx ref[JOBS], a, b;
+	uint8_t da[32], db[32];
+	uint64_t want[JOBS];
+	size_t fed = 0, off, n;
+	unsigned i, k, syncs = 0, off_main = 0;
+
+	main_thread = pthread_self();
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)rnd();
+	for (k = 0; k < JOBS; k++) {
+		job[k] = hq_new();
+		hq_update(job[k], data, 10 + k); /* before the tee: not its */
+		memset(&tee[k], 0, sizeof(tee[k]));
+		sha256_init(&tee[k].ctx);
+		hq_tee(job[k], tee_fn, &tee[k]);
+		sha256_init(&ref[k]);
+		want[k] = 0;
+	}
+	while (fed < (16u << 20)) {
+		k = rnd() % JOBS;
+		n = rnd() % 4 ? rnd() % 200 : rnd() % 20000;
+		off = rnd() % (sizeof(data) - n);
+		hq_update(job[k], data + off, n);
+		sha256_update(&ref[k], n, data + off);
+		want[k] += n;
+		fed += n;
+		if (rnd() % 16)
+			continue;
+		hq_sync(job[k]);
+		a = tee[k].ctx;
+		b = ref[k];
+		sha256_digest(&a, 32, da);
+		sha256_digest(&b, 32, db);
+		if (tee[k].n != want[k] || memcmp(da, db, 32)) {
+			snprintf(why, sizeof(why),
+				 "job %u: its tee had %llu octets, not the "
+				 "%llu given since hq_tee(), or others",
+				 k, (unsigned long long)tee[k].n,
+				 (unsigned long long)want[k]);
+			break;
+		}
+		syncs++;
+	}
+	for (k = 0; k < JOBS; k++) {
+		hq_free(job[k]);
+		if (!why[0] && tee[k].n != want[k])
+			snprintf(why, sizeof(why),
+				 "job %u: hq_free() left %llu octets unpassed",
+				 k, (unsigned long long)(want[k] - tee[k].n));
+		off_main += tee[k].off_main;
+	}
+	if (why[0])
+		return why;
+	if (syncs < 100)
+		return "too few syncs checked";
+	if (threaded && !off_main)
+		return "no tee call was made on the hashing thread";
+	if (!threaded && off_main)
+		return "a tee call off the caller's thread without hq_start()";
+	return NULL;
+}
+
 /* The empty input, and a digest asked for twice. */
 static const char *empty(void)
 {
@@ -150,11 +245,13 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	report("inline_interleaved", interleaved());
 	report("inline_empty", empty());
+	report("inline_tee", tees(false));
 	if (hq_start() != 0) {
 		report("thread_start", "pthread_create failed");
 	} else {
 		report("thread_interleaved", interleaved());
 		report("thread_empty", empty());
+		report("thread_tee", tees(true));
 		hq_stop();
 	}
 	report("stop_with_work", stop_with_work());

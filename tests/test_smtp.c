@@ -260,7 +260,7 @@ static void test_helo_dot_stuffing(void)
 	    "to:<b@mx.test>\n",
 	    "reply RCPT 250 enh=2.1.5 lines=1 text=Ok\n",
 	    "reply DATA 354",
-	    "body size=62 done=1 subject=Hello  world\n",
+	    "body size=62 done=1 subject=-\n", /* see below */
 	    "reply <message> 250 enh=2.0.0 lines=1 text=Ok: queued as 4AB12C\n",
 	    sha,
 	    "session close=quit helo=client.test banner=mx.test ESMTP ready "
@@ -269,6 +269,7 @@ static void test_helo_dot_stuffing(void)
 	};
 	struct sha256_ctx ctx;
 	uint8_t dg[32];
+	struct smtp_options o = {.ts_start = -1, .message_at_body_end = true};
 
 	sha256_init(&ctx);
 	sha256_update(&ctx, strlen(body), (const uint8_t *)body);
@@ -280,6 +281,11 @@ static void test_helo_dot_stuffing(void)
 	    "queue=4AB12C size=%zu sha=%02x%02x%02x%02x subject=Hello  world\n",
 	    strlen(body), dg[0], dg[1], dg[2], dg[3]);
 	check("helo_dot_stuffing", d, SMTP_CLOSE_FIN, expect, NULL);
+	/* for a transcript: the Subject is known when the body ends */
+	expect[5] = "body size=62 done=1 subject=Hello  world\n";
+	run_opt = &o;
+	check("subject_at_body_end", d, SMTP_CLOSE_FIN, expect, NULL);
+	run_opt = NULL;
 }
 
 static void test_pipelining_rejections(void)
@@ -419,8 +425,9 @@ static void test_mid_data_close(void)
 	    END,
 	};
 	const char *expect[] = {
-	    "body size=33 done=0 subject=cut\n",
+	    "body size=33 done=0 subject=-\n",
 	    "txn 1 status=incomplete from=a@c rcpt=b@mx:250: accepted=1 data=0",
+	    " subject=cut\n",
 	    "session close=fin",
 	    NULL,
 	};
@@ -483,10 +490,11 @@ static void test_bdat(void)
 	    "cmd BDAT|14|seq=4",
 	    "reply BDAT 250 enh=2.0.0 lines=1 text=14 octets\n",
 	    "cmd BDAT|9 LAST|seq=5",
-	    "body size=23 done=1 subject=x\n",
+	    "body size=23 done=1 subject=-\n",
 	    "reply BDAT 250 enh=2.0.0 lines=1 text=Ok: queued as B7\n",
 	    "txn 1 status=queued from=a@c rcpt=b@mx:250: accepted=1 "
 	    "data=250 queue=B7 size=23",
+	    " subject=x\n",
 	    "session close=quit",
 	    NULL,
 	};
@@ -662,7 +670,7 @@ static void test_smuggling_lf(void)
 	const char *expect[] = {
 		"alert bare_lf cmd=- code=0 detail=in the message body, at "
 		"offset 20\n",
-		"body size=21 done=1 subject=hi\n",
+		"body size=21 done=1 subject=-\n",
 		"cmd MAIL|FROM:<admin@bank>|seq=5 pip=1",
 		"reply <message> 250",
 		"alert smtp_smuggling cmd=<message> code=250 detail=<LF>.<LF> "
@@ -670,6 +678,7 @@ static void test_smuggling_lf(void)
 		"once; the server answered 250 to it: it took the sequence as "
 		"end of data, what follows is a second message\n",
 		"txn 1 status=queued from=a@c",
+		" subject=hi\n",
 		"txn 2 status=queued from=admin@bank rcpt=b@mx:250: accepted=1 "
 		"data=250 queue=A2 size=20",
 		NULL,
@@ -980,11 +989,12 @@ static void test_gap_in_body(void)
 	const char *expect[] = {
 		"alert gap cmd=- code=0 detail=1000 bytes missing from the client "
 		"stream inside a message, which is incomplete\n",
-		"body size=29 done=0 subject=lost\n",
+		"body size=29 done=0 subject=-\n",
 		/* the lone "." after the gap ends it: the reply is its own */
 		"reply <message> 250 enh= lines=1 text=Ok: queued as G1\n",
 		"txn 1 status=incomplete from=a@c rcpt=b@mx:250: accepted=1 "
 		"data=250 queue=G1 size=29",
+		" subject=lost\n",
 		"cmd QUIT||seq=4",
 		"reply QUIT 221",
 		"session close=quit",
@@ -1060,10 +1070,11 @@ static void test_midstream_client_only(void)
 	const char *expect[] = {
 		"cmd MAIL|FROM:<a@c>|seq=1",
 		"cmd DATA||seq=3",
-		"body size=27 done=1 subject=one side\n",
+		"body size=27 done=1 subject=-\n",
 		"cmd QUIT||seq=4",
 		"txn 1 status=incomplete from=a@c rcpt=b@mx:0: accepted=0 data=0 "
 		"queue=- size=27",
+		" subject=one side\n",
 		"session close=quit",
 		"mid=1",
 		NULL,
