@@ -32,7 +32,7 @@
 #include <string.h>
 #include <time.h>
 
-#define GEN_VERSION 1
+#define GEN_VERSION 2
 
 #define MSS 1448
 #define ETH_HLEN 14
@@ -51,6 +51,8 @@
 #define SYN_WIN 64240
 
 #define POOL_SIZE (8u << 20)
+#define B64_LINE 78		/* 76 base64 characters and CRLF */
+#define B64_POOL_SIZE (B64_LINE * 65536u)
 #define OBUF_SIZE (8u << 20)
 #define TEXT_CAP 6144
 #define MAX_PIECES 64
@@ -64,6 +66,8 @@
 
 enum { C = 0, S = 1 };	/* client, server: index of a side */
 
+enum { P_NONE, P_TEXT, P_BASE64 }; /* where a piece's bytes come from */
+
 enum { ST_SYN, ST_SYNACK, ST_ACK, ST_DATA, ST_FINACK, ST_LASTACK };
 
 /* A stretch of bytes one side writes; a flight ends at a piece with end set. */
@@ -71,7 +75,7 @@ struct piece {
 	uint32_t off;	/* offset in the session's text, or in the cyclic pool */
 	uint32_t len;
 	uint8_t dir;	/* C: client to server, S: server to client */
-	uint8_t pool;	/* bytes come from the text pool */
+	uint8_t pool;	/* bytes come from a pool: P_TEXT, P_BASE64 */
 	uint8_t end;	/* last piece of a flight: the sender then waits */
 };
 
@@ -299,6 +303,33 @@ static void make_pool(void)
 	}
 }
 
+/* ---- base64 pool: lines of an attachment (random octets, encoded) ---- */
+
+static char *b64pool;
+
+static void make_b64_pool(void)
+{
+	static const char alpha[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint32_t pos = 0, v;
+	int i;
+
+	b64pool = malloc(B64_POOL_SIZE);
+	if (!b64pool)
+		die("malloc");
+	while (pos < B64_POOL_SIZE) {
+		for (i = 0; i < 76; i += 4) { /* 3 random octets, 4 characters */
+			v = (uint32_t)rnd() & 0xffffff;
+			b64pool[pos++] = alpha[v >> 18];
+			b64pool[pos++] = alpha[(v >> 12) & 63];
+			b64pool[pos++] = alpha[(v >> 6) & 63];
+			b64pool[pos++] = alpha[v & 63];
+		}
+		b64pool[pos++] = '\r';
+		b64pool[pos++] = '\n';
+	}
+}
+
 /* Bytes of whole lines from pool line `first`, at least `want` long. */
 static uint32_t body_len(uint32_t first, uint64_t want)
 {
@@ -443,6 +474,16 @@ static void make_queue_id(char *id)
 	id[10] = 0;
 }
 
+/* One more piece of the message being built (sent after DATA). */
+static void mpiece(struct piece *m, int *n, int pool, uint32_t off,
+		   uint32_t len)
+{
+	m[*n].pool = (uint8_t)pool;
+	m[*n].off = off;
+	m[*n].len = len;
+	(*n)++;
+}
+
 /* Builds the whole dialogue of session number idx; returns its estimated bytes in the file. */
 static uint64_t sess_init(struct sess *s, uint64_t idx, uint64_t single_body)
 {
@@ -487,8 +528,11 @@ static uint64_t sess_init(struct sess *s, uint64_t idx, uint64_t single_body)
 		int nrcpt = single_body ? 1 : 1 + rnd_below(5), nok = 0;
 		char rcpt[5][64], qid[11];
 		int rejected[5];
-		uint32_t hoff, hlen, first, blen;
+		uint32_t hoff, hlen, first, blen, off, lines, boundary, kind;
+		uint32_t total;
 		uint64_t msg;
+		struct piece m[8];
+		int nm;
 
 		rand_sender(from, sizeof(from), from_hdr, sizeof(from_hdr));
 		for (i = 0; i < nrcpt; i++) {
@@ -509,19 +553,86 @@ static uint64_t sess_init(struct sess *s, uint64_t idx, uint64_t single_body)
 			text_add(s, "%s<%s>", i ? ",\r\n " : "", rcpt[i]);
 		text_add(s, "\r\nSubject: %s #%u\r\n"
 			 "Message-ID: <%08x.%08x@%s>\r\n"
-			 "MIME-Version: 1.0\r\n"
-			 "Content-Type: text/plain; charset=utf-8\r\n"
-			 "Content-Transfer-Encoding: 8bit\r\n\r\n",
+			 "MIME-Version: 1.0\r\n",
 			 subjects[rnd_below(NELEM(subjects))], rnd_below(10000),
 			 (uint32_t)rnd(), (uint32_t)rnd(), strchr(from, '@') + 1);
-		hlen = s->textlen - hoff;
-		msg = single_body ? single_body + hlen : draw_msg_size();
-		first = rnd_below(n_lines);
-		blen = body_len(first, msg > hlen + 1 ? msg - hlen : 1);
+		msg = single_body ? single_body : draw_msg_size();
+		kind = single_body ? 0 : rnd_below(100);
+		boundary = (uint32_t)rnd();
+		nm = 0;
+		if (kind < 50) { /* text/plain */
+			text_add(s, "Content-Type: text/plain; charset=utf-8\r\n"
+				 "Content-Transfer-Encoding: 8bit\r\n\r\n");
+			hlen = s->textlen - hoff;
+			if (single_body)
+				msg += hlen;
+			mpiece(m, &nm, P_NONE, hoff, hlen);
+			first = rnd_below(n_lines);
+			mpiece(m, &nm, P_TEXT, line_start[first],
+			       body_len(first, msg > hlen + 1 ? msg - hlen : 1));
+		} else if (kind < 80) { /* multipart/alternative: text, HTML */
+			text_add(s, "Content-Type: multipart/alternative; "
+				 "boundary=\"=_alt_%08x\"\r\n\r\n"
+				 "--=_alt_%08x\r\n"
+				 "Content-Type: text/plain; charset=utf-8\r\n"
+				 "Content-Transfer-Encoding: 8bit\r\n\r\n",
+				 boundary, boundary);
+			hlen = s->textlen - hoff;
+			mpiece(m, &nm, P_NONE, hoff, hlen);
+			first = rnd_below(n_lines);
+			blen = body_len(first, msg / 3 > hlen ? msg / 3 - hlen : 1);
+			mpiece(m, &nm, P_TEXT, line_start[first], blen);
+			off = text_add(s, "--=_alt_%08x\r\n"
+				       "Content-Type: text/html; charset=utf-8\r\n"
+				       "Content-Transfer-Encoding: 8bit\r\n\r\n"
+				       "<html><body><p>Read it at "
+				       "<a href=\"https://www.example.com/m/%08x\">"
+				       "https://www.example.com/m/%08x</a> or "
+				       "http://shop.example.com/o?id=%u</p><pre>\r\n",
+				       boundary, boundary, boundary,
+				       rnd_below(100000));
+			mpiece(m, &nm, P_NONE, off, s->textlen - off);
+			first = rnd_below(n_lines);
+			mpiece(m, &nm, P_TEXT, line_start[first],
+			       body_len(first, msg - msg / 3));
+			off = text_add(s, "</pre></body></html>\r\n"
+				       "--=_alt_%08x--\r\n", boundary);
+			mpiece(m, &nm, P_NONE, off, s->textlen - off);
+		} else { /* multipart/mixed: a short text, a base64 attachment */
+			text_add(s, "Content-Type: multipart/mixed; "
+				 "boundary=\"=_mix_%08x\"\r\n\r\n"
+				 "--=_mix_%08x\r\n"
+				 "Content-Type: text/plain; charset=utf-8\r\n"
+				 "Content-Transfer-Encoding: 8bit\r\n\r\n",
+				 boundary, boundary);
+			hlen = s->textlen - hoff;
+			mpiece(m, &nm, P_NONE, hoff, hlen);
+			first = rnd_below(n_lines);
+			blen = body_len(first, 200 + rnd_below(1500));
+			mpiece(m, &nm, P_TEXT, line_start[first], blen);
+			i = (int)rnd_below(100000);
+			off = text_add(s, "--=_mix_%08x\r\n"
+				       "Content-Type: application/pdf; "
+				       "name=\"report-%d.pdf\"\r\n"
+				       "Content-Disposition: attachment; "
+				       "filename=\"report-%d.pdf\"\r\n"
+				       "Content-Transfer-Encoding: base64\r\n\r\n",
+				       boundary, i, i);
+			mpiece(m, &nm, P_NONE, off, s->textlen - off);
+			lines = (uint32_t)(msg / B64_LINE) + 1;
+			mpiece(m, &nm, P_BASE64,
+			       rnd_below(B64_POOL_SIZE / B64_LINE) * B64_LINE,
+			       lines * B64_LINE);
+			off = text_add(s, "--=_mix_%08x--\r\n", boundary);
+			mpiece(m, &nm, P_NONE, off, s->textlen - off);
+		}
+		total = 0;
+		for (i = 0; i < nm; i++)
+			total += m[i].len;
 
 		if (pipelining) {
 			say(s, C, 0, "MAIL FROM:<%s> SIZE=%u BODY=8BITMIME\r\n",
-			    from, hlen + blen);
+			    from, total);
 			for (i = 0; i < nrcpt; i++)
 				say(s, C, 0, "RCPT TO:<%s>\r\n", rcpt[i]);
 			say(s, C, 1, "DATA\r\n");
@@ -548,8 +659,8 @@ static uint64_t sess_init(struct sess *s, uint64_t idx, uint64_t single_body)
 			say(s, C, 1, "DATA\r\n");
 			say(s, S, 1, "354 End data with <CR><LF>.<CR><LF>\r\n");
 		}
-		piece_add(s, C, 0, hoff, hlen, 0);
-		piece_add(s, C, 1, line_start[first], blen, 0);
+		for (i = 0; i < nm; i++)
+			piece_add(s, C, m[i].pool, m[i].off, m[i].len, 0);
 		say(s, C, 1, ".\r\n");
 		make_queue_id(qid);
 		say(s, S, 1, "250 2.0.0 Ok: queued as %s\r\n", qid);
@@ -603,12 +714,14 @@ static int emit(struct sess *s, int d, uint8_t flags, int data)
 		if (take > MSS - plen)
 			take = MSS - plen;
 		if (p->pool) {
-			uint32_t at = (uint32_t)(((uint64_t)p->off + s->pos) % POOL_SIZE);
+			const char *base = p->pool == P_TEXT ? pool : b64pool;
+			uint32_t size = p->pool == P_TEXT ? POOL_SIZE : B64_POOL_SIZE;
+			uint32_t at = (uint32_t)(((uint64_t)p->off + s->pos) % size);
 			uint32_t left = take, n;
 
 			while (left) {
-				n = POOL_SIZE - at < left ? POOL_SIZE - at : left;
-				memcpy(pl + plen + (take - left), pool + at, n);
+				n = size - at < left ? size - at : left;
+				memcpy(pl + plen + (take - left), base + at, n);
 				left -= n;
 				at = 0;
 			}
@@ -838,6 +951,7 @@ int main(int argc, char **argv)
 	if (!rng_state)
 		rng_state = 1;
 	make_pool();
+	make_b64_pool();
 
 	out = fopen(out_name, "wb");
 	obuf = malloc(OBUF_SIZE);
@@ -908,6 +1022,7 @@ int main(int argc, char **argv)
 	free(act);
 	free(obuf);
 	free(pool);
+	free(b64pool);
 	free(line_start);
 	return 0;
 }

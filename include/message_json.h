@@ -9,9 +9,11 @@ struct json_object;
 
 /*
  * A new "email" object (ECS-like: from.address[], to.address[], subject,
- * message_id, origination_timestamp, x_mailer, attachments[].file.*, …);
- * the caller owns it. Wire text is escaped (util.h wire_escape).
+ * message_id, origination_timestamp, x_mailer, attachments[].file.*, …,
+ * local_id if not NULL); the caller owns it. It is written as text, at
+ * once: json-c prints it as it is, but it has no members to look up.
+ * Wire text is escaped (util.h wire_escape).
  */
-struct json_object *msg_email_json(const struct msg *m);
+struct json_object *msg_email_json(const struct msg *m, const char *local_id);
 
 #endif

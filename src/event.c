@@ -485,9 +485,7 @@ static void on_transaction(void *user, const struct smtp_txn *t)
 	}
 	if (t->msg) {
 		/* strings of the email object are escaped by the parser */
-		o = msg_email_json(t->msg);
-		add_str(o, "local_id", t->queue_id);
-		add(ev, "email", o);
+		add(ev, "email", msg_email_json(t->msg, t->queue_id));
 	}
 	emit(f->ctx, ev);
 }

@@ -2,67 +2,145 @@
 /* message_json.c - the "email" object of an smtp_transaction event. */
 #include "message_json.h"
 
+#include <inttypes.h>
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "util.h"
 
-static struct json_object *jstr(const char *s)
-{
-	struct sbuf b = {0};
-	struct json_object *o;
+/*
+ * The email object is written as text at once, not built of json-c
+ * objects (one allocation each, a hash table per object): it is most of
+ * an event. The text is what json-c would print (members in the order
+ * written, JSON_C_TO_STRING_PLAIN | NOSLASHESCAPE).
+ */
+struct jw {
+	struct sbuf b, tmp;
+	unsigned depth;
+	bool more[8]; /* depth d has a member already: a comma first */
+};
 
-	wire_escape(&b, s, strlen(s));
-	o = json_object_new_string_len(sb_str(&b), (int)b.len);
-	sb_free(&b);
-	return o;
+/* A string's JSON escapes, as json-c writes them. */
+static void json_escape(struct sbuf *out, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s, *end = s + n;
+	char e[6] = {'\\', 'u', '0', '0'};
+
+	for (; s < end; s++) {
+		unsigned char c = (unsigned char)*s;
+		const char *rep = NULL;
+
+		switch (c) {
+		case '"': rep = "\\\""; break;
+		case '\\': rep = "\\\\"; break;
+		case '\b': rep = "\\b"; break;
+		case '\f': rep = "\\f"; break;
+		case '\n': rep = "\\n"; break;
+		case '\r': rep = "\\r"; break;
+		case '\t': rep = "\\t"; break;
+		default:
+			if (c >= 0x20)
+				continue;
+		}
+		sb_append(out, run, (size_t)(s - run));
+		if (rep) {
+			sb_append(out, rep, 2);
+		} else {
+			e[4] = hex[c >> 4];
+			e[5] = hex[c & 15];
+			sb_append(out, e, 6);
+		}
+		run = s + 1;
+	}
+	sb_append(out, run, (size_t)(end - run));
 }
 
-static void add_str(struct json_object *o, const char *key, const char *s)
+/* A member's key (none in an array), after a comma if one came before. */
+static void jw_key(struct jw *w, const char *key)
 {
-	if (s)
-		json_object_object_add(o, key, jstr(s));
+	if (w->more[w->depth])
+		sb_append(&w->b, ",", 1);
+	w->more[w->depth] = true;
+	if (key) {
+		sb_append(&w->b, "\"", 1);
+		sb_append(&w->b, key, strlen(key));
+		sb_append(&w->b, "\":", 2);
+	}
 }
 
-static void add_int(struct json_object *o, const char *key, int64_t v)
+static void jw_open(struct jw *w, const char *key, char c)
 {
-	json_object_object_add(o, key, json_object_new_int64(v));
+	jw_key(w, key);
+	sb_append(&w->b, &c, 1);
+	w->more[++w->depth] = false;
 }
 
-static void add_strs(struct json_object *o, const char *key, char *const *v,
-		     size_t n)
+static void jw_close(struct jw *w, char c)
 {
-	struct json_object *a;
+	w->depth--;
+	sb_append(&w->b, &c, 1);
+}
+
+/* Wire text (util.h wire_escape), as a JSON string; NULL: nothing. */
+static void add_str(struct jw *w, const char *key, const char *s)
+{
+	if (!s)
+		return;
+	jw_key(w, key);
+	sb_reset(&w->tmp);
+	wire_escape(&w->tmp, s, strlen(s));
+	sb_append(&w->b, "\"", 1);
+	json_escape(&w->b, sb_str(&w->tmp), w->tmp.len);
+	sb_append(&w->b, "\"", 1);
+}
+
+static void add_int(struct jw *w, const char *key, int64_t v)
+{
+	char n[24];
+
+	jw_key(w, key);
+	sb_append(&w->b, n, (size_t)snprintf(n, sizeof(n), "%" PRId64, v));
+}
+
+static void add_bool(struct jw *w, const char *key, bool v)
+{
+	jw_key(w, key);
+	sb_append(&w->b, v ? "true" : "false", v ? 4 : 5);
+}
+
+static void add_strs(struct jw *w, const char *key, char *const *v, size_t n)
+{
 	size_t i;
 
 	if (!n)
 		return;
-	a = json_object_new_array();
+	jw_open(w, key, '[');
 	for (i = 0; i < n; i++)
-		json_object_array_add(a, jstr(v[i]));
-	json_object_object_add(o, key, a);
+		add_str(w, NULL, v[i]);
+	jw_close(w, ']');
 }
 
 /* {"address":[…]} and, for From, the first display name. */
-static void add_addrs(struct json_object *o, const struct msg *m,
-		      enum msg_hdr h, const char *key)
+static void add_addrs(struct jw *w, const struct msg *m, enum msg_hdr h,
+		      const char *key)
 {
 	const struct msg_addr *a;
-	struct json_object *obj, *arr;
 	size_t n = msg_addrs(m, h, &a), i;
 
 	if (!n)
 		return;
-	obj = json_object_new_object();
-	arr = json_object_new_array();
+	jw_open(w, key, '{');
+	jw_open(w, "address", '[');
 	for (i = 0; i < n; i++)
-		json_object_array_add(arr, jstr(a[i].address));
-	json_object_object_add(obj, "address", arr);
+		add_str(w, NULL, a[i].address);
+	jw_close(w, ']');
 	if (h == MSG_HDR_FROM && a[0].name[0])
-		add_str(obj, "display_name", a[0].name);
-	json_object_object_add(o, key, obj);
+		add_str(w, "display_name", a[0].name);
+	jw_close(w, '}');
 }
 
 /* The envelope's format: ISO 8601, UTC, microseconds, +0000. */
@@ -77,58 +155,56 @@ static void iso_time(char *out, size_t n, int64_t ts)
 		 tm.tm_min, tm.tm_sec);
 }
 
-static struct json_object *part_json(const struct msg_part *p)
+static void part_json(struct jw *w, const struct msg_part *p)
 {
-	struct json_object *o = json_object_new_object();
 	char hex[65];
 
-	add_str(o, "type", p->type);
-	add_str(o, "charset", p->charset);
-	add_str(o, "encoding", p->encoding);
-	add_str(o, "disposition", p->disposition);
-	add_str(o, "name", p->filename);
-	add_int(o, "depth", p->depth);
-	add_int(o, "parent", p->parent);
+	jw_open(w, NULL, '{');
+	add_str(w, "type", p->type);
+	add_str(w, "charset", p->charset);
+	add_str(w, "encoding", p->encoding);
+	add_str(w, "disposition", p->disposition);
+	add_str(w, "name", p->filename);
+	add_int(w, "depth", p->depth);
+	add_int(w, "parent", p->parent);
 	if (p->leaf) {
-		add_int(o, "size", (int64_t)p->size);
+		add_int(w, "size", (int64_t)p->size);
 		hex_encode(hex, p->sha256, 32);
 		if (!p->truncated)
-			add_str(o, "sha256", hex);
+			add_str(w, "sha256", hex);
 	}
 	if (p->truncated)
-		json_object_object_add(o, "truncated",
-				       json_object_new_boolean(1));
-	return o;
+		add_bool(w, "truncated", true);
+	jw_close(w, '}');
 }
 
-static struct json_object *attachment_json(const struct msg_part *p)
+static void attachment_json(struct jw *w, const struct msg_part *p)
 {
-	struct json_object *o = json_object_new_object();
-	struct json_object *f = json_object_new_object(), *h;
 	char hex[65];
 
-	add_str(f, "name", p->filename);
-	add_str(f, "mime_type", p->type);
-	add_int(f, "size", (int64_t)p->size);
+	jw_open(w, NULL, '{');
+	jw_open(w, "file", '{');
+	add_str(w, "name", p->filename);
+	add_str(w, "mime_type", p->type);
+	add_int(w, "size", (int64_t)p->size);
 	if (!p->truncated) {
-		h = json_object_new_object();
+		jw_open(w, "hash", '{');
 		hex_encode(hex, p->sha256, 32);
-		add_str(h, "sha256", hex);
-		json_object_object_add(f, "hash", h);
+		add_str(w, "sha256", hex);
+		jw_close(w, '}');
 	}
-	json_object_object_add(o, "file", f);
+	jw_close(w, '}');
 	if (p->executable)
-		json_object_object_add(o, "executable",
-				       json_object_new_boolean(1));
+		add_bool(w, "executable", true);
 	if (p->truncated)
-		json_object_object_add(o, "truncated",
-				       json_object_new_boolean(1));
-	return o;
+		add_bool(w, "truncated", true);
+	jw_close(w, '}');
 }
 
-struct json_object *msg_email_json(const struct msg *m)
+struct json_object *msg_email_json(const struct msg *m, const char *local_id)
 {
-	struct json_object *o = json_object_new_object(), *arr;
+	struct jw w = {0};
+	struct json_object *o;
 	const struct msg_part *parts;
 	const char *raw, *xm;
 	char *const *v;
@@ -136,60 +212,70 @@ struct json_object *msg_email_json(const struct msg *m)
 	char t[96];
 	int64_t ts;
 
-	add_addrs(o, m, MSG_HDR_FROM, "from");
-	add_addrs(o, m, MSG_HDR_SENDER, "sender");
-	add_addrs(o, m, MSG_HDR_REPLY_TO, "reply_to");
-	add_addrs(o, m, MSG_HDR_TO, "to");
-	add_addrs(o, m, MSG_HDR_CC, "cc");
-	add_addrs(o, m, MSG_HDR_BCC, "bcc");
-	add_str(o, "subject", msg_subject(m));
+	jw_open(&w, NULL, '{');
+	add_addrs(&w, m, MSG_HDR_FROM, "from");
+	add_addrs(&w, m, MSG_HDR_SENDER, "sender");
+	add_addrs(&w, m, MSG_HDR_REPLY_TO, "reply_to");
+	add_addrs(&w, m, MSG_HDR_TO, "to");
+	add_addrs(&w, m, MSG_HDR_CC, "cc");
+	add_addrs(&w, m, MSG_HDR_BCC, "bcc");
+	add_str(&w, "subject", msg_subject(m));
 	raw = msg_header(m, MSG_HDR_SUBJECT);
 	if (raw && strcmp(raw, msg_subject(m)))
-		add_str(o, "subject_raw", raw);
-	add_str(o, "message_id", msg_header(m, MSG_HDR_MESSAGE_ID));
+		add_str(&w, "subject_raw", raw);
+	add_str(&w, "message_id", msg_header(m, MSG_HDR_MESSAGE_ID));
 	if (msg_date(m, &ts)) {
 		iso_time(t, sizeof(t), ts);
-		add_str(o, "origination_timestamp", t);
+		add_str(&w, "origination_timestamp", t);
 	} else {
-		add_str(o, "date", msg_header(m, MSG_HDR_DATE));
+		add_str(&w, "date", msg_header(m, MSG_HDR_DATE));
 	}
-	add_str(o, "in_reply_to", msg_header(m, MSG_HDR_IN_REPLY_TO));
+	add_str(&w, "in_reply_to", msg_header(m, MSG_HDR_IN_REPLY_TO));
 	if (msg_references_count(m))
-		add_int(o, "references_count", msg_references_count(m));
-	add_str(o, "return_path", msg_header(m, MSG_HDR_RETURN_PATH));
+		add_int(&w, "references_count", msg_references_count(m));
+	add_str(&w, "return_path", msg_header(m, MSG_HDR_RETURN_PATH));
 	xm = msg_header(m, MSG_HDR_X_MAILER);
-	add_str(o, "x_mailer", xm ? xm : msg_header(m, MSG_HDR_USER_AGENT));
-	add_str(o, "user_agent", msg_header(m, MSG_HDR_USER_AGENT));
-	add_str(o, "x_originating_ip", msg_header(m, MSG_HDR_X_ORIGINATING_IP));
+	add_str(&w, "x_mailer", xm ? xm : msg_header(m, MSG_HDR_USER_AGENT));
+	add_str(&w, "user_agent", msg_header(m, MSG_HDR_USER_AGENT));
+	add_str(&w, "x_originating_ip",
+		msg_header(m, MSG_HDR_X_ORIGINATING_IP));
 	n = msg_multi(m, MSG_HDR_AUTH_RESULTS, &v);
-	add_strs(o, "authentication_results", v, n);
+	add_strs(&w, "authentication_results", v, n);
 	n = msg_multi(m, MSG_HDR_RECEIVED, &v);
-	add_strs(o, "received", v, n);
+	add_strs(&w, "received", v, n);
 	n = msg_path(m, &v);
-	add_strs(o, "path", v, n);
-	add_int(o, "header_count", msg_header_count(m));
-	json_object_object_add(o, "eight_bit",
-			       json_object_new_boolean(msg_8bit(m)));
+	add_strs(&w, "path", v, n);
+	add_int(&w, "header_count", msg_header_count(m));
+	add_bool(&w, "eight_bit", msg_8bit(m));
 	n = msg_parts(m, &parts);
 	if (n)
-		add_str(o, "content_type", parts[0].type);
-	arr = json_object_new_array();
-	for (i = 0; i < n; i++)
-		if (parts[i].attachment)
-			json_object_array_add(arr, attachment_json(&parts[i]));
-	if (json_object_array_length(arr))
-		json_object_object_add(o, "attachments", arr);
-	else
-		json_object_put(arr);
+		add_str(&w, "content_type", parts[0].type);
+	for (i = 0; i < n && !parts[i].attachment; i++)
+		;
+	if (i < n) {
+		jw_open(&w, "attachments", '[');
+		for (; i < n; i++)
+			if (parts[i].attachment)
+				attachment_json(&w, &parts[i]);
+		jw_close(&w, ']');
+	}
 	if (n) {
-		arr = json_object_new_array();
+		jw_open(&w, "parts", '[');
 		for (i = 0; i < n; i++)
-			json_object_array_add(arr, part_json(&parts[i]));
-		json_object_object_add(o, "parts", arr);
+			part_json(&w, &parts[i]);
+		jw_close(&w, ']');
 	}
 	n = msg_urls(m, &v);
-	add_strs(o, "urls", v, n);
+	add_strs(&w, "urls", v, n);
 	if (msg_urls_dropped(m))
-		add_int(o, "urls_dropped", (int64_t)msg_urls_dropped(m));
+		add_int(&w, "urls_dropped", (int64_t)msg_urls_dropped(m));
+	add_str(&w, "local_id", local_id);
+	jw_close(&w, '}');
+	sb_free(&w.tmp);
+	/* printed as it is, freed with the object */
+	o = json_object_new_object();
+	json_object_set_serializer(o, json_object_userdata_to_json_string,
+				   (void *)sb_str(&w.b),
+				   json_object_free_userdata);
 	return o;
 }

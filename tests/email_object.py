@@ -118,9 +118,11 @@ EXPECT = {
 
 
 def run(binary, pcap, outdir):
-    """The events of pcap, messages and attachments extracted to outdir."""
-    proc = subprocess.run([binary, "-r", str(pcap), "--extract", outdir,
-                           "--extract-attachments"], stdout=subprocess.PIPE,
+    """The events of pcap, messages and attachments extracted to outdir
+    (no extraction if outdir is None)."""
+    extract = ["--extract", outdir, "--extract-attachments"] if outdir else []
+    proc = subprocess.run([binary, "-r", str(pcap)] + extract,
+                          stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, timeout=120, check=False)
     if proc.returncode != 0:
         raise RuntimeError("exit status %d: %s" % (
@@ -278,6 +280,23 @@ def check_cut(binary):
         return errs
 
 
+def check_same_without_extract(binary, pcap, events):
+    """Without extraction the parser runs on the hashing thread, behind
+    the packet path (with it, in the packet path): the events must be the
+    same, but for the extraction counters of the stats event."""
+    plain = [e for e in run(binary, pcap, None) if e["event_type"] != "stats"]
+    events = [e for e in events if e["event_type"] != "stats"]
+    if plain == events:
+        return []
+    for a, b in zip(plain, events):
+        if a != b:
+            return ["without --extract-attachments: %s\ninstead of %s" % (
+                json.dumps(a, sort_keys=True)[:600],
+                json.dumps(b, sort_keys=True)[:600])]
+    return ["without --extract-attachments: %d events instead of %d" % (
+        len(plain), len(events))]
+
+
 def report(name, errs):
     if not errs:
         print("PASS %s" % name)
@@ -303,6 +322,9 @@ def main():
                 failed |= report("email/" + name, check(name, exp, events))
                 failed |= report("extract/" + name,
                                  check_extract(name, exp, out, events))
+                failed |= report("email-threaded/" + name,
+                                 check_same_without_extract(binary, pcap,
+                                                            events))
             except (OSError, RuntimeError, ValueError,
                     subprocess.TimeoutExpired) as e:
                 failed |= report("email/" + name, [str(e)])
