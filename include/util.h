@@ -22,6 +22,8 @@ struct sbuf {
 };
 
 void sb_append(struct sbuf *b, const void *data, size_t n);
+/* Room for n octets (and the NUL) without a reallocation. */
+void sb_reserve(struct sbuf *b, size_t n);
 void sb_reset(struct sbuf *b);
 void sb_free(struct sbuf *b);
 /* Contents as a C string ("" when empty). */
@@ -33,5 +35,10 @@ const char *sb_str(const struct sbuf *b);
  * is escaped.
  */
 void wire_escape(struct sbuf *out, const void *data, size_t n);
+/*
+ * wire_escape()'s text as the inside of a JSON string, escaped the way
+ * json-c escapes it (without escaping '/'), in one pass.
+ */
+void json_wire_escape(struct sbuf *out, const void *data, size_t n);
 
 #endif

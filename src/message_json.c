@@ -18,46 +18,10 @@
  * written, JSON_C_TO_STRING_PLAIN | NOSLASHESCAPE).
  */
 struct jw {
-	struct sbuf b, tmp;
+	struct sbuf b;
 	unsigned depth;
 	bool more[8]; /* depth d has a member already: a comma first */
 };
-
-/* A string's JSON escapes, as json-c writes them. */
-static void json_escape(struct sbuf *out, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	const char *run = s, *end = s + n;
-	char e[6] = {'\\', 'u', '0', '0'};
-
-	for (; s < end; s++) {
-		unsigned char c = (unsigned char)*s;
-		const char *rep = NULL;
-
-		switch (c) {
-		case '"': rep = "\\\""; break;
-		case '\\': rep = "\\\\"; break;
-		case '\b': rep = "\\b"; break;
-		case '\f': rep = "\\f"; break;
-		case '\n': rep = "\\n"; break;
-		case '\r': rep = "\\r"; break;
-		case '\t': rep = "\\t"; break;
-		default:
-			if (c >= 0x20)
-				continue;
-		}
-		sb_append(out, run, (size_t)(s - run));
-		if (rep) {
-			sb_append(out, rep, 2);
-		} else {
-			e[4] = hex[c >> 4];
-			e[5] = hex[c & 15];
-			sb_append(out, e, 6);
-		}
-		run = s + 1;
-	}
-	sb_append(out, run, (size_t)(end - run));
-}
 
 /* A member's key (none in an array), after a comma if one came before. */
 static void jw_key(struct jw *w, const char *key)
@@ -91,10 +55,8 @@ static void add_str(struct jw *w, const char *key, const char *s)
 	if (!s)
 		return;
 	jw_key(w, key);
-	sb_reset(&w->tmp);
-	wire_escape(&w->tmp, s, strlen(s));
 	sb_append(&w->b, "\"", 1);
-	json_escape(&w->b, sb_str(&w->tmp), w->tmp.len);
+	json_wire_escape(&w->b, s, strlen(s));
 	sb_append(&w->b, "\"", 1);
 }
 
@@ -212,6 +174,7 @@ struct json_object *msg_email_json(const struct msg *m, const char *local_id)
 	char t[96];
 	int64_t ts;
 
+	sb_reserve(&w.b, 2048); /* one allocation, for most messages */
 	jw_open(&w, NULL, '{');
 	add_addrs(&w, m, MSG_HDR_FROM, "from");
 	add_addrs(&w, m, MSG_HDR_SENDER, "sender");
@@ -271,7 +234,6 @@ struct json_object *msg_email_json(const struct msg *m, const char *local_id)
 		add_int(&w, "urls_dropped", (int64_t)msg_urls_dropped(m));
 	add_str(&w, "local_id", local_id);
 	jw_close(&w, '}');
-	sb_free(&w.tmp);
 	/* printed as it is, freed with the object */
 	o = json_object_new_object();
 	json_object_set_serializer(o, json_object_userdata_to_json_string,

@@ -59,20 +59,25 @@ void hex_encode(char *out, const uint8_t *p, size_t n)
 	out[2 * n] = '\0';
 }
 
+void sb_reserve(struct sbuf *b, size_t n)
+{
+	size_t cap = b->cap ? b->cap : 64;
+
+	if (n + 1 <= b->cap)
+		return;
+	while (cap < n + 1)
+		cap *= 2;
+	b->p = xrealloc(b->p, cap);
+	b->cap = cap;
+}
+
 void sb_append(struct sbuf *b, const void *data, size_t n)
 {
 	if (b->max && b->len + n > b->max) {
 		b->truncated = 1;
 		n = b->max > b->len ? b->max - b->len : 0;
 	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->p = xrealloc(b->p, cap);
-		b->cap = cap;
-	}
+	sb_reserve(b, b->len + n);
 	if (n)
 		memcpy(b->p + b->len, data, n);
 	b->len += n;
@@ -133,11 +138,22 @@ static size_t utf8_len(const uint8_t *p, size_t n)
 	return len;
 }
 
+/* Does the octet at p need an escape? k: its UTF-8 length, 0 if bad. */
+static int plain(const uint8_t *p, size_t k, int json)
+{
+	if (k != 1)
+		return k != 0;
+	if (json && (*p == '"' || *p == '\\' || *p == '\n'))
+		return 0;
+	return !((*p < 0x20 && *p != '\n') || *p == 0x7f);
+}
+
 /*
  * LF is kept: wire lines never hold one (they are split at LF), so a LF
- * here is the separator of a multi-line reply's lines.
+ * here is the separator of a multi-line reply's lines. json: the result
+ * is then escaped as json-c escapes a string, in the same pass.
  */
-void wire_escape(struct sbuf *out, const void *data, size_t n)
+static void escape(struct sbuf *out, const void *data, size_t n, int json)
 {
 	static const char hex[] = "0123456789abcdef";
 	const uint8_t *p = data, *end = p + n;
@@ -147,18 +163,35 @@ void wire_escape(struct sbuf *out, const void *data, size_t n)
 		size_t k;
 
 		/* copy the longest run that needs no escaping at once */
-		while (p < end && (k = utf8_len(p, end - p)) &&
-		       !(k == 1 && ((*p < 0x20 && *p != '\n') || *p == 0x7f)))
+		while (p < end && plain(p, k = utf8_len(p, end - p), json))
 			p += k;
 		if (p > run)
 			sb_append(out, run, p - run);
-		if (p < end) {
-			char esc[4] = {'\\', 'x', hex[*p >> 4], hex[*p & 15]};
+		if (p >= end)
+			break;
+		if (json && (*p == '"' || *p == '\\' || *p == '\n')) {
+			char esc[2] = {'\\', *p == '\n' ? 'n' : (char)*p};
 
-			sb_append(out, esc, 4);
-			p++;
+			sb_append(out, esc, 2);
+		} else {
+			char esc[5] = {'\\', '\\', 'x', hex[*p >> 4],
+				       hex[*p & 15]};
+
+			/* "\xHH", and its backslash escaped for JSON */
+			sb_append(out, esc + !json, 5 - !json);
 		}
+		p++;
 	}
 	if (!out->p)
 		sb_append(out, "", 0);
+}
+
+void wire_escape(struct sbuf *out, const void *data, size_t n)
+{
+	escape(out, data, n, 0);
+}
+
+void json_wire_escape(struct sbuf *out, const void *data, size_t n)
+{
+	escape(out, data, n, 1);
 }
