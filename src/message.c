@@ -2,6 +2,7 @@
 /* message.c - streaming message parser: header sections, MIME tree, parts. */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,8 @@ struct msg *msg_new(const struct msg_limits *lim)
 {
 	struct msg *m = nspare ? spare[--nspare] : xmalloc(sizeof(*m));
 
-	memset(m, 0, sizeof(*m));
+	memset(m, 0, offsetof(struct msg, out));
+	m->out.n = 0;
 	if (lim)
 		m->lim = *lim;
 	if (!m->lim.header_bytes)

@@ -146,6 +146,12 @@ struct msg {
 	bool over_header, over_field, over_depth, over_parts, over_addrs,
 	    over_received;
 	size_t held; /* bytes allocated for results */
+	/* decoded octets of the current leaf not yet sunk (hashed, hooked,
+	 * scanned) a buffer at a time; last: msg_new() does not clear it */
+	struct obuf {
+		uint8_t b[DECODE_BUF];
+		size_t n;
+	} out;
 };
 
 void *msg_alloc(struct msg *m, size_t n); /* zeroed, counted in msg_mem */
@@ -167,10 +173,7 @@ void msg_leaf_line(struct msg *m, const uint8_t *s, size_t len, uint8_t eol);
  */
 void msg_leaf_raw(struct msg *m, const uint8_t *p, size_t n);
 void msg_leaf_end(struct msg *m, bool truncated, bool eol);
-/*
- * A part's content is over: its SHA-256 is finished on the hashing
- * thread and read when asked for, unless the end hook needs it now.
- */
+/* A part's content is over: its SHA-256 is final, the end hook called. */
 void msg_part_done(struct msg *m, int rec);
 
 #endif

@@ -277,11 +277,6 @@ static int hex(uint8_t c)
 	return -1;
 }
 
-struct obuf {
-	uint8_t b[DECODE_BUF];
-	size_t n;
-};
-
 static void put(struct msg *m, struct obuf *o, uint8_t c)
 {
 	o->b[o->n++] = c;
@@ -402,29 +397,56 @@ static void put3(struct msg *m, struct obuf *o, uint32_t w)
 	}
 }
 
+/*
+ * Whole quanta from p[*i], while every symbol is in the alphabet and
+ * they fit in o (its size is a multiple of 3): the common case, with no
+ * test per octet.
+ */
+static void b64_quanta(struct msg *m, struct obuf *o, const uint8_t *p,
+		       size_t n, size_t *i)
+{
+	size_t k = (n - *i) / 4, room = (sizeof(o->b) - o->n) / 3;
+	const uint8_t *s = p + *i;
+	uint8_t *q = o->b + o->n;
+	uint32_t w;
+
+	if (k > room)
+		k = room;
+	for (; k; k--, s += 4, q += 3) {
+		w = (uint32_t)b64_val[s[0]] << 18 |
+		    (uint32_t)b64_val[s[1]] << 12 |
+		    (uint32_t)b64_val[s[2]] << 6 | b64_val[s[3]];
+		if ((b64_val[s[0]] | b64_val[s[1]] | b64_val[s[2]] |
+		     b64_val[s[3]]) >= 64)
+			break;
+		q[0] = (uint8_t)(w >> 16);
+		q[1] = (uint8_t)(w >> 8);
+		q[2] = (uint8_t)w;
+	}
+	*i = (size_t)(s - p);
+	o->n = (size_t)(q - o->b);
+	if (o->n == sizeof(o->b)) {
+		sink(m, o->b, o->n);
+		o->n = 0;
+	}
+}
+
 static void b64_data(struct msg *m, struct obuf *o, const uint8_t *p, size_t n)
 {
 	struct ent *e = &m->cur;
-	uint32_t acc = e->acc, w;
+	uint32_t acc = e->acc;
 	unsigned nacc = e->nacc;
-	size_t i;
+	size_t i = 0, at;
 	uint8_t v;
 
-	for (i = 0; i < n; i++) {
-		/* four symbols at a time while in step */
-		while (!nacc && i + 4 <= n &&
-		       (b64_val[p[i]] | b64_val[p[i + 1]] | b64_val[p[i + 2]] |
-			b64_val[p[i + 3]]) < 64) {
-			w = (uint32_t)b64_val[p[i]] << 18 |
-			    (uint32_t)b64_val[p[i + 1]] << 12 |
-			    (uint32_t)b64_val[p[i + 2]] << 6 |
-			    b64_val[p[i + 3]];
-			put3(m, o, w);
-			i += 4;
+	while (i < n) {
+		if (!nacc && i + 4 <= n) {
+			at = i;
+			b64_quanta(m, o, p, n, &i);
+			if (i > at)
+				continue; /* more quanta, or room again */
 		}
-		if (i == n)
-			break;
-		v = b64_val[p[i]];
+		v = b64_val[p[i++]];
 		if (v < 64) {
 			acc = acc << 6 | v;
 			if (++nacc < 4)
@@ -444,6 +466,27 @@ static void b64_data(struct msg *m, struct obuf *o, const uint8_t *p, size_t n)
 	e->nacc = nacc;
 }
 
+/* Octets that need no decoding, through the buffer (or past it: many). */
+static void copy_out(struct msg *m, struct obuf *o, const uint8_t *p, size_t n)
+{
+	size_t k;
+
+	if (o->n + n > sizeof(o->b)) {
+		k = sizeof(o->b) - o->n;
+		memcpy(o->b + o->n, p, k);
+		sink(m, o->b, sizeof(o->b));
+		o->n = 0;
+		p += k;
+		n -= k;
+		if (n >= sizeof(o->b)) {
+			sink(m, p, n);
+			return;
+		}
+	}
+	memcpy(o->b + o->n, p, n);
+	o->n += n;
+}
+
 static void dec_data(struct msg *m, struct obuf *o, const uint8_t *p, size_t n)
 {
 	struct ent *e = &m->cur;
@@ -451,11 +494,7 @@ static void dec_data(struct msg *m, struct obuf *o, const uint8_t *p, size_t n)
 
 	switch (e->dec) {
 	case D_IDENTITY:
-		if (o->n) {
-			sink(m, o->b, o->n);
-			o->n = 0;
-		}
-		sink(m, p, n);
+		copy_out(m, o, p, n);
 		break;
 	case D_BASE64:
 		b64_data(m, o, p, n);
@@ -470,29 +509,21 @@ static void dec_data(struct msg *m, struct obuf *o, const uint8_t *p, size_t n)
 void msg_leaf_line(struct msg *m, const uint8_t *s, size_t len, uint8_t eol)
 {
 	struct ent *e = &m->cur;
-	struct obuf o;
 
-	o.n = 0;
 	if (e->pend)
-		dec_eol(m, &o, e->pend);
+		dec_eol(m, &m->out, e->pend);
 	e->pend = eol;
-	dec_data(m, &o, s, len);
-	if (o.n)
-		sink(m, o.b, o.n);
+	dec_data(m, &m->out, s, len);
 }
 
 void msg_leaf_raw(struct msg *m, const uint8_t *p, size_t n)
 {
 	struct ent *e = &m->cur;
-	struct obuf o;
 
-	o.n = 0;
 	if (e->pend)
-		dec_eol(m, &o, e->pend);
+		dec_eol(m, &m->out, e->pend);
 	e->pend = 0;
-	dec_data(m, &o, p, n);
-	if (o.n)
-		sink(m, o.b, o.n);
+	dec_data(m, &m->out, p, n);
 }
 
 /* Content follows: decode it as C-T-E says, look for URLs in text. */
@@ -505,21 +536,21 @@ void msg_leaf_start(struct msg *m, const char *type)
 		 : !strcmp(e->cte, "quoted-printable") ? D_QP
 						       : D_IDENTITY;
 	e->text = !strcmp(type, "text/plain") || !strcmp(type, "text/html");
+	m->out.n = 0;
 }
 
 /* The leaf ends; eol: its last line end is content (end of message). */
 void msg_leaf_end(struct msg *m, bool truncated, bool eol)
 {
 	struct ent *e = &m->cur;
+	struct obuf *o = &m->out;
 	struct msg_part *p;
-	struct obuf o;
 
-	o.n = 0;
 	if (eol && e->pend)
-		dec_eol(m, &o, e->pend);
+		dec_eol(m, o, e->pend);
 	e->pend = 0;
 	if (e->dec == D_BASE64) {
-		b64_flush(m, &o);
+		b64_flush(m, o);
 		if (e->b64bad)
 			msg_alert(m, "malformed_mime",
 				  "part %d: characters outside the base64 "
@@ -527,12 +558,12 @@ void msg_leaf_end(struct msg *m, bool truncated, bool eol)
 				  e->rec);
 	} else if (e->dec == D_QP) {
 		if (e->qs == 2) {
-			put(m, &o, '=');
-			put(m, &o, "0123456789ABCDEF"[e->qx]);
+			put(m, o, '=');
+			put(m, o, "0123456789ABCDEF"[e->qx]);
 		}
 	}
-	if (o.n)
-		sink(m, o.b, o.n);
+	sink(m, o->b, o->n);
+	o->n = 0;
 	if (e->inurl)
 		url_end(m, e);
 	if (e->rec >= 0) {
