@@ -38,6 +38,12 @@ void hq_tee(struct hq_job *j, void (*fn)(void *arg, const uint8_t *p,
 	    void *arg);
 /* Until every octet given to j so far was passed to its tee (if any). */
 void hq_sync(struct hq_job *j);
+/*
+ * fn(arg) on the hashing thread, after the octets given before (at once
+ * without the thread): a tee's last work, such as freeing its state, off
+ * the packet path.
+ */
+void hq_call(void (*fn)(void *arg), void *arg);
 /* Waits for the worker to be done with j, then frees it; NULL is fine. */
 void hq_free(struct hq_job *j);
 

@@ -30,8 +30,13 @@
 #define PUBLISH_MIN (4u << 10) /* closed octets handed over at once */
 
 struct rec {
-	struct hq_job *job;
+	struct hq_job *job; /* NULL: a struct call follows */
 	uint64_t len;
+};
+
+struct call {
+	void (*fn)(void *arg);
+	void *arg;
 };
 
 struct hq_job {
@@ -100,9 +105,17 @@ static int hash_next(void)
 	}
 	r = rec_start(r);
 	h = (const struct rec *)(q.ring + r % RING);
-	sha256_update(&h->job->ctx, h->len, (const uint8_t *)(h + 1));
-	if (h->job->tee)
-		h->job->tee(h->job->arg, (const uint8_t *)(h + 1), h->len);
+	if (!h->job) {
+		struct call c;
+
+		memcpy(&c, h + 1, sizeof(c));
+		c.fn(c.arg);
+	} else {
+		sha256_update(&h->job->ctx, h->len, (const uint8_t *)(h + 1));
+		if (h->job->tee)
+			h->job->tee(h->job->arg, (const uint8_t *)(h + 1),
+				    h->len);
+	}
 	atomic_store(&q.rpos, r + ((sizeof(*h) + h->len + 7) & ~(uint64_t)7));
 	atomic_flag_clear(&q.busy);
 	return 1;
@@ -267,6 +280,30 @@ static size_t put(struct hq_job *j, const uint8_t *p, size_t n)
 	if (n == left) /* the end of the ring */
 		close_rec();
 	return n;
+}
+
+void hq_call(void (*fn)(void *arg), void *arg)
+{
+	struct call c = {fn, arg};
+	struct rec *h;
+	uint64_t start, end;
+
+	if (!q.running) {
+		fn(arg);
+		return;
+	}
+	close_rec();
+	start = rec_start(q.wpos_own);
+	end = start + sizeof(*h) + sizeof(c);
+	if (end > RING) /* room: as in put() */
+		wait_for(end - RING);
+	h = (struct rec *)(q.ring + start % RING);
+	h->job = NULL;
+	h->len = sizeof(c);
+	memcpy(h + 1, &c, sizeof(c));
+	q.wpos_own = end; /* 8-aligned: both are */
+	if (q.wpos_own - published >= PUBLISH_MIN)
+		publish();
 }
 
 void hq_stop(void)

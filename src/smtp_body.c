@@ -111,6 +111,20 @@ static uint64_t body_size(const struct smtp_session *s)
 	return s->cur ? s->cur->pub.size : 0;
 }
 
+static void free_msg(void *m)
+{
+	msg_free(m);
+}
+
+void smtp_body_free(struct txn *t)
+{
+	hq_free(t->hash); /* first: it may still feed t->msg */
+	/* most of what the parser holds was allocated on the hashing
+	 * thread: freed there, where it costs least */
+	if (t->msg)
+		hq_call(free_msg, t->msg);
+}
+
 void smtp_body_results(struct smtp_session *s, struct txn *t)
 {
 	const struct msg_alert *a;

@@ -259,5 +259,7 @@ void smtp_body_end(struct smtp_session *s, bool complete, int64_t ts);
  * waited for if it ran behind, and its alerts raised.
  */
 void smtp_body_results(struct smtp_session *s, struct txn *t);
+/* Frees what the body of t holds: its hash and its message parser. */
+void smtp_body_free(struct txn *t);
 
 #endif

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "hashq.h"
-#include "message.h"
 #include "smtp_int.h"
 
 /* ---- transactions ---- */
@@ -84,8 +83,7 @@ void smtp_txn_free(struct txn *t)
 	saved_free(&p->mail_reply);
 	saved_free(&p->data_reply);
 	free(p->queue_id);
-	hq_free(t->hash); /* first: it may still feed t->msg */
-	msg_free(t->msg);
+	smtp_body_free(t);
 	free(t);
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "hashq.h"
+#include "util.h"
 
 #define JOBS 40
 
@@ -114,6 +115,24 @@ static void tee_fn(void *arg, const uint8_t *p, size_t n)
 		t->off_main++;
 }
 
+/* An hq_call(): what its tee must have had by then. */
+struct check {
+	struct tee *tee;
+	uint64_t want;
+};
+
+static unsigned calls, calls_wrong;
+
+static void check_call(void *arg)
+{
+	struct check *c = arg;
+
+	calls++;
+	if (c->tee->n != c->want)
+		calls_wrong++;
+	free(c); /* as the parser's state is freed there */
+}
+
 /*
  * Tees on jobs fed interleaved: after hq_sync() (and hq_free(), which
  * must not drop a record still open) each tee has had exactly the octets
@@ -130,9 +149,10 @@ static const char *tees(bool threaded)
 	uint8_t da[32], db[32];
 	uint64_t want[JOBS];
 	size_t fed = 0, off, n;
-	unsigned i, k, syncs = 0, off_main = 0;
+	unsigned i, k, syncs = 0, off_main = 0, made = 0;
 
 	main_thread = pthread_self();
+	calls = calls_wrong = 0;
 	for (i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)rnd();
 	for (k = 0; k < JOBS; k++) {
@@ -152,6 +172,14 @@ static const char *tees(bool threaded)
 		sha256_update(&ref[k], n, data + off);
 		want[k] += n;
 		fed += n;
+		if (rnd() % 8 == 0) { /* it must see the octets before it */
+			struct check *c = xmalloc(sizeof(*c));
+
+			c->tee = &tee[k];
+			c->want = want[k];
+			hq_call(check_call, c);
+			made++;
+		}
 		if (rnd() % 16)
 			continue;
 		hq_sync(job[k]);
@@ -181,6 +209,17 @@ static const char *tees(bool threaded)
 		return why;
 	if (syncs < 100)
 		return "too few syncs checked";
+	/* a last record: when it is done, every call before it is */
+	job[0] = hq_new();
+	hq_update(job[0], data, 1);
+	hq_free(job[0]);
+	if (calls != made || calls_wrong) {
+		snprintf(why, sizeof(why),
+			 "%u of %u hq_call()s run, %u before the octets "
+			 "given before them",
+			 calls, made, calls_wrong);
+		return why;
+	}
 	if (threaded && !off_main)
 		return "no tee call was made on the hashing thread";
 	if (!threaded && off_main)
