@@ -36,7 +36,14 @@ void hq_digest(struct hq_job *j, uint8_t *out);
 void hq_tee(struct hq_job *j, void (*fn)(void *arg, const uint8_t *p,
 					  size_t n),
 	    void *arg);
-/* Until every octet given to j so far was passed to its tee (if any). */
+/*
+ * hq_finish(), and fn(arg) on the hashing thread after the last octet
+ * (at once without the thread): a tee's end, behind the packet path.
+ * hq_sync() and hq_digest() wait for it too.
+ */
+void hq_end(struct hq_job *j, void (*fn)(void *arg), void *arg);
+/* Until every octet given to j was passed to its tee and its end call
+ * made (at once for a job without either). */
 void hq_sync(struct hq_job *j);
 /*
  * fn(arg) on the hashing thread, after the octets given before (at once

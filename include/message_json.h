@@ -15,5 +15,11 @@ struct json_object;
  * Wire text is escaped (util.h wire_escape).
  */
 struct json_object *msg_email_json(const struct msg *m, const char *local_id);
+/*
+ * The email object rendered now, after msg_end() (the parser takes no
+ * more octets then), on the thread that parsed m: msg_email_json() then
+ * copies it.
+ */
+void msg_render(struct msg *m);
 
 #endif

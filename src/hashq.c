@@ -45,6 +45,7 @@ struct hq_job {
 	void *arg;
 	uint64_t last;	       /* ring position after its last record */
 	bool finished, done;
+	bool sync; /* a tee or an end call: hq_sync() waits for them */
 	uint8_t digest[SHA256_DIGEST_SIZE];
 };
 
@@ -381,11 +382,21 @@ void hq_tee(struct hq_job *j, void (*fn)(void *arg, const uint8_t *p,
 	drain(j); /* octets given before are not fn's */
 	j->tee = fn;
 	j->arg = arg;
+	j->sync = true;
+}
+
+void hq_end(struct hq_job *j, void (*fn)(void *arg), void *arg)
+{
+	hq_call(fn, arg); /* after the octets: their record is closed */
+	if (q.running)
+		j->last = q.wpos_own;
+	j->sync = true;
+	hq_finish(j);
 }
 
 void hq_sync(struct hq_job *j)
 {
-	if (j->tee)
+	if (j->sync)
 		drain(j);
 }
 

@@ -826,6 +826,7 @@ void msg_free(struct msg *m)
 	if (!m)
 		return;
 	sb_free(&m->fld);
+	sb_free(&m->json);
 	sb_free(&m->cur.ctype);
 	sb_free(&m->cur.disp);
 	for (h = 0; h < MSG_HDR_COUNT; h++) {
@@ -958,6 +959,7 @@ size_t msg_alerts_dropped(const struct msg *m)
 
 size_t msg_mem(const struct msg *m)
 {
-	return sizeof(*m) + m->held + m->fld.cap + m->cur.ctype.cap +
+	return sizeof(*m) + m->held + m->fld.cap + m->json.cap +
+	       m->cur.ctype.cap +
 	       m->cur.disp.cap + (m->fr ? FRAMES * sizeof(*m->fr) : 0);
 }

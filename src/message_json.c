@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "message_int.h"
 #include "util.h"
 
 /*
@@ -163,10 +164,9 @@ static void attachment_json(struct jw *w, const struct msg_part *p)
 	jw_close(w, '}');
 }
 
-struct json_object *msg_email_json(const struct msg *m, const char *local_id)
+/* The members of the email object, into an open object. */
+static void email_members(struct jw *w, const struct msg *m)
 {
-	struct jw w = {0};
-	struct json_object *o;
 	const struct msg_part *parts;
 	const char *raw, *xm;
 	char *const *v;
@@ -174,64 +174,91 @@ struct json_object *msg_email_json(const struct msg *m, const char *local_id)
 	char t[96];
 	int64_t ts;
 
-	sb_reserve(&w.b, 2048); /* one allocation, for most messages */
-	jw_open(&w, NULL, '{');
-	add_addrs(&w, m, MSG_HDR_FROM, "from");
-	add_addrs(&w, m, MSG_HDR_SENDER, "sender");
-	add_addrs(&w, m, MSG_HDR_REPLY_TO, "reply_to");
-	add_addrs(&w, m, MSG_HDR_TO, "to");
-	add_addrs(&w, m, MSG_HDR_CC, "cc");
-	add_addrs(&w, m, MSG_HDR_BCC, "bcc");
-	add_str(&w, "subject", msg_subject(m));
+	add_addrs(w, m, MSG_HDR_FROM, "from");
+	add_addrs(w, m, MSG_HDR_SENDER, "sender");
+	add_addrs(w, m, MSG_HDR_REPLY_TO, "reply_to");
+	add_addrs(w, m, MSG_HDR_TO, "to");
+	add_addrs(w, m, MSG_HDR_CC, "cc");
+	add_addrs(w, m, MSG_HDR_BCC, "bcc");
+	add_str(w, "subject", msg_subject(m));
 	raw = msg_header(m, MSG_HDR_SUBJECT);
 	if (raw && strcmp(raw, msg_subject(m)))
-		add_str(&w, "subject_raw", raw);
-	add_str(&w, "message_id", msg_header(m, MSG_HDR_MESSAGE_ID));
+		add_str(w, "subject_raw", raw);
+	add_str(w, "message_id", msg_header(m, MSG_HDR_MESSAGE_ID));
 	if (msg_date(m, &ts)) {
 		iso_time(t, sizeof(t), ts);
-		add_str(&w, "origination_timestamp", t);
+		add_str(w, "origination_timestamp", t);
 	} else {
-		add_str(&w, "date", msg_header(m, MSG_HDR_DATE));
+		add_str(w, "date", msg_header(m, MSG_HDR_DATE));
 	}
-	add_str(&w, "in_reply_to", msg_header(m, MSG_HDR_IN_REPLY_TO));
+	add_str(w, "in_reply_to", msg_header(m, MSG_HDR_IN_REPLY_TO));
 	if (msg_references_count(m))
-		add_int(&w, "references_count", msg_references_count(m));
-	add_str(&w, "return_path", msg_header(m, MSG_HDR_RETURN_PATH));
+		add_int(w, "references_count", msg_references_count(m));
+	add_str(w, "return_path", msg_header(m, MSG_HDR_RETURN_PATH));
 	xm = msg_header(m, MSG_HDR_X_MAILER);
-	add_str(&w, "x_mailer", xm ? xm : msg_header(m, MSG_HDR_USER_AGENT));
-	add_str(&w, "user_agent", msg_header(m, MSG_HDR_USER_AGENT));
-	add_str(&w, "x_originating_ip",
-		msg_header(m, MSG_HDR_X_ORIGINATING_IP));
+	add_str(w, "x_mailer", xm ? xm : msg_header(m, MSG_HDR_USER_AGENT));
+	add_str(w, "user_agent", msg_header(m, MSG_HDR_USER_AGENT));
+	add_str(w, "x_originating_ip", msg_header(m, MSG_HDR_X_ORIGINATING_IP));
 	n = msg_multi(m, MSG_HDR_AUTH_RESULTS, &v);
-	add_strs(&w, "authentication_results", v, n);
+	add_strs(w, "authentication_results", v, n);
 	n = msg_multi(m, MSG_HDR_RECEIVED, &v);
-	add_strs(&w, "received", v, n);
+	add_strs(w, "received", v, n);
 	n = msg_path(m, &v);
-	add_strs(&w, "path", v, n);
-	add_int(&w, "header_count", msg_header_count(m));
-	add_bool(&w, "eight_bit", msg_8bit(m));
+	add_strs(w, "path", v, n);
+	add_int(w, "header_count", msg_header_count(m));
+	add_bool(w, "eight_bit", msg_8bit(m));
 	n = msg_parts(m, &parts);
 	if (n)
-		add_str(&w, "content_type", parts[0].type);
+		add_str(w, "content_type", parts[0].type);
 	for (i = 0; i < n && !parts[i].attachment; i++)
 		;
 	if (i < n) {
-		jw_open(&w, "attachments", '[');
+		jw_open(w, "attachments", '[');
 		for (; i < n; i++)
 			if (parts[i].attachment)
-				attachment_json(&w, &parts[i]);
-		jw_close(&w, ']');
+				attachment_json(w, &parts[i]);
+		jw_close(w, ']');
 	}
 	if (n) {
-		jw_open(&w, "parts", '[');
+		jw_open(w, "parts", '[');
 		for (i = 0; i < n; i++)
-			part_json(&w, &parts[i]);
-		jw_close(&w, ']');
+			part_json(w, &parts[i]);
+		jw_close(w, ']');
 	}
 	n = msg_urls(m, &v);
-	add_strs(&w, "urls", v, n);
+	add_strs(w, "urls", v, n);
 	if (msg_urls_dropped(m))
-		add_int(&w, "urls_dropped", (int64_t)msg_urls_dropped(m));
+		add_int(w, "urls_dropped", (int64_t)msg_urls_dropped(m));
+}
+
+void msg_render(struct msg *m)
+{
+	struct jw w = {0};
+
+	w.b = m->json; /* rendered twice (msg_end() twice): same room */
+	sb_reset(&w.b);
+	sb_reserve(&w.b, 2048); /* one allocation, for most messages */
+	jw_open(&w, NULL, '{');
+	email_members(&w, m);
+	jw_close(&w, '}');
+	m->json = w.b;
+}
+
+struct json_object *msg_email_json(const struct msg *m, const char *local_id)
+{
+	struct jw w = {0};
+	struct json_object *o;
+
+	if (m->json.len) { /* rendered: all but its closing brace */
+		sb_reserve(&w.b, m->json.len + 128);
+		sb_append(&w.b, m->json.p, m->json.len - 1);
+		w.depth = 1;
+		w.more[1] = m->json.len > 2;
+	} else {
+		sb_reserve(&w.b, 2048);
+		jw_open(&w, NULL, '{');
+		email_members(&w, m);
+	}
 	add_str(&w, "local_id", local_id);
 	jw_close(&w, '}');
 	/* printed as it is, freed with the object */

@@ -4,6 +4,7 @@
 
 #include "hashq.h"
 #include "message.h"
+#include "message_json.h"
 #include "smtp_int.h"
 
 void smtp_body_start(struct smtp_session *s)
@@ -55,17 +56,37 @@ static struct msg *message_new(struct smtp_session *s)
 	return m;
 }
 
-/* The parser's last octets: msg_end(), then its findings are read. */
+/*
+ * The parser's end: msg_end(), the From check, the email object. It runs
+ * on the hashing thread after the body's last octet (hq_end), or at once
+ * when the parser runs in the packet path.
+ */
+static void close_msg(struct txn *t, bool complete)
+{
+	msg_end(t->msg, complete);
+	if (t->pub.mail_from)
+		msg_check_from(t->msg, t->pub.mail_from);
+	msg_render(t->msg);
+}
+
+static void close_whole(void *t)
+{
+	close_msg(t, true);
+}
+
+static void close_cut(void *t)
+{
+	close_msg(t, false);
+}
+
+/* The parser's findings are read: waited for if it ran behind. */
 static void message_close(struct txn *t)
 {
 	if (!t->msg_open)
 		return;
 	t->msg_open = false;
-	if (t->hash) /* it may be behind, on the hashing thread */
+	if (t->hash)
 		hq_sync(t->hash);
-	msg_end(t->msg, t->msg_complete);
-	if (t->pub.mail_from)
-		msg_check_from(t->msg, t->pub.mail_from);
 	t->pub.subject = msg_subject(t->msg);
 	t->pub.msg = t->msg;
 }
@@ -156,18 +177,24 @@ void smtp_body_end(struct smtp_session *s, bool complete, int64_t ts)
 	t->pub.has_body = true;
 	t->pub.body_done = complete;
 	t->pub.ts_end = ts;
-	if (t->hash) { /* the digest is read when the transaction is written */
-		hq_finish(t->hash);
-		t->hash_ended = true;
-	}
 	if (t->msg) {
-		message_close(t); /* a body before this one */
+		message_close(t); /* a body before this one, not read yet */
 		t->msg_open = true;
-		t->msg_complete = complete && !t->pub.gap;
-		/* its hooks run within s->cur; a transcript wants Subject */
-		if (parse_inline(s) || s->opt.message_at_body_end)
+		complete = complete && !t->pub.gap;
+		if (t->hash && !parse_inline(s)) {
+			hq_end(t->hash, complete ? close_whole : close_cut, t);
+		} else {
+			if (t->hash)
+				hq_finish(t->hash);
+			close_msg(t, complete); /* its hooks run within s->cur */
+		}
+		if (s->opt.message_at_body_end) /* a transcript: Subject */
 			message_close(t);
+	} else if (t->hash) {
+		hq_finish(t->hash);
 	}
+	if (t->hash) /* the digest is read when the transaction is written */
+		t->hash_ended = true;
 	if (s->cb->body)
 		s->cb->body(s->user, &t->pub);
 	if (complete && !s->tls.accepted && s->tls.offered)

@@ -90,8 +90,7 @@ struct txn {
 	struct hq_job *hash; /* SHA-256 of the body, read at the end */
 	bool hash_ended;     /* its body ended: another one starts afresh */
 	struct msg *msg; /* headers and MIME of the body (message.c) */
-	bool msg_open;	 /* its body ended, msg_end() not called yet */
-	bool msg_complete; /* for msg_end(): the body ended whole */
+	bool msg_open;	 /* its body ended, its findings not read yet */
 };
 
 /* A smuggling sequence seen in a body, waiting for what follows it. */

@@ -951,6 +951,23 @@ static struct json_object *email_parsed(const struct msg *m,
 	return o;
 }
 
+/* msg_render() (on the hashing thread in smtpscope) changes nothing. */
+static void same_rendered(struct msg *m, const char *local_id)
+{
+	struct json_object *a = msg_email_json(m, local_id), *b;
+	const int fl = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+	const char *t = json_object_to_json_string_ext(a, fl);
+	char *before = xstrndup(t, strlen(t));
+
+	msg_render(m);
+	b = msg_email_json(m, local_id);
+	eq_str("email object rendered first",
+	       json_object_to_json_string_ext(b, fl), before);
+	free(before);
+	json_object_put(a);
+	json_object_put(b);
+}
+
 static void check_json(struct msg *m)
 {
 	struct json_object *o = email_parsed(m, "4XyZ");
@@ -988,6 +1005,8 @@ static void check_json(struct msg *m)
 	eq_str("urls.1", jget(o, "urls.1"), "https://example.org/a?b=c");
 	eq_str("local_id", jget(o, "local_id"), "4XyZ");
 	json_object_put(o);
+	same_rendered(m, "4XyZ");
+	same_rendered(m, NULL);
 }
 
 /*
