@@ -101,7 +101,15 @@ struct tee {
 	struct sha256_ctx ctx;
 	uint64_t n;
 	unsigned off_main; /* calls made on another thread */
+	uint64_t at_end;   /* n when its hq_end() call ran; -1 before */
 };
+
+static void end_fn(void *arg)
+{
+	struct tee *t = arg;
+
+	t->at_end = t->n;
+}
 
 static pthread_t main_thread;
 
@@ -198,6 +206,17 @@ static const char *tees(bool threaded)
 		syncs++;
 	}
 	for (k = 0; k < JOBS; k++) {
+		/* hq_end(): its call after the last octet, waited for */
+		tee[k].at_end = (uint64_t)-1;
+		hq_end(job[k], end_fn, &tee[k]);
+		hq_update(job[k], data, 10); /* ignored: it is finished */
+		hq_sync(job[k]);
+		if (!why[0] && tee[k].at_end != want[k])
+			snprintf(why, sizeof(why),
+				 "job %u: its end call ran at %lld octets, "
+				 "not after all %llu (or not before hq_sync)",
+				 k, (long long)tee[k].at_end,
+				 (unsigned long long)want[k]);
 		hq_free(job[k]);
 		if (!why[0] && tee[k].n != want[k])
 			snprintf(why, sizeof(why),
