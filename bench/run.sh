@@ -10,14 +10,14 @@
 #                  for a meaningful figure)
 #   BENCH_RUNS     rounds of timed runs, each command once a round; the best
 #                  time counts, and the parser's cost is the median of the
-#                  rounds' ratios (default 5)
+#                  rounds' ratios (default 7)
 #   SMTPSCOPE      the binary to measure (default ./smtpscope)
 
 set -eu
 cd "$(dirname "$0")/.."
 
 size_mb=${BENCH_SIZE_MB:-600}
-runs=${BENCH_RUNS:-5}
+runs=${BENCH_RUNS:-7}
 smtpscope=${SMTPSCOPE:-./smtpscope}
 out=bench/out
 pcap=$out/bench.pcap
