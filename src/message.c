@@ -50,22 +50,11 @@ void msg_alert(struct msg *m, const char *kind, const char *fmt, ...)
 	m->nalerts++;
 }
 
-/*
- * Parsers freed, kept for the next messages: no large malloc for each
- * (none under ASan, which is to see a parser used after msg_free()).
- */
-#ifdef __SANITIZE_ADDRESS__
-#define SPARES 0
-#else
-#define SPARES 8
-#endif
-static _Thread_local struct msg *spare[SPARES + 1];
-static _Thread_local int nspare;
-
 struct msg *msg_new(const struct msg_limits *lim)
 {
-	struct msg *m = nspare ? spare[--nspare] : xmalloc(sizeof(*m));
+	struct msg *m = xmalloc(sizeof(*m));
 
+	/* all but the decoding buffer, which needs no clearing */
 	memset(m, 0, offsetof(struct msg, out));
 	m->out.n = 0;
 	if (lim)
@@ -861,10 +850,7 @@ void msg_free(struct msg *m)
 		free(m->alerts[i].detail);
 	free(m->alerts);
 	free(m->fr);
-	if (nspare < SPARES)
-		spare[nspare++] = m;
-	else
-		free(m);
+	free(m);
 }
 
 /* ---- accessors ---- */
