@@ -19,9 +19,13 @@ LIBS = $(NIDS_LIBS) $(PKG_LIBS) -pthread
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 SAN_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g $(SAN) -Iinclude $(PKG_CFLAGS)
 
+# The race check: ThreadSanitizer on the hashing thread's hand-overs.
+TSAN_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -fsanitize=thread -Iinclude $(PKG_CFLAGS)
+
 SRCS := $(wildcard src/*.c)
 OBJS := $(SRCS:src/%.c=build/%.o)
 SAN_OBJS := $(SRCS:src/%.c=build/san/%.o)
+TSAN_OBJS := $(SRCS:src/%.c=build/tsan/%.o)
 LIB_SAN_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
 HDRS := $(wildcard include/*.h src/*.h)
 
@@ -41,11 +45,20 @@ build/%.o: src/%.c $(HDRS) | build
 build/san/%.o: src/%.c $(HDRS) | build
 	$(CC) $(SAN_CFLAGS) -c -o $@ $<
 
+build/tsan/%.o: src/%.c $(HDRS) | build/tsan
+	$(CC) $(TSAN_CFLAGS) -c -o $@ $<
+
 build:
 	@mkdir -p build/san
 
+build/tsan:
+	@mkdir -p build/tsan
+
 build/smtpscope-san: $(SAN_OBJS)
 	$(CC) $(SAN) -o $@ $(SAN_OBJS) $(LIBS)
+
+build/smtpscope-tsan: $(TSAN_OBJS)
+	$(CC) -fsanitize=thread -o $@ $(TSAN_OBJS) $(LIBS)
 
 build/test_smtp: tests/test_smtp.c $(LIB_SAN_OBJS) $(HDRS)
 	$(CC) $(SAN_CFLAGS) -o $@ tests/test_smtp.c $(LIB_SAN_OBJS) $(LIBS)
@@ -95,7 +108,7 @@ install: smtpscope build/smtpscope.8
 demo: all
 	@sh tools/demo.sh
 
-check: deps smtpscope build/smtpscope-san build/test_smtp build/test_message build/test_hashq build/alerts-doc build/smtpscope.8 build/kafka_check bench-tools
+check: deps smtpscope build/smtpscope-san build/smtpscope-tsan build/test_smtp build/test_message build/test_hashq build/alerts-doc build/smtpscope.8 build/kafka_check bench-tools
 	@sh tests/run.sh
 
 golden: deps build/smtpscope-san

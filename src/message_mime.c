@@ -485,6 +485,10 @@ static void copy_out(struct msg *m, struct obuf *o, const uint8_t *p, size_t n)
 	}
 	memcpy(o->b + o->n, p, n);
 	o->n += n;
+	if (o->n == sizeof(o->b)) { /* full: put() writes at o->n */
+		sink(m, o->b, o->n);
+		o->n = 0;
+	}
 }
 
 static void dec_data(struct msg *m, struct obuf *o, const uint8_t *p, size_t n)

@@ -846,6 +846,67 @@ static void check_deep(struct msg *m)
 	eq_int("parts", (long long)msg_parts(m, &p), 17);
 }
 
+/*
+ * Unencoded text that fills the decoding buffer exactly at the end of a
+ * line's octets, again and again: the line end that follows must start
+ * the next buffer (it once overflowed this one).
+ */
+static char fill_text[7000], fill_msg[9000];
+
+static void make_fill(void)
+{
+	size_t n = 0, k, i;
+
+	while (n + 3100 < sizeof(fill_text)) {
+		/* 47 lines of 62 octets and CRLF, one of 64: 3072 octets */
+		for (k = 0; k < 48; k++) {
+			for (i = 0; i < (k < 47 ? 62u : 64u); i++)
+				fill_text[n++] = (char)('a' + (k + i) % 26);
+			if (k < 47) {
+				fill_text[n++] = '\r';
+				fill_text[n++] = '\n';
+			}
+		}
+		fill_text[n++] = '\r';
+		fill_text[n++] = '\n';
+		memcpy(fill_text + n, "x\r\n", 3); /* off the boundary again */
+		n += 3;
+	}
+	fill_text[n] = '\0';
+	snprintf(fill_msg, sizeof(fill_msg),
+		 "Date: Wed, 25 Nov 2026 12:00:00 +0000\r\n"
+		 "Message-ID: <fill@example.com>\r\n"
+		 "Content-Type: multipart/mixed; boundary=f\r\n"
+		 "\r\n"
+		 "--f\r\n"
+		 "Content-Type: text/plain; charset=us-ascii\r\n"
+		 "\r\n"
+		 "%s\r\n"
+		 "--f\r\n"
+		 "Content-Type: text/plain\r\n"
+		 "Content-Transfer-Encoding: quoted-printable\r\n"
+		 "\r\n"
+		 "q=3Dp\r\n"
+		 "--f--\r\n",
+		 fill_text);
+}
+
+static void check_fill(struct msg *m)
+{
+	const struct msg_part *p;
+	char want[65], got[65];
+
+	if (msg_parts(m, &p) != 3) {
+		eq_int("parts", (long long)msg_parts(m, &p), 3);
+		return;
+	}
+	eq_int("size", (long long)p[1].size, (long long)strlen(fill_text));
+	sha_hex(want, fill_text, strlen(fill_text));
+	part_sha(got, &p[1]);
+	eq_str("sha256", got, want);
+	eq_int("q-p size", (long long)p[2].size, 3);
+}
+
 static char bighdr[8192];
 
 static void make_bighdr(void)
@@ -1684,6 +1745,7 @@ int main(void)
 	make_execs();
 	make_deep();
 	make_bighdr();
+	make_fill();
 	run("multipart_mixed", mixed, check_mixed);
 	run("nested_alternative", nested, check_nested);
 	run("attached_eml", eml, check_eml);
@@ -1697,6 +1759,7 @@ int main(void)
 	run_lim("header_limit", bighdr, &small, check_bighdr);
 	run_lim("url_cap", manyurls, &small, check_manyurls);
 	run("bare_lf_8bit", barelf, check_barelf);
+	run("decode_buffer_filled_at_line_ends", fill_msg, check_fill);
 	run("python_email_package", py_msg, check_python);
 	run("email_json_names", mixed, check_json);
 	run("email_json_escapes", escapes, check_escapes);
