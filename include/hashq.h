@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* hashq.h - SHA-256 on a second thread: the packet path only copies. */
+/* hashq.h - SHA-256 (and a tee) on a second thread: the packet path copies. */
 #ifndef SMTPSCOPE_HASHQ_H
 #define SMTPSCOPE_HASHQ_H
 
@@ -7,18 +7,18 @@
 #include <stdint.h>
 
 /*
- * One SHA-256 being computed. Its octets are copied into chunks that a
+ * One SHA-256 being computed. Its octets are copied into a ring that a
  * worker thread hashes (and passes to a tee, if the job has one) in order
  * while the caller goes on; the digest is waited for only when it is
- * asked for. Without hq_start() (or if the
- * thread cannot be started) everything is done at once, in the caller:
- * the results are the same either way.
+ * asked for. Without hq_start() (or if the thread cannot be started)
+ * everything is done at once, in the caller: the results are the same
+ * either way.
  */
 struct hq_job;
 
 /* Start the worker: 0, or an errno value (hashing stays in the caller). */
 int hq_start(void);
-/* Wait for the queued work, stop the worker, free the chunk pool. */
+/* Wait for the queued work, stop the worker, free the ring. */
 void hq_stop(void);
 
 struct hq_job *hq_new(void);
@@ -42,8 +42,10 @@ void hq_tee(struct hq_job *j, void (*fn)(void *arg, const uint8_t *p,
  * hq_sync() and hq_digest() wait for it too.
  */
 void hq_end(struct hq_job *j, void (*fn)(void *arg), void *arg);
-/* Until every octet given to j was passed to its tee and its end call
- * made (at once for a job without either). */
+/*
+ * Until every octet given to j was passed to its tee and its end call
+ * made (at once for a job without either).
+ */
 void hq_sync(struct hq_job *j);
 /*
  * fn(arg) on the hashing thread, after the octets given before (at once

@@ -16,11 +16,13 @@
 /*
  * One ring, one producer (the packet path). Records are a header and the
  * octets, 8-aligned, in the order given; each is hashed into its job's
- * context, in order, by the worker or, when the caller needs a digest
- * the worker has not reached, by the caller itself (one record at a time,
- * whoever holds busy): nobody waits for a thread to wake up. Positions
- * only grow; a job is done when rpos passes its last record. Fewer than
- * MIN_REC octets before the end of the ring are skipped.
+ * context (and passed to its tee), in order, by the worker or, when the
+ * caller needs a result the worker has not reached, or room, by the
+ * caller itself (one record at a time, whoever holds busy): nobody waits
+ * for a thread to wake up. A record without a job is a call (hq_call,
+ * hq_end). Positions only grow; a job is done when rpos passes its last
+ * record. Fewer than MIN_REC octets before the end of the ring are
+ * skipped.
  */
 #define RING	(4u << 20)
 #define MIN_REC 64
