@@ -69,6 +69,7 @@ void smtp_txn_free(struct txn *t)
 	struct smtp_txn *p = &t->pub;
 	size_t i;
 
+	smtp_body_free(t); /* first: the parser's end reads mail_from */
 	free(p->mail_from);
 	for (i = 0; i < p->n_params; i++) {
 		free(p->params[i].key);
@@ -83,7 +84,6 @@ void smtp_txn_free(struct txn *t)
 	saved_free(&p->mail_reply);
 	saved_free(&p->data_reply);
 	free(p->queue_id);
-	smtp_body_free(t);
 	free(t);
 }
 
