@@ -118,13 +118,14 @@ golden: deps build/smtpscope-san
 FUZZ_SECONDS ?= 120
 DECODER_SRCS := src/smtp.c src/smtp_body.c src/smtp_cmd.c src/smtp_reply.c \
 	src/smtp_txn.c src/util.c src/message.c src/message_hdr.c \
-	src/message_mime.c src/hashq.c
+	src/message_mime.c src/message_json.c src/hashq.c
 build/fuzz_smtp: tests/fuzz_smtp.c $(DECODER_SRCS) $(HDRS) | build
 	@command -v clang >/dev/null || { echo "make fuzz needs clang:" \
 		"apt-get install -y clang"; exit 1; }
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude \
 		-fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_smtp.c \
-		$(DECODER_SRCS) $(shell pkg-config --libs nettle) -pthread
+		$(DECODER_SRCS) $(shell pkg-config --cflags --libs json-c nettle) \
+		-pthread
 
 fuzz: build/fuzz_smtp
 	@mkdir -p build/fuzz-corpus
