@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hashq.h"
 #include "smtp.h"
 #include "util.h"
 
@@ -160,14 +161,16 @@ static char *run(const struct seg *segs, enum smtp_close close, long split)
 	return log.p;
 }
 
+static const char *suite = "unit"; /* "unit-thread": a second pass */
+
 static void result(const char *name, int ok, const char *why)
 {
 	if (ok) {
 		passed++;
-		printf("PASS unit/%s\n", name);
+		printf("PASS %s/%s\n", suite, name);
 	} else {
 		failed++;
-		printf("FAIL unit/%s: %s\n", name, why);
+		printf("FAIL %s/%s: %s\n", suite, name, why);
 	}
 }
 
@@ -1159,7 +1162,7 @@ static void test_escape(void)
 	sb_free(&b);
 }
 
-int main(void)
+static void all_tests(void)
 {
 	test_helo_dot_stuffing();
 	test_pipelining_rejections();
@@ -1192,6 +1195,21 @@ int main(void)
 	test_invalid_multiline();
 	test_midstream_client_only();
 	test_auth_mechanisms();
+}
+
+int main(void)
+{
+	/* bodies hashed and parsed in the caller */
+	all_tests();
+	/* and as smtpscope runs: on the hashing thread, behind the caller;
+	 * every split must still give the same events */
+	suite = "unit-thread";
+	if (hq_start() != 0) {
+		result("hashing_thread", 0, "cannot start it");
+	} else {
+		all_tests();
+		hq_stop();
+	}
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
