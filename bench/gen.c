@@ -484,6 +484,32 @@ static void mpiece(struct piece *m, int *n, int pool, uint32_t off,
 	(*n)++;
 }
 
+/*
+ * The rest of a multipart message's header (from hoff) and its first
+ * part, text/plain from the pool, at least want octets with the header;
+ * returns the header's length.
+ */
+static uint32_t multipart_open(struct sess *s, struct piece *m, int *nm,
+			       uint32_t hoff, const char *subtype,
+			       const char *tag, uint32_t boundary,
+			       uint64_t want)
+{
+	uint32_t hlen, first;
+
+	text_add(s, "Content-Type: multipart/%s; "
+		 "boundary=\"=_%s_%08x\"\r\n\r\n"
+		 "--=_%s_%08x\r\n"
+		 "Content-Type: text/plain; charset=utf-8\r\n"
+		 "Content-Transfer-Encoding: 8bit\r\n\r\n",
+		 subtype, tag, boundary, tag, boundary);
+	hlen = s->textlen - hoff;
+	mpiece(m, nm, P_NONE, hoff, hlen);
+	first = rnd_below(n_lines);
+	mpiece(m, nm, P_TEXT, line_start[first],
+	       body_len(first, want > hlen ? want - hlen : 1));
+	return hlen;
+}
+
 /* Builds the whole dialogue of session number idx; returns its estimated bytes in the file. */
 static uint64_t sess_init(struct sess *s, uint64_t idx, uint64_t single_body)
 {
@@ -528,7 +554,7 @@ static uint64_t sess_init(struct sess *s, uint64_t idx, uint64_t single_body)
 		int nrcpt = single_body ? 1 : 1 + rnd_below(5), nok = 0;
 		char rcpt[5][64], qid[11];
 		int rejected[5];
-		uint32_t hoff, hlen, first, blen, off, lines, boundary, kind;
+		uint32_t hoff, hlen, first, off, lines, boundary, kind;
 		uint32_t total;
 		uint64_t msg;
 		struct piece m[8];
@@ -571,17 +597,8 @@ static uint64_t sess_init(struct sess *s, uint64_t idx, uint64_t single_body)
 			mpiece(m, &nm, P_TEXT, line_start[first],
 			       body_len(first, msg > hlen + 1 ? msg - hlen : 1));
 		} else if (kind < 80) { /* multipart/alternative: text, HTML */
-			text_add(s, "Content-Type: multipart/alternative; "
-				 "boundary=\"=_alt_%08x\"\r\n\r\n"
-				 "--=_alt_%08x\r\n"
-				 "Content-Type: text/plain; charset=utf-8\r\n"
-				 "Content-Transfer-Encoding: 8bit\r\n\r\n",
-				 boundary, boundary);
-			hlen = s->textlen - hoff;
-			mpiece(m, &nm, P_NONE, hoff, hlen);
-			first = rnd_below(n_lines);
-			blen = body_len(first, msg / 3 > hlen ? msg / 3 - hlen : 1);
-			mpiece(m, &nm, P_TEXT, line_start[first], blen);
+			hlen = multipart_open(s, m, &nm, hoff, "alternative",
+					      "alt", boundary, msg / 3);
 			off = text_add(s, "--=_alt_%08x\r\n"
 				       "Content-Type: text/html; charset=utf-8\r\n"
 				       "Content-Transfer-Encoding: 8bit\r\n\r\n"
@@ -599,17 +616,8 @@ static uint64_t sess_init(struct sess *s, uint64_t idx, uint64_t single_body)
 				       "--=_alt_%08x--\r\n", boundary);
 			mpiece(m, &nm, P_NONE, off, s->textlen - off);
 		} else { /* multipart/mixed: a short text, a base64 attachment */
-			text_add(s, "Content-Type: multipart/mixed; "
-				 "boundary=\"=_mix_%08x\"\r\n\r\n"
-				 "--=_mix_%08x\r\n"
-				 "Content-Type: text/plain; charset=utf-8\r\n"
-				 "Content-Transfer-Encoding: 8bit\r\n\r\n",
-				 boundary, boundary);
-			hlen = s->textlen - hoff;
-			mpiece(m, &nm, P_NONE, hoff, hlen);
-			first = rnd_below(n_lines);
-			blen = body_len(first, 200 + rnd_below(1500));
-			mpiece(m, &nm, P_TEXT, line_start[first], blen);
+			hlen = multipart_open(s, m, &nm, hoff, "mixed", "mix",
+					      boundary, 200 + rnd_below(1500));
 			i = (int)rnd_below(100000);
 			off = text_add(s, "--=_mix_%08x\r\n"
 				       "Content-Type: application/pdf; "
