@@ -244,6 +244,7 @@ struct smtp_session *smtp_session_new(const struct smtp_callbacks *cb,
 		/* the dialogue is already going: find a reply, then a line */
 		s->cstate = C_RESYNC;
 		s->sstate = S_RESYNC;
+		s->sasl.wary = true;
 	} else {
 		smtp_pend_pseudo(s, V_GREETING, s->ts_first);
 	}
@@ -312,7 +313,10 @@ void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len,
 	if (dir == SMTP_FROM_CLIENT) {
 		/* what the client sent in the hole is unknown */
 		line_reset(&s->cline);
-		s->auth_wait = false;
+		/* responses may be in the hole: none is expected unasked, and
+		 * an unknown line that looks like one is one */
+		s->sasl.expect = s->sasl.sent;
+		s->sasl.wary = true;
 		s->resync_done = false;
 		s->cstate = C_RESYNC;
 	} else {

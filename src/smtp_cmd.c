@@ -11,6 +11,12 @@
 
 /* ---- client commands ---- */
 
+/* SP, and HTAB as Postfix and Exim also take it, separate words. */
+static bool is_sep(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
 enum verb smtp_verb_lookup(const char *v, size_t n)
 {
 	size_t i, k;
@@ -36,7 +42,7 @@ static const char *parse_path(const char *a, size_t n, const char *prefix,
 
 	if (smtp_ieq_prefix(a, n, prefix))
 		p += plen;
-	while (p < end && *p == ' ')
+	while (p < end && is_sep(*p))
 		p++;
 	if (p < end && *p == '<') {
 		s = ++p;
@@ -47,12 +53,12 @@ static const char *parse_path(const char *a, size_t n, const char *prefix,
 			p++;
 	} else {
 		s = p;
-		while (p < end && *p != ' ')
+		while (p < end && !is_sep(*p))
 			p++;
 		e = p;
 	}
 	*addr = xstrndup(s, e - s);
-	while (p < end && *p == ' ')
+	while (p < end && is_sep(*p))
 		p++;
 	return p;
 }
@@ -64,7 +70,7 @@ static void parse_params(struct smtp_txn *t, const char *p, const char *end)
 		struct smtp_param *prm;
 		size_t i;
 
-		while (p < end && *p != ' ') {
+		while (p < end && !is_sep(*p)) {
 			if (*p == '=' && !eq)
 				eq = p;
 			p++;
@@ -78,7 +84,7 @@ static void parse_params(struct smtp_txn *t, const char *p, const char *end)
 				prm->key[i] = smtp_upper(prm->key[i]);
 			prm->value = eq ? xstrndup(eq + 1, p - eq - 1) : NULL;
 		}
-		while (p < end && *p == ' ')
+		while (p < end && is_sep(*p))
 			p++;
 	}
 }
@@ -110,15 +116,101 @@ static bool parse_bdat(const char *a, size_t n, uint64_t *size, bool *last)
 /* ---- AUTH (RFC 4954) ---- */
 
 /*
- * With show_auth_user only: the user name of PLAIN ("authzid NUL authcid
- * NUL password", RFC 4616) or LOGIN (the first response). The password is
- * decoded into a local buffer, never kept, and wiped.
+ * SASL mechanisms: the response lines each takes in all (initial response
+ * included) when it succeeds at once, so that responses a client sends
+ * ahead of the server's 334 (pipelined, or a 334 lost) are known as
+ * such; 0: as many as the server asks for.
+ */
+static const struct {
+	const char *name;
+	unsigned lines;
+} mechanisms[] = {
+    {"PLAIN", 1},	  {"LOGIN", 2},		 {"CRAM-MD5", 1},
+    {"XOAUTH2", 1},	  {"OAUTHBEARER", 1},	 {"EXTERNAL", 1},
+    {"ANONYMOUS", 1},	  {"DIGEST-MD5", 0},	 {"GSSAPI", 0},
+    {"GS2-KRB5", 0},	  {"NTLM", 0},		 {"SCRAM-SHA-1", 0},
+    {"SCRAM-SHA-1-PLUS", 0}, {"SCRAM-SHA-256", 0}, {"SCRAM-SHA-256-PLUS", 0},
+    {"SCRAM-SHA-512", 0},	  {"SCRAM-SHA-512-PLUS", 0},
+};
+
+/*
+ * Is the AUTH argument's first word a mechanism name? One we know, in any
+ * case, or RFC 4422 3.1's upper-case letters, digits, '-' and '_' as
+ * sent. Anything else (an initial response without a mechanism) may be a
+ * credential and is masked. *lines: mechanisms[].lines, 0 if unknown.
+ */
+static bool mechanism_name(const char *m, size_t n, unsigned *lines)
+{
+	size_t i;
+
+	*lines = 0;
+	if (!n || n > SMTP_VERB_MAX)
+		return false;
+	for (i = 0; i < sizeof(mechanisms) / sizeof(mechanisms[0]); i++)
+		if (strlen(mechanisms[i].name) == n &&
+		    smtp_ieq_prefix(m, n, mechanisms[i].name)) {
+			*lines = mechanisms[i].lines;
+			return true;
+		}
+	for (i = 0; i < n; i++)
+		if (!(m[i] >= 'A' && m[i] <= 'Z') && !smtp_is_digit(m[i]) &&
+		    m[i] != '-' && m[i] != '_')
+			return false;
+	return true;
+}
+
+/* A SASL name of OAUTHBEARER's or SCRAM's: "=2C" is ',', "=3D" '='. */
+static size_t sasl_name(uint8_t *p, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '=' && i + 2 < n && p[i + 1] == '2' &&
+		    (p[i + 2] == 'C' || p[i + 2] == 'c'))
+			p[k++] = ',', i += 2;
+		else if (p[i] == '=' && i + 2 < n && p[i + 1] == '3' &&
+			 (p[i + 2] == 'D' || p[i + 2] == 'd'))
+			p[k++] = '=', i += 2;
+		else
+			p[k++] = p[i];
+	}
+	return k;
+}
+
+/* In "k1=v1,k2=v2" from p, the value of key (e.g. "a="); NULL if none. */
+static uint8_t *attribute(uint8_t *p, uint8_t *end, const char *key,
+			  uint8_t **vend)
+{
+	size_t klen = strlen(key);
+
+	while (p < end) {
+		uint8_t *e = memchr(p, ',', end - p);
+
+		if (!e)
+			e = end;
+		if ((size_t)(e - p) >= klen && !memcmp(p, key, klen)) {
+			*vend = e;
+			return p + klen;
+		}
+		p = e + 1;
+	}
+	return NULL;
+}
+
+/*
+ * With show_auth_user only: the user name in the first SASL response, and
+ * nothing else of it: PLAIN's authcid (RFC 4616), LOGIN's first line,
+ * CRAM-MD5's name before the digest (RFC 2195), XOAUTH2's "user=",
+ * OAUTHBEARER's "a=" (RFC 7628 3.1), SCRAM's "n=" (RFC 5802 7). Other
+ * mechanisms: none. The response is decoded into a local buffer, never
+ * kept, and wiped.
  */
 static void auth_user(struct smtp_session *s, const char *b64, size_t n)
 {
 	struct base64_decode_ctx ctx;
-	uint8_t out[SMTP_ARG_MAX];
-	size_t len = sizeof(out), i, start = 0;
+	uint8_t out[SMTP_LINE_MAX], *u = NULL, *e = NULL, *end, *c;
+	const char *mech = s->auth_mech;
+	size_t len = sizeof(out), k;
 
 	if (!s->opt.show_auth_user || s->auth_user[0] ||
 	    n > (sizeof(out) / 3) * 4)
@@ -127,32 +219,67 @@ static void auth_user(struct smtp_session *s, const char *b64, size_t n)
 	if (!base64_decode_update(&ctx, &len, out, n, b64) ||
 	    !base64_decode_final(&ctx))
 		len = 0;
-	if (!strcmp(s->auth_mech, "PLAIN")) {
-		for (i = 0; i < len && out[i]; i++)
+	end = out + len;
+	if (!strcmp(mech, "PLAIN")) {
+		if ((u = memchr(out, '\0', len)) && ++u < end)
+			e = memchr(u, '\0', end - u);
+	} else if (!strcmp(mech, "LOGIN")) {
+		u = out;
+		e = end;
+	} else if (!strcmp(mech, "CRAM-MD5")) {
+		for (e = end; e > out && e[-1] != ' '; e--)
 			;
-		start = i + 1; /* the authcid follows the first NUL */
-		for (i = start; i < len && out[i]; i++)
-			;
-	} else {
-		i = len;
-	}
-	if (start < len && i > start) {
-		size_t k =
-		    i - start < SMTP_USER_MAX ? i - start : SMTP_USER_MAX;
+		if (e > out)
+			u = out, e--;
+	} else if (!strcmp(mech, "XOAUTH2")) {
+		if (len > 5 && !memcmp(out, "user=", 5)) {
+			u = out + 5;
+			e = memchr(u, 0x01, end - u);
+		}
+	} else if (!strcmp(mech, "OAUTHBEARER") ||
+		   !strncmp(mech, "SCRAM-", 6)) {
+		/* gs2-header: a flag, ",", an optional "a=", "," */
+		if ((c = memchr(out, ',', len)) && ++c < end) {
+			uint8_t *hend = memchr(c, ',', end - c);
 
-		memcpy(s->auth_user, out + start, k);
+			if (hend && mech[0] == 'O')
+				u = attribute(c, hend, "a=", &e);
+			else if (hend)
+				u = attribute(hend + 1, end, "n=", &e);
+		}
+	}
+	if (u && e && e > u) {
+		k = sasl_name(u, e - u);
+		if (k > SMTP_USER_MAX)
+			k = SMTP_USER_MAX;
+		memcpy(s->auth_user, u, k);
 		s->auth_user[k] = '\0';
 	}
-	memset(out, 0, sizeof(out));
+	explicit_bzero(out, sizeof(out));
+}
+
+/* The exchange is over: the lines that follow are commands again. */
+static void sasl_close(struct smtp_session *s)
+{
+	s->sasl.open = false;
+	s->sasl.owed = 0;
+	s->sasl.expect = s->sasl.sent = 0;
 }
 
 void smtp_auth_reply(struct smtp_session *s, struct pending *p,
 		     const struct smtp_cmd *c, const struct smtp_reply *r)
 {
 	if (r->code == 334) {
-		s->auth_wait = true;
+		/* a challenge: the server reads the next line as a response */
+		s->sasl.open = s->sasl.wary = true;
+		s->sasl.owed++;
 		return;
 	}
+	if (!s->sasl.open)
+		return; /* a line the server took as a command after all */
+	sasl_close(s);
+	if (p->id == V_UNSOLICITED)
+		return;
 	s->auth_code = r->code;
 	s->auth_result = r->code == 235 ? "success"
 			 : p->id == V_AUTHDATA && !strcmp(p->arg, "*")
@@ -169,6 +296,126 @@ void smtp_auth_reply(struct smtp_session *s, struct pending *p,
 				 "%u failed AUTH attempts in this session",
 				 s->auth_failures);
 	}
+}
+
+/* Base64 (RFC 4648 4), padded or not: what a SASL response looks like. */
+static bool looks_base64(const char *l, size_t n)
+{
+	size_t i, pad = 0;
+
+	while (n && is_sep(l[n - 1]))
+		n--;
+	if (n < 2)
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = l[i];
+
+		if (c == '=' && i > 0)
+			pad++;
+		else if (pad || !((c >= 'A' && c <= 'Z') ||
+				  (c >= 'a' && c <= 'z') || smtp_is_digit(c) ||
+				  c == '+' || c == '/'))
+			return false;
+	}
+	return pad <= 2;
+}
+
+/*
+ * May the server read this line as a SASL response? Then it is one for
+ * us: while a 334 waits for an answer, while the mechanism takes more
+ * lines than were sent (responses pipelined ahead of their 334), and, an
+ * exchange being open, any line that is not a command. After an AUTH or a
+ * gap, an unknown line that looks like base64 is taken for one too: the
+ * AUTH or the 334 that made it one may have been lost.
+ */
+static bool sasl_response(const struct smtp_session *s, const char *line,
+			  size_t len, enum verb id)
+{
+	const struct sasl *a = &s->sasl;
+
+	if (a->open && (a->owed > 0 || a->sent < a->expect))
+		return true;
+	if (id != V_UNKNOWN)
+		return false;
+	return a->open || (a->wary && looks_base64(line, len));
+}
+
+/* A SASL response line: counted, its user name taken, never stored. */
+static void sasl_line(struct smtp_session *s, const char *line, size_t len,
+		      int64_t ts)
+{
+	/* RFC 4954 4: "*" cancels */
+	bool cancel = len == 1 && line[0] == '*';
+	struct pending *p;
+	struct smtp_cmd c;
+
+	if (s->sasl.open && !cancel && s->sasl.sent == 0)
+		auth_user(s, line, len);
+	s->sasl.sent++;
+	s->sasl.owed--;
+	p = smtp_pend_pseudo(s, V_AUTHDATA, ts);
+	strcpy(p->arg, cancel ? "*" : AUTH_MASK);
+	p->arg_len = strlen(p->arg);
+	smtp_cmd_view(p, &c);
+	c.line = p->arg;
+	c.line_len = p->arg_len;
+	if (s->cb->command)
+		s->cb->command(s->user, &c);
+}
+
+/*
+ * The AUTH line: the mechanism is kept, an initial response masked, and
+ * the exchange opened. *line, *len, *arg, *alen then show the masked
+ * line; shown: room for it.
+ */
+static void auth_command(struct smtp_session *s, const char **line,
+			 size_t *len, size_t vlen, const char **arg,
+			 size_t *alen, char *shown)
+{
+	const char *a = *arg;
+	size_t m, i, rest;
+	unsigned lines;
+	bool named;
+
+	for (m = 0; m < *alen && !is_sep(a[m]); m++)
+		;
+	for (rest = m; rest < *alen && is_sep(a[rest]); rest++)
+		;
+	named = mechanism_name(a, m, &lines);
+	if (named) {
+		for (i = 0; i < m; i++)
+			s->auth_mech[i] = smtp_upper(a[i]);
+		s->auth_mech[m] = '\0';
+	} else {
+		strcpy(s->auth_mech, AUTH_MASK);
+	}
+	s->sasl.open = s->sasl.wary = true;
+	s->sasl.owed = 0;
+	s->sasl.sent = 0;
+	s->sasl.expect = lines;
+	if (rest < *alen && named) {
+		auth_user(s, a + rest, *alen - rest);
+		s->sasl.sent = 1;
+	}
+	if (named && rest == *alen)
+		return; /* nothing to mask */
+	/* the line as shown: verb as sent, mechanism, the rest masked */
+	if (vlen > SMTP_VERB_MAX)
+		vlen = SMTP_VERB_MAX;
+	memcpy(shown, *line, vlen);
+	i = vlen;
+	shown[i++] = ' ';
+	*arg = shown + i;
+	if (named) {
+		memcpy(shown + i, a, m);
+		i += m;
+		shown[i++] = ' ';
+	}
+	memcpy(shown + i, AUTH_MASK, sizeof(AUTH_MASK));
+	i += sizeof(AUTH_MASK) - 1;
+	*alen = shown + i - *arg;
+	*line = shown;
+	*len = i;
 }
 
 /* ---- client commands ---- */
@@ -326,73 +573,26 @@ static void start_bdat(struct smtp_session *s, struct pending *p,
 void smtp_client_line(struct smtp_session *s, struct line *l, bool bare_lf,
 		      int64_t ts)
 {
-	char masked[SMTP_VERB_MAX + sizeof(AUTH_MASK) + 1];
-	char masked_line[2 * SMTP_VERB_MAX + sizeof(AUTH_MASK) + 2];
-	char *line = l->buf;
+	char shown[SMTP_VERB_MAX + SMTP_VERB_MAX + sizeof(AUTH_MASK) + 3];
+	const char *line = l->buf, *arg;
 	size_t len = l->len, vlen, alen;
 	struct pending *p;
 	struct smtp_cmd c;
-	const char *arg;
 	enum verb id;
 
-	if (s->auth_wait) {
-		/* RFC 4954 4: a SASL response; "*" cancels. Never stored. */
-		bool cancel = len == 1 && line[0] == '*';
-
-		s->auth_wait = false;
-		if (!cancel && s->auth_steps++ == 0)
-			auth_user(s, line, len);
-		p = smtp_pend_pseudo(s, V_AUTHDATA, ts);
-		strcpy(p->arg, cancel ? "*" : AUTH_MASK);
-		p->arg_len = strlen(p->arg);
-		smtp_cmd_view(p, &c);
-		c.line = p->arg;
-		c.line_len = p->arg_len;
-		if (s->cb->command)
-			s->cb->command(s->user, &c);
-		return;
-	}
-
-	for (vlen = 0; vlen < len && line[vlen] != ' '; vlen++)
+	for (vlen = 0; vlen < len && !is_sep(line[vlen]); vlen++)
 		;
 	id = smtp_verb_lookup(line, vlen);
+	if (sasl_response(s, line, len, id)) {
+		sasl_line(s, line, len, ts);
+		return;
+	}
 	arg = line + vlen;
 	alen = len - vlen;
-	while (alen && *arg == ' ')
+	while (alen && is_sep(*arg))
 		arg++, alen--;
-	if (id == V_AUTH) {
-		/* keep the mechanism; mask an initial response */
-		size_t m;
-
-		for (m = 0; m < alen && arg[m] != ' '; m++)
-			;
-		for (s->auth_steps = 0;
-		     s->auth_steps < m && s->auth_steps < SMTP_VERB_MAX;
-		     s->auth_steps++)
-			s->auth_mech[s->auth_steps] =
-			    smtp_upper(arg[s->auth_steps]);
-		s->auth_mech[s->auth_steps] = '\0';
-		s->auth_steps = 0;
-		if (m < alen) {
-			auth_user(s, arg + m + 1, alen - m - 1);
-			s->auth_steps = 1;
-			if (m > SMTP_VERB_MAX)
-				m = SMTP_VERB_MAX;
-			memcpy(masked, arg, m);
-			memcpy(masked + m, " " AUTH_MASK,
-			       sizeof(AUTH_MASK) + 1);
-			arg = masked;
-			alen = m + sizeof(AUTH_MASK);
-			/* the line as shown: verb as sent, masked argument */
-			if (vlen > SMTP_VERB_MAX)
-				vlen = SMTP_VERB_MAX;
-			memcpy(masked_line, line, vlen);
-			masked_line[vlen] = ' ';
-			memcpy(masked_line + vlen + 1, masked, alen);
-			line = masked_line;
-			len = vlen + 1 + alen;
-		}
-	}
+	if (id == V_AUTH)
+		auth_command(s, &line, &len, vlen, &arg, &alen, shown);
 	p = smtp_pend_push(s, id, line, vlen, arg, alen, ts);
 	p->seq = ++s->seq;
 	s->commands++;

@@ -112,6 +112,21 @@ struct pending {
 	size_t arg_len;
 };
 
+/*
+ * An AUTH exchange (RFC 4954 4), from the AUTH line to its final reply.
+ * Every client line the server may read as a SASL response is one for us
+ * too, and is never shown: the response lines are credentials.
+ */
+struct sasl {
+	bool open;	 /* AUTH sent, its final (non-334) reply not seen */
+	int owed;	 /* 334 challenges minus response lines sent; < 0 when
+			    the client sent its responses ahead (pipelined) */
+	unsigned expect; /* response lines the mechanism takes in all */
+	unsigned sent;	 /* response lines sent in this exchange */
+	bool wary; /* an AUTH or a client gap was seen in this session: an
+		      unknown line that looks like base64 may be a response */
+};
+
 struct line {
 	char buf[SMTP_LINE_MAX + 1];
 	size_t len;   /* bytes kept */
@@ -142,8 +157,7 @@ struct smtp_session {
 	size_t pend_cap, pend_head, pend_len;
 	uint32_t seq;
 
-	bool auth_wait;	     /* a 334 asked for a SASL response line */
-	unsigned auth_steps; /* SASL responses in this AUTH exchange */
+	struct sasl sasl;    /* the AUTH exchange under way, if any */
 	bool tls_wait;	     /* STARTTLS sent, its reply not yet seen */
 	bool quit_sent;
 	bool resync_done; /* C_RESYNC: a server reply came, next line is ours */

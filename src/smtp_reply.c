@@ -213,6 +213,12 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 	case V_AUTHDATA:
 		smtp_auth_reply(s, p, c, r);
 		break;
+	case V_UNSOLICITED:
+		/* a 334 asks for a response whatever asked for it; a final
+		 * reply whose AUTH a gap took ends the exchange */
+		if (code == 334 || s->sasl.open)
+			smtp_auth_reply(s, p, c, r);
+		break;
 	case V_VRFY:
 	case V_EXPN:
 		smtp_alert_raise(s, SMTP_ALERT_VRFY_EXPN_PROBE, c, r, r->ts,

@@ -1136,6 +1136,227 @@ static void test_auth_mechanisms(void)
 	check("auth_mechanisms", d, SMTP_CLOSE_FIN, expect, absent);
 }
 
+/*
+ * Responses the server may read as SASL responses are masked whatever
+ * brought them: pipelined ahead of the 334s, a 334 or the AUTH line lost,
+ * tab separators; commands pipelined after a one-step AUTH stay commands.
+ */
+static void test_auth_pipelined(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("EHLO c\r\n"),
+		S("250-mx\r\n250-PIPELINING\r\n250 AUTH PLAIN LOGIN\r\n"),
+		C("AUTH LOGIN\r\ndXNlckBleGFtcGxlLnRlc3Q=\r\naHVudGVyMg==\r\n"),
+		S("334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n"
+		  "235 2.7.0 Authentication successful\r\n"),
+		C("AUTH PLAIN\r\nAHVzZXIAaHVudGVyMg==\r\n"),
+		S("334 \r\n503 5.5.1 Error: already authenticated\r\n"),
+		C("auth\tplain\tAHVzZXIAaHVudGVyMg==\r\n"
+		  "MAIL FROM:<a@c>\tSIZE=10\r\n"),
+		S("503 5.5.1 Error: already authenticated\r\n250 2.1.0 Ok\r\n"),
+		C("QUIT\r\n"),
+		S("221 2.0.0 Bye\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"cmd AUTH|LOGIN|seq=2 pip=0",
+		"cmd <auth>|********|seq=0",
+		"cmd <auth>|********|seq=0",
+		"reply AUTH 334",
+		"reply <auth> 334",
+		"reply <auth> 235",
+		"cmd AUTH|PLAIN|seq=3",
+		"cmd <auth>|********|seq=0",
+		"reply AUTH 334",
+		"reply <auth> 503",
+		"cmd AUTH|plain ********|seq=4 pip=0 known=1 line=auth plain "
+		"********\n",
+		"cmd MAIL|FROM:<a@c>\tSIZE=10|seq=5 pip=1",
+		"reply AUTH 503",
+		"reply MAIL 250",
+		"txn 1 status=aborted from=a@c SIZE=10",
+		"auth=PLAIN/failure/503",
+		NULL,
+	};
+	const char *absent[] = {"dXNl", "aHVu", "AHVz", "unknown_command",
+				"Bearer", NULL};
+
+	check("auth_pipelined", d, SMTP_CLOSE_FIN, expect, absent);
+}
+
+/* A refused AUTH: the server reads the pipelined responses as commands. */
+static void test_auth_refused_pipelined(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("EHLO c\r\n"),
+		S("250-mx\r\n250 PIPELINING\r\n"),
+		C("AUTH LOGIN\r\ndXNlcg==\r\naHVudGVyMg==\r\n"),
+		S("503 5.5.1 Error: authentication not enabled\r\n"
+		  "502 5.5.2 Error: command not recognized\r\n"
+		  "502 5.5.2 Error: command not recognized\r\n"),
+		C("QUIT\r\n"),
+		S("221 2.0.0 Bye\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"reply AUTH 503",
+		"reply <auth> 502",
+		"reply <auth> 502",
+		"reply QUIT 221",
+		"auth=LOGIN/failure/503",
+		NULL,
+	};
+	const char *absent[] = {"dXNl", "aHVu", "unknown_command", NULL};
+
+	check("auth_refused_pipelined", d, SMTP_CLOSE_FIN, expect, absent);
+}
+
+/* Lost packets: a 334, the AUTH line, the user line. */
+static void test_auth_lost_packets(void)
+{
+	static const struct seg lost_334[] = {
+		S("220 mx\r\n"),
+		C("EHLO c\r\n"),
+		S("250 mx\r\n"),
+		C("AUTH LOGIN\r\n"),
+		GAP(SMTP_FROM_SERVER, 18),
+		C("dXNlcg==\r\n"),
+		S("334 UGFzc3dvcmQ6\r\n"),
+		C("aHVudGVyMmh1bnRlcjI=\r\n"),
+		S("235 2.7.0 Ok\r\n"),
+		C("MAIL FROM:<a@c>\r\n"),
+		S("250 2.1.0 Ok\r\n"),
+		END,
+	};
+	static const struct seg lost_auth[] = {
+		S("220 mx\r\n"),
+		C("EHLO c\r\n"),
+		S("250 mx\r\n"),
+		GAP(SMTP_FROM_CLIENT, 12),
+		S("334 VXNlcm5hbWU6\r\n"),
+		C("dXNlcg==\r\n"),
+		S("334 UGFzc3dvcmQ6\r\n"),
+		C("aHVudGVyMmh1bnRlcjI=\r\n"),
+		S("235 2.7.0 Ok\r\n"),
+		C("MAIL FROM:<a@c>\r\n"),
+		S("250 2.1.0 Ok\r\n"),
+		END,
+	};
+	static const struct seg lost_user[] = {
+		S("220 mx\r\n"),
+		C("EHLO c\r\n"),
+		S("250 mx\r\n"),
+		C("AUTH LOGIN\r\n"),
+		S("334 VXNlcm5hbWU6\r\n"),
+		GAP(SMTP_FROM_CLIENT, 10),
+		S("334 UGFzc3dvcmQ6\r\n"),
+		C("aHVudGVyMmh1bnRlcjI=\r\n"),
+		S("235 2.7.0 Ok\r\n"),
+		C("MAIL FROM:<a@c>\r\n"),
+		S("250 2.1.0 Ok\r\n"),
+		END,
+	};
+	/* the gap is seen only once the password line is there */
+	static const struct seg late_gap[] = {
+		S("220 mx\r\n"),
+		C("EHLO c\r\n"),
+		S("250 mx\r\n"),
+		GAP(SMTP_FROM_CLIENT, 12),
+		C("aHVudGVyMmh1bnRlcjI=\r\n"),
+		S("334 UGFzc3dvcmQ6\r\n"),
+		C("aHVudGVyMmh1bnRlcjI=\r\n"),
+		S("235 2.7.0 Ok\r\n"),
+		END,
+	};
+	const char *expect[] = {"cmd <auth>|********|seq=0",
+				"reply <auth> 235", "cmd MAIL|FROM:<a@c>",
+				"reply MAIL 250", NULL};
+	const char *expect_late[] = {"reply <unsolicited> 334",
+				     "cmd <auth>|********|seq=0",
+				     "reply <auth> 235", NULL};
+	const char *absent[] = {"dXNl", "aHVu", "unknown_command", NULL};
+
+	check("auth_lost_334", lost_334, SMTP_CLOSE_FIN, expect, absent);
+	check("auth_lost_auth_line", lost_auth, SMTP_CLOSE_FIN, expect,
+	      absent);
+	check("auth_lost_user_line", lost_user, SMTP_CLOSE_FIN, expect,
+	      absent);
+	check("auth_lost_then_password", late_gap, SMTP_CLOSE_FIN,
+	      expect_late, absent);
+}
+
+/* --show-auth-user: the user name of each mechanism, nothing more. */
+static void test_auth_user_mechanisms(void)
+{
+	static const struct {
+		const char *name, *auth, *response, *user;
+	} cases[] = {
+		/* user=alice@x.test ^A auth=Bearer ya29.secret-token ^A ^A */
+		{"xoauth2",
+		 "AUTH XOAUTH2 dXNlcj1hbGljZUB4LnRlc3QBYXV0aD1CZWFyZXIgeWEyOS5zZWNyZXQtdG9rZW4BAQ==\r\n",
+		 NULL, "user=alice@x.test mid"},
+		/* n,a=bob=2Cjr@x.test,^Ahost=x^Aauth=Bearer secret-token^A^A */
+		{"oauthbearer", "AUTH OAUTHBEARER\r\n",
+		 "bixhPWJvYj0yQ2pyQHgudGVzdCwBaG9zdD14AWF1dGg9QmVhcmVyIHNlY3JldC10b2tlbgEB\r\n",
+		 "user=bob,jr@x.test mid"},
+		/* carol 3dbc2c40c5b8b8c1a8ae0af0ff3c2bd3 */
+		{"cram-md5", "AUTH CRAM-MD5\r\n",
+		 "Y2Fyb2wgM2RiYzJjNDBjNWI4YjhjMWE4YWUwYWYwZmYzYzJiZDM=\r\n",
+		 "user=carol mid"},
+		/* n,,n=dave,r=fyko+d2lbbFgONRv9qkxdawL */
+		{"scram", "AUTH SCRAM-SHA-256 biwsbj1kYXZlLHI9ZnlrbytkMmxiYkZnT05Sdjlxa3hkYXdM\r\n",
+		 NULL, "user=dave mid"},
+		/* NTLM: no user taken */
+		{"ntlm", "AUTH NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==\r\n",
+		 NULL, "user=- mid"},
+	};
+	struct smtp_options o = {.ts_start = -1, .show_auth_user = true};
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct seg d[] = {
+			S("220 mx\r\n"),
+			C("EHLO c\r\n"),
+			S("250 mx\r\n"),
+			C(cases[i].auth),
+			S(cases[i].response ? "334 \r\n" : "235 2.7.0 Ok\r\n"),
+			C(cases[i].response ? cases[i].response : ""),
+			S(cases[i].response ? "235 2.7.0 Ok\r\n" : ""),
+			END,
+		};
+		const char *expect[] = {"reply <", cases[i].user, NULL};
+		const char *absent[] = {"token", "Bearer", "3dbc", "fyko",
+					"secret", NULL};
+
+		if (!cases[i].response)
+			expect[0] = "reply AUTH 235";
+		snprintf(name, sizeof(name), "auth_user_%s", cases[i].name);
+		run_opt = &o;
+		check(name, d, SMTP_CLOSE_FIN, expect, absent);
+		run_opt = NULL;
+	}
+}
+
+/* An AUTH argument that is no mechanism name is masked whole. */
+static void test_auth_no_mechanism(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("AUTH AHVzZXIAaHVudGVyMmh1bnRlcjI=\r\n"),
+		S("504 5.5.4 Unrecognized authentication type\r\n"),
+		END,
+	};
+	const char *expect[] = {"cmd AUTH|********|seq=1",
+				"line=AUTH ********\n", "reply AUTH 504",
+				"auth=********/failure/504", NULL};
+	const char *absent[] = {"AHVz", NULL};
+
+	check("auth_no_mechanism", d, SMTP_CLOSE_FIN, expect, absent);
+}
+
 static void test_invalid_multiline(void)
 {
 	static const struct seg d[] = {
@@ -1195,6 +1416,11 @@ static void all_tests(void)
 	test_invalid_multiline();
 	test_midstream_client_only();
 	test_auth_mechanisms();
+	test_auth_pipelined();
+	test_auth_refused_pipelined();
+	test_auth_lost_packets();
+	test_auth_user_mechanisms();
+	test_auth_no_mechanism();
 }
 
 int main(void)
