@@ -17,7 +17,7 @@ static void tr_line(struct ev_flow *f, char margin, const char *who,
 
 	b->max = TR_SESSION_MAX;
 	sb_append(b, pre, sizeof(pre));
-	wire_escape(b, text, n);
+	text_escape(b, text, n);
 	sb_append(b, "\n", 1);
 }
 
@@ -76,7 +76,7 @@ void tr_alert(struct ev_flow *f, const struct smtp_alert *a)
 	sb_append(b, kind, strlen(kind));
 	if (a->detail) {
 		sb_append(b, ": ", 2);
-		wire_escape(b, a->detail, strlen(a->detail));
+		text_escape(b, a->detail, strlen(a->detail));
 	}
 	sb_append(b, "\n", 1);
 }
