@@ -1277,6 +1277,9 @@ static void test_auth_lost_packets(void)
 				     "cmd <auth>|********|seq=0",
 				     "reply <auth> 235", NULL};
 	const char *absent[] = {"dXNl", "aHVu", "unknown_command", NULL};
+	const char *expect_user[] = {"reply <auth> 235", "user=- mid", NULL};
+	const char *absent_user[] = {"hunter", "user=user", NULL};
+	struct smtp_options o = {.ts_start = -1, .show_auth_user = true};
 
 	check("auth_lost_334", lost_334, SMTP_CLOSE_FIN, expect, absent);
 	check("auth_lost_auth_line", lost_auth, SMTP_CLOSE_FIN, expect,
@@ -1285,6 +1288,13 @@ static void test_auth_lost_packets(void)
 	      absent);
 	check("auth_lost_then_password", late_gap, SMTP_CLOSE_FIN,
 	      expect_late, absent);
+	/* the password line is not the first response: no user taken */
+	run_opt = &o;
+	check("auth_lost_user_line_no_user", lost_user, SMTP_CLOSE_FIN,
+	      expect_user, absent_user);
+	check("auth_lost_auth_line_no_user", lost_auth, SMTP_CLOSE_FIN,
+	      expect_user, absent_user);
+	run_opt = NULL;
 }
 
 /* --show-auth-user: the user name of each mechanism, nothing more. */
