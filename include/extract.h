@@ -30,10 +30,10 @@ struct ex_stats {
 int ex_init(const char *dir, uint64_t max_bytes, char *err);
 /*
  * Start a file under a new random hidden name ".<name>.<random>.tmp" in
- * the directory of ex_init() (dir only repeats it): nothing partial ever
- * stands under a final name, and nothing already there is ever opened.
+ * the directory of ex_init(): nothing partial ever stands under a final
+ * name, and nothing already there is ever opened.
  */
-struct ex_file *ex_open(const char *dir, const char *name);
+struct ex_file *ex_open(const char *name);
 /*
  * Append n bytes. Errors (a full disk) are counted, reported on stderr
  * once for each cause, and the file is then dropped: capture never stops.

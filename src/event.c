@@ -344,7 +344,7 @@ static void on_body_data(void *user, const struct smtp_txn *t,
 		/* flow_id: in every event, and not reused by a later run */
 		snprintf(f->ex_name, sizeof(f->ex_name), "%" PRIu64 "-%u.eml",
 			 f->flow_id, t->index);
-		f->ex = ex_open(f->ctx->extract_dir, f->ex_name);
+		f->ex = ex_open(f->ex_name);
 	}
 	ex_write(f->ex, p, n);
 }
@@ -364,7 +364,7 @@ static struct ev_part_file *part_file(struct ev_flow *f,
 	pf->index = index;
 	snprintf(pf->name, sizeof(pf->name), "%" PRIu64 "-%u-part%u",
 		 f->flow_id, t->index, index);
-	pf->ex = ex_open(f->ctx->extract_dir, pf->name);
+	pf->ex = ex_open(pf->name);
 	return pf;
 }
 

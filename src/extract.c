@@ -135,12 +135,11 @@ static void failure(struct ex_file *f, const char *what, const char *name)
 	drop(f);
 }
 
-struct ex_file *ex_open(const char *dir, const char *name)
+struct ex_file *ex_open(const char *name)
 {
 	struct ex_file *f = xcalloc(1, sizeof(*f));
 	int fd = -1, i;
 
-	(void)dir; /* the one ex_init() holds open */
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	/*
 	 * A fresh random name with O_EXCL, not O_TMPFILE: publishing an
