@@ -659,6 +659,336 @@ for _i, _a in enumerate(AUTHS):
     case("auth-" + _a.name)(lambda i=_i, a=_a: check_auth(i, a))
 
 
+# ---- B. output integrity under hostile bytes ----
+
+B_MODES = [[], ["--commands"], ["--transcript"], ["-T"], ["--show-auth-user"]]
+FORGED = (b"\r\n  S: 250 2.0.0 forged\r\n=== session 2  2023-11-14T22:13:20.002000+0000  "
+          b"10.9.9.9:4444 -> 198.51.100.25:25 ===\r\n--- end")
+PORT_RE = re.compile(rb'"src_port":(\d+)')
+
+
+class Hostile:
+    """A capture of many sessions, each labelled, with what the wire holds."""
+
+    def __init__(self, name):
+        self.name = name
+        self.p = Pcap()
+        self.labels = {}        # client port: label
+        self.server_lines = {}  # client port: lines the server sent
+        self.expect = {}        # client port: (mail_from, recipients) or None
+        self.params = {}        # client port: [((key head, tail), (value head, tail))]
+        self.path = None
+
+    def add(self, port, label, steps, mail_from, rcpts=1, counts=True):
+        play(self.p, ("10.1.1.1", port), steps)
+        self.labels[port] = label
+        self.server_lines[port] = sum(d.count(b"\n") for side, d, kw in steps if side == "server")
+        self.expect[port] = (mail_from, rcpts) if counts else None
+
+    def pcap(self):
+        if self.path is None:
+            self.path = tmp(self.name + ".pcap")
+            self.p.write(self.path)
+        return self.path
+
+
+def problems(found, what):
+    """Fail with the first few of a list of problems."""
+    if found:
+        more = " (and %d more)" % (len(found) - 4) if len(found) > 4 else ""
+        where = sorted({m.group(1) for m in (re.search(r"\[([^]]*)\]", f) for f in found) if m})
+        raise Fail("%s: %d problem(s) in %d session(s) [%s]: %s%s" %
+                   (what, len(found), len(where), ", ".join(where[:12]) + (", ..." if len(where) > 12 else ""),
+                    "; ".join(found[:4]), more))
+
+
+def lines_json(h, opts):
+    """Every stdout line of a JSON mode (the -o file of -T): [(port, event
+    or None)], problems."""
+    r = run(h.pcap(), opts)
+    data = r.json if "-T" in opts else r.out
+    mode = " ".join(opts) or "default"
+    found, out = [], []
+    if data and not data.endswith(b"\n"):
+        found.append("%s: the output does not end with a newline" % mode)
+    for line in data.split(b"\n")[:-1]:
+        m = PORT_RE.search(line)
+        port = int(m.group(1)) if m else None
+        label = h.labels.get(port, "no session")
+        try:
+            ev = strict_lines(line + b"\n", mode)[0]
+        except Fail as e:
+            found.append("%s [%s]: %s" % (mode, label, e))
+            try:   # for the other checks: the event as a lenient reader sees it
+                ev = json.loads(line.decode("utf-8", "replace"), strict=False)
+            except ValueError:
+                ev = None
+        out.append((port, ev))
+    return out, found
+
+
+def text_view(h):
+    """The -T output: {port: [lines without margin]}, session headers, problems."""
+    r = run(h.pcap(), ["-T"])
+    found, blocks, cur, headers = [], {}, None, 0
+    for n, raw in enumerate(r.out.split(b"\n")[:-1], 1):
+        try:
+            line = raw.decode("utf-8", "strict")
+        except UnicodeDecodeError as e:
+            line = raw.decode("utf-8", "replace")
+            found.append("-T line %d [%s] is not UTF-8 (%s): %r" %
+                         (n, h.labels.get(cur, "?"), e.reason, raw[:120]))
+        c = bad_char(line)
+        if c is not None:
+            found.append("-T line %d [%s] holds U+%04X: %r" % (n, h.labels.get(cur, "?"), ord(c), line[:120]))
+        m = HEADER_RE.match(line)
+        if line.startswith("=== session"):
+            headers += 1
+            cur = int(m.group(2)) if m else None
+            if cur is not None and cur not in blocks:
+                blocks[cur] = []
+        elif line.startswith("--- end"):
+            cur = None
+        elif cur is not None:
+            blocks[cur].append(line[2:])
+        elif line:
+            found.append("-T line %d outside any session: %r" % (n, line[:120]))
+    if r.out and not r.out.endswith(b"\n"):
+        found.append("-T output does not end with a newline")
+    return blocks, headers, found
+
+
+def b_json_strict(h):
+    found = []
+    for opts in B_MODES:
+        found += lines_json(h, opts)[1]
+    problems(found, "JSON output")
+
+
+def b_transcript_clean(h):
+    """No control, C1, bidi or line-separator character in a -T line or a
+    --transcript entry."""
+    found = text_view(h)[2]
+    for port, ev in lines_json(h, ["--transcript"])[0]:
+        if ev is None or ev.get("event_type") != "smtp_session":
+            continue
+        for line in ev["smtp"].get("transcript", []):
+            c = bad_char(line)
+            if c is not None:
+                found.append("--transcript [%s] holds U+%04X: %r" % (h.labels.get(port), ord(c), line[:120]))
+    problems(found, "transcript")
+
+
+def b_transcript_lines(h):
+    """One S: line per server line on the wire, one header per session, and
+    the --transcript array is the -T block without its margins."""
+    blocks, headers, _ = text_view(h)
+    found = []
+    if headers != len(h.labels):
+        found.append("%d '=== session' headers for %d sessions" % (headers, len(h.labels)))
+    tr = {port: ev["smtp"].get("transcript") for port, ev in lines_json(h, ["--transcript"])[0]
+          if ev is not None and ev.get("event_type") == "smtp_session"}
+    for port, label in h.labels.items():
+        if port not in blocks:
+            found.append("[%s]: no -T block" % label)
+            continue
+        n = sum(1 for x in blocks[port] if x.startswith("S: "))
+        if n != h.server_lines[port]:
+            found.append("[%s]: %d S: lines in -T, the server sent %d lines" % (label, n, h.server_lines[port]))
+        if port not in tr:
+            found.append("[%s]: no smtp_session event with a transcript" % label)
+        elif tr[port] != blocks[port]:
+            diff = next((i for i, (a, b) in enumerate(zip(tr[port], blocks[port])) if a != b),
+                        min(len(tr[port]), len(blocks[port])))
+            found.append("[%s]: --transcript (%d entries) differs from -T (%d lines) at %d: %r vs %r" %
+                         (label, len(tr[port]), len(blocks[port]), diff, tr[port][diff:diff + 1],
+                          blocks[port][diff:diff + 1]))
+    problems(found, "transcript lines")
+
+
+def b_counts(h, base_port):
+    """A hostile value changes no event count: as many commands, one session,
+    one transaction with the right sender and recipients as the benign one."""
+    found = []
+    for opts in (["--commands"], []):
+        evs = lines_json(h, opts)[0]
+        per = {}
+        for port, ev in evs:
+            if ev is not None and port is not None:
+                t = ev.get("event_type")
+                if t in ("smtp_session", "smtp_transaction", "smtp_command"):
+                    per.setdefault(port, {}).setdefault(t, []).append(ev)
+        want = {t: len(v) for t, v in per.get(base_port, {}).items()}
+        if want.get("smtp_transaction") != 1:
+            raise Fail("the benign session [%s] has %r" % (h.labels[base_port], want))
+        for port, exp in h.expect.items():
+            if exp is None:
+                continue
+            got = per.get(port, {})
+            n = {t: len(v) for t, v in got.items()}
+            if n != want:
+                found.append("%s [%s]: %r events, the benign session %r" %
+                             (" ".join(opts) or "default", h.labels[port], n, want))
+                continue
+            t = got["smtp_transaction"][0]["smtp"]
+            if t.get("mail_from") != exp[0] or len(t.get("rcpt_to", [])) != exp[1]:
+                found.append("[%s]: mail_from %r, %d recipients" %
+                             (h.labels[port], t.get("mail_from"), len(t.get("rcpt_to", []))))
+    problems(found, "event counts")
+
+
+def byte_steps(x, helo=False, params=b""):
+    """A dialogue with the byte string x in every field that carries wire
+    bytes: reply texts, HELO or EHLO, MAIL parameter keys and values, the
+    recipient, an unknown verb and the message header fields."""
+    msg = (b"From: A" + x + b"b <a@mail.test>\r\nTo: <r@dest.test>\r\n"
+           b"Subject: s" + x + b"j\r\nMessage-ID: <m" + x + b"@mail.test>\r\n"
+           b"X-Mailer: m" + x + b"r\r\nReceived: from h" + x + b"o by mx; Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+           b"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+           b"Content-Type: text/pl" + x + b"ain; charset=\"u" + x + b"8\"\r\n\r\nbody\r\n.\r\n")
+    return [S(b"220 mx" + x + b" ESMTP\r\n"),
+            C(b"HELO h" + x + b"o.test\r\n") if helo else C(b"EHLO h" + x + b"o.test\r\n"),
+            S(b"250 mx.test greets h" + x + b"o\r\n") if helo else
+            S(b"250-mx.test greets h" + x + b"o\r\n250-SIZE 1000\r\n250-X" + x + b"EXT\r\n250 8BITMIME\r\n"),
+            C(b"MAIL FROM:<s@m.test> K" + x + b"Y=v" + x + b"w" + params + b"\r\n"),
+            S(b"250 2.1.0 o" + x + b"k\r\n"),
+            C(b"RCPT TO:<r" + x + b"@d.test>\r\n"),
+            S(b"250 2.1.5 o" + x + b"k\r\n"),
+            C(b"XV" + x + b"RB arg" + x + b"\r\n"),
+            S(b"500 5.5.2 unkn" + x + b"own\r\n"),
+            C(b"DATA\r\n"),
+            S(b"354 g" + x + b"o\r\n"),
+            C(msg),
+            S(b"250 2.0.0 q" + x + b"d\r\n"),
+            C(b"QUIT\r\n"),
+            S(b"221 b" + x + b"ye\r\n")]
+
+
+BYTES = None
+
+
+def bytes_capture():
+    """One session per byte value 0x00-0xff (client port 30000 + value); odd
+    values say HELO, even ones EHLO."""
+    global BYTES
+    if BYTES is None:
+        BYTES = Hostile("bytes")
+        for v in range(256):
+            # CR and LF change the line structure: only the integrity checks
+            BYTES.add(30000 + v, "byte 0x%02x" % v, byte_steps(bytes([v]), helo=v % 2), "s@m.test",
+                      counts=v not in (0x0a, 0x0d))
+            if v not in b" \t=\r\n":   # these split or end the parameter
+                BYTES.params[30000 + v] = [(("K", "Y"), ("v", "w"))]
+        BYTES.add(30256, "MAIL parameters X\\xff\\xfeKEY=1 K\\x00=\\x01",
+                  byte_steps(b"x", params=b" X\xff\xfeKEY=1 K\x00=\x01"), "s@m.test")
+        BYTES.add(30257, "MAIL parameters K\\x00Q=1 K\\x00R=2",
+                  byte_steps(b"x", params=b" K\x00Q=1 K\x00R=2"), "s@m.test")
+        BYTES.params[30257] = [(("K", "Y"), ("v", "w")), (("K", "Q"), ("1", "")), (("K", "R"), ("2", ""))]
+    return BYTES
+
+
+def b_mail_params(h):
+    """A byte inside a MAIL parameter keeps the parameter whole: one key
+    K?Y with the value v?w (escaped as it may be), nothing cut at a NUL; two
+    keys that differ after a NUL stay two keys."""
+    found = []
+    for port, ev in lines_json(h, [])[0]:
+        if ev is None or ev.get("event_type") != "smtp_transaction" or port not in h.params:
+            continue
+        want = h.params[port]
+        got = ev["smtp"].get("mail_params")
+        if not isinstance(got, dict) or len(got) != len(want) or not all(
+                any(k.startswith(wk[0]) and k.endswith(wk[1]) and len(k) > len(wk[0] + wk[1]) and
+                    isinstance(v, str) and v.startswith(wv[0]) and v.endswith(wv[1]) and
+                    len(v) > len(wv[0] + wv[1]) for k, v in got.items()) for wk, wv in want):
+            found.append("[%s]: mail_params %r" % (h.labels[port], got))
+    problems(found, "MAIL parameters")
+
+
+case("bytes-json-strict")(lambda: b_json_strict(bytes_capture()))
+case("bytes-transcript-clean")(lambda: b_transcript_clean(bytes_capture()))
+case("bytes-transcript-lines")(lambda: b_transcript_lines(bytes_capture()))
+case("bytes-event-counts")(lambda: b_counts(bytes_capture(), 30000 + ord("x")))
+case("bytes-mail-params")(lambda: b_mail_params(bytes_capture()))
+
+
+def qp(b):
+    """RFC 2047 Q encoding of every byte."""
+    return b"".join(b"=%02X" % c for c in b)
+
+
+PAYLOADS = [
+    ("plain", b"x"), ("cr", b"\r"), ("lf", b"\n"), ("crlf", b"\r\n"), ("nul", b"\0"),
+    ("esc", b"\x1b[2J\x1b]0;t\x07"), ("del", b"\x7f"), ("nel", "\u0085".encode()),
+    ("csi", "\u009b31m".encode()), ("rlo", "\u202e".encode()), ("lri", "\u2066".encode()),
+    ("lrm", "\u200e\u061c".encode()), ("ls", "\u2028\u2029".encode()),
+    ("invalid-utf8", b"\xff\xfe\xc3(\xed\xa0\x80\xf4\x90\x80\x80"), ("forged", FORGED),
+]
+
+
+def decoded_message(p, latin1=False):
+    """A message whose header fields DECODE to p: encoded words (B and Q),
+    RFC 2231 parameters; p without CR and LF also raw."""
+    cs = b"iso-8859-1" if latin1 else b"utf-8"
+    raw = p.replace(b"\r", b"").replace(b"\n", b"")
+    ew_b = b"=?" + cs + b"?b?" + b64(p) + b"?="
+    ew_q = b"=?" + cs + b"?q?" + qp(p) + b"?="
+    pct = urllib.parse.quote_from_bytes(p + b"report.pdf").encode()
+    bnd = b"bnd" + raw.replace(b'"', b"")
+    return (b"From: " + ew_b + b" <from@mail.test>\r\n"
+            b"To: " + ew_q + b" <rcpt@dest.test>\r\n"
+            b"Subject: a " + ew_b + b" b " + ew_q + b" c" + raw + b"\r\n"
+            b"Message-ID: <id" + raw + b"@mail.test>\r\n"
+            b"X-Mailer: mailer " + ew_b + b" " + raw + b"\r\n"
+            b"Received: from h" + raw + b" by mx; Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+            b"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+            b"MIME-Version: 1.0\r\n"
+            b"Content-Type: multipart/mixed; boundary=\"" + bnd + b"\"\r\n\r\n"
+            b"--" + bnd + b"\r\n"
+            b"Content-Type: text/pl" + raw + b"ain; charset=\"u" + raw + b"8\"\r\n\r\nhello\r\n"
+            b"--" + bnd + b"\r\n"
+            b"Content-Type: application/octet-stream; name=\"" + ew_b + b".exe\"\r\n"
+            b"Content-Disposition: attachment; filename*=" + cs + b"''" + pct + b"\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\naGVsbG8K\r\n"
+            b"--" + bnd + b"\r\n"
+            b"Content-Type: text/plain\r\n"
+            b"Content-Disposition: attachment; filename=\"" + ew_b + b".txt\"\r\n\r\nx\r\n"
+            b"--" + bnd + b"--\r\n.\r\n")
+
+
+def decoded_steps(msg):
+    return [S(BANNER), C(b"EHLO client.test\r\n"), S(NOAUTH_EXT),
+            C(b"MAIL FROM:<from@mail.test>\r\n"), S(b"250 2.1.0 Ok\r\n"),
+            C(b"RCPT TO:<rcpt@dest.test>\r\n"), S(b"250 2.1.5 Ok\r\n"),
+            C(b"DATA\r\n"), S(b"354 go ahead\r\n"), C(msg), S(b"250 2.0.0 Ok\r\n"),
+            C(b"QUIT\r\n"), S(b"221 2.0.0 Bye\r\n")]
+
+
+DECODED = None
+
+
+def decoded_capture():
+    """One session per payload, as UTF-8 words and as Latin-1 words (which
+    decode 0x80-0x9f to C1 controls)."""
+    global DECODED
+    if DECODED is None:
+        DECODED = Hostile("decoded")
+        port = 31000
+        for name, p in PAYLOADS:
+            DECODED.add(port, name, decoded_steps(decoded_message(p)), "from@mail.test")
+            port += 1
+        for name, p in [("latin1-c1", b"\x85\x9b\x1b\x7f\x80"), ("latin1-all", bytes(range(256)))]:
+            DECODED.add(port, name, decoded_steps(decoded_message(p, latin1=True)), "from@mail.test")
+            port += 1
+    return DECODED
+
+
+case("decoded-json-strict")(lambda: b_json_strict(decoded_capture()))
+case("decoded-transcript-clean")(lambda: b_transcript_clean(decoded_capture()))
+case("decoded-transcript-lines")(lambda: b_transcript_lines(decoded_capture()))
+case("decoded-event-counts")(lambda: b_counts(decoded_capture(), 31000))
+
+
 # ---- main ----
 
 def main():
