@@ -675,6 +675,7 @@ class Hostile:
         self.p = Pcap()
         self.labels = {}        # client port: label
         self.server_lines = {}  # client port: lines the server sent
+        self.wire_lines = {}    # client port: transcript lines before alerts
         self.expect = {}        # client port: (mail_from, recipients) or None
         self.params = {}        # client port: [((key head, tail), (value head, tail))]
         self.path = None
@@ -683,6 +684,12 @@ class Hostile:
         play(self.p, ("10.1.1.1", port), steps)
         self.labels[port] = label
         self.server_lines[port] = sum(d.count(b"\n") for side, d, kw in steps if side == "server")
+        # transcript lines: one per wire line, a message is its summary and "."
+        n, prev = 0, b""
+        for side, d, kw in steps:
+            n += 2 if side == "client" and prev.startswith(b"354") else d.count(b"\n")
+            prev = d if side == "server" else b""
+        self.wire_lines[port] = n
         self.expect[port] = (mail_from, rcpts) if counts else None
 
     def pcap(self):
@@ -750,6 +757,8 @@ def text_view(h):
         elif line.startswith("--- end"):
             cur = None
         elif cur is not None:
+            if line[:2] not in ("  ", "! "):
+                found.append("-T line %d [%s] has the margin %r" % (n, h.labels.get(cur, "?"), line[:2]))
             blocks[cur].append(line[2:])
         elif line:
             found.append("-T line %d outside any session: %r" % (n, line[:120]))
@@ -782,8 +791,15 @@ def b_transcript_clean(h):
 def b_transcript_lines(h):
     """One S: line per server line on the wire, one header per session, and
     the --transcript array is the -T block without its margins."""
-    blocks, headers, _ = text_view(h)
+    blocks, headers, margins = text_view(h)
     found = []
+    alerts = {}
+    for port, ev in lines_json(h, [])[0]:
+        # an error reply is its "! " margin, not a "** " line
+        if ev is not None and ev.get("event_type") == "smtp_alert" and \
+                not ev["smtp"]["alert"]["kind"].startswith("reply_"):
+            alerts[port] = alerts.get(port, 0) + 1
+    found += [m for m in margins if "margin" in m]
     if headers != len(h.labels):
         found.append("%d '=== session' headers for %d sessions" % (headers, len(h.labels)))
     tr = {port: ev["smtp"].get("transcript") for port, ev in lines_json(h, ["--transcript"])[0]
@@ -792,6 +808,13 @@ def b_transcript_lines(h):
         if port not in blocks:
             found.append("[%s]: no -T block" % label)
             continue
+        odd = [x for x in blocks[port] if x[:3] not in ("S: ", "C: ", "** ")]
+        if odd:
+            found.append("[%s]: a -T line neither S:, C: nor **: %r" % (label, odd[0][:100]))
+        want = h.wire_lines[port] + alerts.get(port, 0)
+        if len(blocks[port]) != want:
+            found.append("[%s]: %d -T lines, expected %d (wire lines, message summaries, alerts)" %
+                         (label, len(blocks[port]), want))
         n = sum(1 for x in blocks[port] if x.startswith("S: "))
         if n != h.server_lines[port]:
             found.append("[%s]: %d S: lines in -T, the server sent %d lines" % (label, n, h.server_lines[port]))
