@@ -36,9 +36,19 @@ const char *sb_str(const struct sbuf *b);
  */
 void wire_escape(struct sbuf *out, const void *data, size_t n);
 /*
+ * wire_escape() for a line a person reads (-T, --transcript): LF is
+ * escaped too, and so are the code points that move or hide text on a
+ * terminal (C1 controls, bidirectional controls, U+2028/U+2029), as
+ * \uHHHH. One wire line stays one line, whatever it holds.
+ */
+void text_escape(struct sbuf *out, const void *data, size_t n);
+/*
  * wire_escape()'s text as the inside of a JSON string, escaped the way
  * json-c escapes it (without escaping '/'), in one pass.
  */
 void json_wire_escape(struct sbuf *out, const void *data, size_t n);
+
+/* Length of the longest valid UTF-8 prefix of data. */
+size_t utf8_valid(const void *data, size_t n);
 
 #endif

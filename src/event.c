@@ -200,19 +200,50 @@ static struct json_object *smtp_obj(struct json_object *ev,
 	return s;
 }
 
+/*
+ * The line as written: valid UTF-8 whatever a string in it held. Every
+ * string is escaped when it is added (jstr, the email text), so this
+ * finds nothing; it is the guarantee that one forgotten string cannot
+ * make a strict JSON reader drop the line. Bytes outside strings are
+ * json-c's ASCII, so an invalid byte is inside a string, and becomes
+ * the "\\xHH" jstr would have written.
+ */
+static const char *valid_line(const char *line, size_t *n)
+{
+	static struct sbuf b;
+	size_t ok = utf8_valid(line, *n);
+
+	if (ok == *n)
+		return line;
+	sb_reset(&b);
+	while (ok < *n) {
+		sb_append(&b, line, ok);
+		json_wire_escape(&b, line + ok, 1);
+		line += ok + 1;
+		*n -= ok + 1;
+		ok = utf8_valid(line, *n);
+	}
+	sb_append(&b, line, *n);
+	*n = b.len;
+	return b.p;
+}
+
 static void emit(struct ev_ctx *ctx, struct json_object *o)
 {
 	struct json_object *fid;
 	const char *line, *key = "";
+	size_t n;
 
 	if (ev_json(ctx)) {
 		line = json_object_to_json_string_ext(
 		    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		n = strlen(line);
+		line = valid_line(line, &n);
 		/* the flow as a string only for a sink that partitions by it */
 		if (out_keyed(ctx->sinks) &&
 		    json_object_object_get_ex(o, "flow_id", &fid))
 			key = json_object_get_string(fid);
-		out_write(ctx->sinks, line, strlen(line), key, strlen(key));
+		out_write(ctx->sinks, line, n, key, strlen(key));
 		ctx->written++;
 	}
 	json_object_put(o);
@@ -431,6 +462,7 @@ static void on_alert(void *user, const struct smtp_alert *a)
 
 static void on_transaction(void *user, const struct smtp_txn *t)
 {
+	static struct sbuf key; /* reused: events are built one at a time */
 	struct ev_flow *f = user;
 	struct json_object *ev, *s, *arr, *o;
 	char hex[65];
@@ -444,11 +476,16 @@ static void on_transaction(void *user, const struct smtp_txn *t)
 	add_str(s, "helo", t->helo);
 	add_str(s, "mail_from", t->mail_from);
 	o = json_object_new_object();
-	for (i = 0; i < t->n_params; i++)
-		add(o, t->params[i].key,
-		    t->params[i].value
-			? jstr(t->params[i].value, strlen(t->params[i].value))
-			: json_object_new_boolean(1));
+	for (i = 0; i < t->n_params; i++) {
+		const struct smtp_param *prm = &t->params[i];
+
+		/* a key is wire text as much as a value */
+		sb_reset(&key);
+		wire_escape(&key, prm->key, strlen(prm->key));
+		add(o, key.p,
+		    prm->value ? jstr(prm->value, strlen(prm->value))
+			       : json_object_new_boolean(1));
+	}
 	add(s, "mail_params", o);
 	if (t->mail_reply.code)
 		add(s, "mail_reply", saved_obj(&t->mail_reply));

@@ -313,8 +313,11 @@ void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len,
 	if (dir == SMTP_FROM_CLIENT) {
 		/* what the client sent in the hole is unknown */
 		line_reset(&s->cline);
-		/* responses may be in the hole: none is expected unasked, and
-		 * an unknown line that looks like one is one */
+		/* responses may be in the hole: none is expected unasked, the
+		 * next one may not be the first (no user name taken from it),
+		 * and an unknown line that looks like one is one */
+		if (!s->sasl.sent)
+			s->sasl.sent = 1;
 		s->sasl.expect = s->sasl.sent;
 		s->sasl.wary = true;
 		s->resync_done = false;

@@ -270,7 +270,10 @@ void smtp_auth_reply(struct smtp_session *s, struct pending *p,
 		     const struct smtp_cmd *c, const struct smtp_reply *r)
 {
 	if (r->code == 334) {
-		/* a challenge: the server reads the next line as a response */
+		/* a challenge: the server reads the next line as a response;
+		 * with no AUTH seen, its mechanism and first line are unknown */
+		if (!s->sasl.open && !s->sasl.sent)
+			s->sasl.sent = 1;
 		s->sasl.open = s->sasl.wary = true;
 		s->sasl.owed++;
 		return;

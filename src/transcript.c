@@ -17,7 +17,7 @@ static void tr_line(struct ev_flow *f, char margin, const char *who,
 
 	b->max = TR_SESSION_MAX;
 	sb_append(b, pre, sizeof(pre));
-	wire_escape(b, text, n);
+	text_escape(b, text, n);
 	sb_append(b, "\n", 1);
 }
 
@@ -30,16 +30,26 @@ void tr_reply(struct ev_flow *f, const struct smtp_cmd *c,
 	      const struct smtp_reply *r)
 {
 	const char *p = r->raw, *end = r->raw + r->raw_len, *nl;
-	char margin = r->code >= 400 || !r->code ? '!' : ' ';
+	char margin = r->code >= 400 || !r->code ? '!' : ' ', note[96];
+	unsigned shown = 0;
+	int n;
 
 	(void)c;
 	for (;;) {
 		nl = memchr(p, '\n', end - p);
 		tr_line(f, margin, "S", p,
 			nl ? (size_t)(nl - p) : (size_t)(end - p));
+		shown++;
 		if (!nl)
 			break;
 		p = nl + 1;
+	}
+	/* the decoder keeps the start of a long reply: say what is missing */
+	if (r->lines > shown) {
+		n = snprintf(note, sizeof(note),
+			     "! ** %u more lines of this reply not kept\n",
+			     r->lines - shown);
+		sb_append(&f->transcript, note, n);
 	}
 }
 
@@ -76,7 +86,7 @@ void tr_alert(struct ev_flow *f, const struct smtp_alert *a)
 	sb_append(b, kind, strlen(kind));
 	if (a->detail) {
 		sb_append(b, ": ", 2);
-		wire_escape(b, a->detail, strlen(a->detail));
+		text_escape(b, a->detail, strlen(a->detail));
 	}
 	sb_append(b, "\n", 1);
 }

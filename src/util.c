@@ -2,6 +2,7 @@
 /* util.c - allocation that aborts on failure, capped strings, wire escaping. */
 #include "util.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,23 +105,27 @@ const char *sb_str(const struct sbuf *b)
 	return b->p ? b->p : "";
 }
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629), 0 if invalid. */
-static size_t utf8_len(const uint8_t *p, size_t n)
+/*
+ * Length of the valid UTF-8 sequence at p (RFC 3629), 0 if invalid; its
+ * code point in *cp.
+ */
+static size_t utf8_len(const uint8_t *p, size_t n, uint32_t *cp)
 {
 	size_t len, i;
-	uint32_t cp;
 
-	if (p[0] < 0x80)
+	if (p[0] < 0x80) {
+		*cp = p[0];
 		return 1;
+	}
 	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
 		len = 2;
-		cp = p[0] & 0x1f;
+		*cp = p[0] & 0x1f;
 	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
 		len = 3;
-		cp = p[0] & 0x0f;
+		*cp = p[0] & 0x0f;
 	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
 		len = 4;
-		cp = p[0] & 0x07;
+		*cp = p[0] & 0x07;
 	} else {
 		return 0;
 	}
@@ -129,42 +134,65 @@ static size_t utf8_len(const uint8_t *p, size_t n)
 	for (i = 1; i < len; i++) {
 		if ((p[i] & 0xc0) != 0x80)
 			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
+		*cp = *cp << 6 | (p[i] & 0x3f);
 	}
 	/* overlong forms, surrogates, beyond U+10FFFF */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+	if ((len == 3 && *cp < 0x800) || (len == 4 && *cp < 0x10000) ||
+	    (*cp >= 0xd800 && *cp <= 0xdfff) || *cp > 0x10ffff)
 		return 0;
 	return len;
 }
 
-/* Does the octet at p need an escape? k: its UTF-8 length, 0 if bad. */
-static int plain(const uint8_t *p, size_t k, int json)
+/*
+ * Code points that move or hide text on a terminal although they are
+ * valid UTF-8: C1 controls (U+009B is CSI), the line and paragraph
+ * separators, and the bidirectional controls (Trojan Source,
+ * CVE-2021-42574).
+ */
+static bool treacherous(uint32_t cp)
 {
-	if (k != 1)
-		return k != 0;
-	if (json && (*p == '"' || *p == '\\' || *p == '\n'))
-		return 0;
-	return !((*p < 0x20 && *p != '\n') || *p == 0x7f);
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x61c || cp == 0x200e ||
+	       cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
 }
 
-/*
- * LF is kept: wire lines never hold one (they are split at LF), so a LF
- * here is the separator of a multi-line reply's lines. json: the result
- * is then escaped as json-c escapes a string, in the same pass.
- */
-static void escape(struct sbuf *out, const void *data, size_t n, int json)
+enum esc_mode {
+	ESC_WIRE, /* LF kept: it separates a multi-line reply's lines */
+	ESC_JSON, /* ESC_WIRE's text escaped as json-c escapes a string */
+	ESC_TEXT, /* one line for a person: LF and treacherous code points
+		     escaped too */
+};
+
+/* Does the character at p need no escape? k: its UTF-8 length, 0 if bad. */
+static bool plain(const uint8_t *p, size_t k, uint32_t cp, enum esc_mode m)
+{
+	if (k != 1)
+		return k != 0 && !(m == ESC_TEXT && treacherous(cp));
+	if (m == ESC_JSON && (*p == '"' || *p == '\\' || *p == '\n'))
+		return false;
+	if (*p == '\n')
+		return m != ESC_TEXT;
+	return *p >= 0x20 && *p != 0x7f;
+}
+
+static void escape(struct sbuf *out, const void *data, size_t n,
+		   enum esc_mode m)
 {
 	static const char hex[] = "0123456789abcdef";
 	const uint8_t *p = data, *end = p + n;
+	bool json = m == ESC_JSON;
+	uint32_t cp = 0;
 
 	while (p < end) {
 		const uint8_t *run = p;
-		size_t k;
+		size_t k = 0;
 
 		/* copy the longest run that needs no escaping at once */
-		while (p < end && plain(p, k = utf8_len(p, end - p), json))
-			p += k;
+		for (; p < end; p += k) {
+			k = utf8_len(p, end - p, &cp);
+			if (!plain(p, k, cp, m))
+				break;
+		}
 		if (p > run)
 			sb_append(out, run, p - run);
 		if (p >= end)
@@ -173,6 +201,18 @@ static void escape(struct sbuf *out, const void *data, size_t n, int json)
 			char esc[2] = {'\\', *p == '\n' ? 'n' : (char)*p};
 
 			sb_append(out, esc, 2);
+		} else if (k > 1) {
+			/* a treacherous code point (ESC_TEXT): \uHHHH */
+			char esc[6] = {'\\',
+				       'u',
+				       hex[cp >> 12 & 15],
+				       hex[cp >> 8 & 15],
+				       hex[cp >> 4 & 15],
+				       hex[cp & 15]};
+
+			sb_append(out, esc, sizeof(esc));
+			p += k;
+			continue;
 		} else {
 			char esc[5] = {'\\', '\\', 'x', hex[*p >> 4],
 				       hex[*p & 15]};
@@ -188,10 +228,33 @@ static void escape(struct sbuf *out, const void *data, size_t n, int json)
 
 void wire_escape(struct sbuf *out, const void *data, size_t n)
 {
-	escape(out, data, n, 0);
+	escape(out, data, n, ESC_WIRE);
 }
 
 void json_wire_escape(struct sbuf *out, const void *data, size_t n)
 {
-	escape(out, data, n, 1);
+	escape(out, data, n, ESC_JSON);
+}
+
+void text_escape(struct sbuf *out, const void *data, size_t n)
+{
+	escape(out, data, n, ESC_TEXT);
+}
+
+size_t utf8_valid(const void *data, size_t n)
+{
+	const uint8_t *p = data;
+	size_t i = 0, k;
+	uint32_t cp;
+
+	while (i < n) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (!(k = utf8_len(p + i, n - i, &cp)))
+			break;
+		i += k;
+	}
+	return i;
 }

@@ -50,6 +50,7 @@
 # * An extra transaction of ours that no baseline of the trace logs fails.
 
 import argparse
+import base64
 import datetime
 import email.header
 import email.utils
@@ -578,7 +579,85 @@ def main():
                 print("note: %s: known difference '%s' did not occur; remove "
                       "it from tests/KNOWN-DIFFS.md?" % (trace, kfield),
                       file=sys.stderr)
+    if not lost_auth_packets(binary, corpus):
+        failed = True
     return 1 if failed else 0
+
+
+B64RUN = re.compile(rb"[A-Za-z0-9+/]{4,}={0,2}")
+
+
+def leaks(data, secret):
+    """Does data hold 8 bytes of secret, as they are or base64 at any alignment?"""
+    pieces = [secret[i:i + 8] for i in range(len(secret) - 7)]
+    if any(p in data for p in pieces):
+        return True
+    for m in B64RUN.finditer(data):
+        run = m.group(0).rstrip(b"=")
+        for k in range(4):
+            part = run[k:]
+            part = part[:len(part) - len(part) % 4]
+            try:
+                dec = base64.b64decode(part)
+            except ValueError:
+                continue
+            if any(p in dec for p in pieces):
+                return True
+    return False
+
+
+def lost_auth_packets(binary, corpus):
+    """Zeek's smtp.pcap (a real Exim session, AUTH LOGIN) with each packet of
+    the exchange lost in turn: the AUTH line, a 334, the user line. The
+    password line that follows must never show, in any mode, and the
+    dialogue after the exchange must still be read."""
+    sys.path.insert(0, str(REPO / "tests"))
+    import pcaptool as pt
+    path = find_trace(corpus, "smtp.pcap")
+    if path is None:
+        print("SKIP conformance/lost-auth-packets: smtp.pcap not in the corpus")
+        return True
+    cap = pt.read_pcap(str(path))
+    payload = {}
+    for i, p in enumerate(cap.packets):
+        o = pt.tcp_offset(p.data)
+        if o:
+            t = o[1]
+            payload[i] = p.data[t + (p.data[t + 12] >> 4) * 4:]
+    auth = next(i for i, d in payload.items() if d.startswith(b"AUTH LOGIN"))
+    # AUTH, 334, user, 334, password, 235
+    steps = sorted(i for i in payload if auth <= i and payload[i])[:6]
+    password = base64.b64decode(payload[steps[4]].strip())
+    ok = True
+    for lost, what in zip(steps[:4], ("AUTH line", "first 334", "user line",
+                                      "second 334")):
+        name = "conformance/lost-auth-packets (%s lost)" % what
+        packets = [p for i, p in enumerate(cap.packets) if i != lost]
+        with tempfile.TemporaryDirectory() as tmp:
+            trace = os.path.join(tmp, "lost.pcap")
+            with open(trace, "wb") as f:
+                f.write(pt.pcap_bytes(cap.linktype, packets, cap.snaplen))
+            why = None
+            for opts in ([], ["--commands"], ["--transcript"], ["-T"],
+                         ["--show-auth-user", "--commands", "--transcript"]):
+                r = subprocess.run([str(binary), "-r", trace] + opts,
+                                   capture_output=True, timeout=60)
+                if r.returncode != 0:
+                    why = "exit status %d with %s" % (r.returncode, opts)
+                elif leaks(r.stdout + r.stderr, password):
+                    why = "the password shows with %s" % (opts or "no option")
+                elif opts == ["-T"] and (b"C: ********" not in r.stdout or
+                                         b"C: MAIL FROM: <gurpartap@patriots.in>"
+                                         not in r.stdout):
+                    why = "-T lost the masked response or the MAIL command"
+                if why:
+                    break
+        if why:
+            print("FAIL %s: %s" % (name, why))
+            ok = False
+        else:
+            print("PASS %s" % name)
+    return ok
 
 
 if __name__ == "__main__":

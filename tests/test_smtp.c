@@ -1277,6 +1277,9 @@ static void test_auth_lost_packets(void)
 				     "cmd <auth>|********|seq=0",
 				     "reply <auth> 235", NULL};
 	const char *absent[] = {"dXNl", "aHVu", "unknown_command", NULL};
+	const char *expect_user[] = {"reply <auth> 235", "user=- mid", NULL};
+	const char *absent_user[] = {"hunter", "user=user", NULL};
+	struct smtp_options o = {.ts_start = -1, .show_auth_user = true};
 
 	check("auth_lost_334", lost_334, SMTP_CLOSE_FIN, expect, absent);
 	check("auth_lost_auth_line", lost_auth, SMTP_CLOSE_FIN, expect,
@@ -1285,6 +1288,13 @@ static void test_auth_lost_packets(void)
 	      absent);
 	check("auth_lost_then_password", late_gap, SMTP_CLOSE_FIN,
 	      expect_late, absent);
+	/* the password line is not the first response: no user taken */
+	run_opt = &o;
+	check("auth_lost_user_line_no_user", lost_user, SMTP_CLOSE_FIN,
+	      expect_user, absent_user);
+	check("auth_lost_auth_line_no_user", lost_auth, SMTP_CLOSE_FIN,
+	      expect_user, absent_user);
+	run_opt = NULL;
 }
 
 /* --show-auth-user: the user name of each mechanism, nothing more. */
@@ -1357,6 +1367,104 @@ static void test_auth_no_mechanism(void)
 	check("auth_no_mechanism", d, SMTP_CLOSE_FIN, expect, absent);
 }
 
+/* Is out one line a terminal shows as it is: valid UTF-8, no control
+ * character, no C1 or bidirectional control, no line separator? */
+static const char *shown_safely(const char *out, size_t n)
+{
+	const uint8_t *p = (const uint8_t *)out;
+	size_t i;
+
+	if (utf8_valid(out, n) != n)
+		return "not valid UTF-8";
+	for (i = 0; i < n; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return "a control character";
+		if (p[i] == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 &&
+		    p[i + 1] <= 0x9f)
+			return "a C1 control";
+		if (p[i] == 0xe2 && i + 2 < n && p[i + 1] == 0x80 &&
+		    ((p[i + 2] >= 0x8e && p[i + 2] <= 0x8f) ||
+		     (p[i + 2] >= 0xa8 && p[i + 2] <= 0xae)))
+			return "a bidi control or line separator";
+		if (p[i] == 0xe2 && i + 2 < n && p[i + 1] == 0x81 &&
+		    p[i + 2] >= 0xa6 && p[i + 2] <= 0xa9)
+			return "a bidi isolate";
+		if (p[i] == 0xd8 && i + 1 < n && p[i + 1] == 0x9c)
+			return "U+061C";
+	}
+	return NULL;
+}
+
+/*
+ * Every byte, and every code point that moves text, through the three
+ * escapes: text_escape() is one safe line, the JSON escape valid UTF-8
+ * with no raw control, wire_escape() keeps only LF and valid UTF-8.
+ */
+static void test_escapes(void)
+{
+	static const uint32_t cps[] = {0x80,   0x85,   0x9b,   0x9f,   0x61c,
+				       0x200e, 0x200f, 0x2028, 0x2029, 0x202a,
+				       0x202e, 0x2066, 0x2069, 0xe9,   0x20ac};
+	struct sbuf in = {0}, out = {0};
+	const char *why = NULL;
+	char msg[160];
+	size_t i, k;
+	int b;
+
+	for (b = 0; b < 256; b++) {
+		uint8_t c[3] = {'a', (uint8_t)b, 'z'};
+
+		sb_reset(&out);
+		text_escape(&out, c, 3);
+		if ((why = shown_safely(out.p, out.len)))
+			break;
+		sb_reset(&out);
+		json_wire_escape(&out, c, 3);
+		if (utf8_valid(out.p, out.len) != out.len ||
+		    memchr(out.p, '\n', out.len) || memchr(out.p, '\r', out.len)) {
+			why = "JSON escape let a byte through";
+			break;
+		}
+		sb_append(&in, c + 1, 1);
+	}
+	for (i = 0; !why && i < sizeof(cps) / sizeof(cps[0]); i++) {
+		uint8_t u[4];
+
+		if (cps[i] < 0x800) {
+			u[0] = 0xc0 | cps[i] >> 6;
+			u[1] = 0x80 | (cps[i] & 0x3f);
+			k = 2;
+		} else {
+			u[0] = 0xe0 | cps[i] >> 12;
+			u[1] = 0x80 | (cps[i] >> 6 & 0x3f);
+			u[2] = 0x80 | (cps[i] & 0x3f);
+			k = 3;
+		}
+		sb_reset(&out);
+		text_escape(&out, u, k);
+		why = shown_safely(out.p, out.len);
+		/* letters pass unchanged; the rest become \uHHHH */
+		if (!why && (cps[i] == 0xe9 || cps[i] == 0x20ac) &&
+		    (out.len != k || memcmp(out.p, u, k)))
+			why = "a letter was escaped";
+		snprintf(msg, sizeof(msg), "\\u%04x", (unsigned)cps[i]);
+		if (!why && cps[i] != 0xe9 && cps[i] != 0x20ac &&
+		    strcmp(out.p, msg))
+			why = "a treacherous code point is not \\uHHHH";
+		sb_append(&in, u, k);
+	}
+	/* all of it at once: one line */
+	sb_reset(&out);
+	text_escape(&out, in.p, in.len);
+	if (!why)
+		why = shown_safely(out.p, out.len);
+	snprintf(msg, sizeof(msg), "%s (byte/code point %d/%zu)",
+		 why ? why : "", b, i);
+	result("escapes", !why, msg);
+	sb_free(&in);
+	sb_free(&out);
+}
+
 static void test_invalid_multiline(void)
 {
 	static const struct seg d[] = {
@@ -1421,6 +1529,7 @@ static void all_tests(void)
 	test_auth_lost_packets();
 	test_auth_user_mechanisms();
 	test_auth_no_mechanism();
+	test_escapes();
 }
 
 int main(void)
