@@ -18,7 +18,8 @@ every output line stays strict UTF-8 JSON or an unforgeable transcript."""
 # Part B (bytes-*, decoded-*): hostile bytes in every wire field and in
 # decoded header text; every JSON line is strict UTF-8 JSON, every transcript
 # line free of control and bidi characters, and the transcript has exactly
-# one line per wire line (no forged S: lines nor session headers).
+# one line per wire line (no forged S: lines nor session headers); the events
+# are those of the benign session, MAIL parameters kept whole.
 
 import base64
 import hashlib
