@@ -27,6 +27,7 @@
 #define DEFAULT_AUTH_FAILURES 5
 #define DEFAULT_AUTH_WINDOW 600 /* seconds */
 #define DEFAULT_IDLE_TIMEOUT 300 /* seconds */
+#define DEFAULT_EXTRACT_MAX_BYTES (UINT64_C(1) << 30) /* a run */
 
 static volatile sig_atomic_t stop_requested, reopen_requested,
     stats_requested;
@@ -189,6 +190,10 @@ static void usage(FILE *out)
 	    "      --extract-attachments\n"
 	    "                         and each attachment, decoded, to\n"
 	    "                         DIR/SHA256 (needs --extract)\n"
+	    "      --extract-max-bytes SIZE\n"
+	    "                         write at most SIZE bytes of files in\n"
+	    "                         the run (K, M, G suffixes; default 1G;\n"
+	    "                         0: no limit)\n"
 	    "      --commands         also emit one smtp_command event per\n"
 	    "                         command/reply pair\n"
 	    "      --ports LIST       SMTP server ports (default " DEFAULT_PORTS
@@ -247,6 +252,24 @@ static uint64_t parse_num(const char *opt, const char *s, uint64_t min,
 	if (errno || end == s || *end || *s == '-' || v < min || v > max)
 		die(2, "%s: invalid number '%s'", opt, s);
 	return v;
+}
+
+/* A byte count with an optional K, M or G (powers of 1024). */
+static uint64_t parse_size(const char *opt, const char *s)
+{
+	const char *units = "KkMmGg", *u = NULL;
+	char *end;
+	unsigned long long v;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end && !end[1] && (u = strchr(units, *end)))
+		shift = 10 * (int)((u - units) / 2 + 1);
+	if (errno || *s < '0' || *s > '9' || (*end && !u) ||
+	    v > UINT64_MAX >> shift)
+		die(2, "%s: invalid size '%s'", opt, s);
+	return (uint64_t)v << shift;
 }
 
 static void parse_ports(const char *list, struct rs_options *ro)
@@ -310,7 +333,7 @@ static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx)
 	struct json_object *o = json_object_new_object();
 	struct cap_stats cs;
 	struct rs_stats rs;
-	uint64_t files, ex_errors;
+	struct ex_stats es;
 
 	cap_get_stats(c, &cs);
 	rs_get_stats(&rs);
@@ -338,9 +361,14 @@ static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx)
 	N("synthetic_refused", rs.refused);
 	N("idle_closed", rs.idle_closed);
 	N("output_dropped", out_dropped(ctx->sinks));
-	ex_counters(&files, &ex_errors);
-	N("extracted_files", files);
-	N("extract_errors", ex_errors);
+	ex_get_stats(&es);
+	N("extracted_files", es.files);
+	N("extract_errors", es.errors);
+	if (ctx->extract_dir) {
+		N("extract_bytes", es.bytes);
+		N("extract_skipped", es.skipped);
+		N("extract_existing", es.existing);
+	}
 	N("events", ctx->written + 1);
 #undef N
 	return o;
@@ -449,6 +477,7 @@ int main(int argc, char **argv)
 	    {"no-email", no_argument, NULL, 10},
 	    {"extract", required_argument, NULL, 11},
 	    {"extract-attachments", no_argument, NULL, 14},
+	    {"extract-max-bytes", required_argument, NULL, 15},
 	    {"stats-interval", required_argument, NULL, 12},
 	    {"idle-timeout", required_argument, NULL, 13},
 	    {"user", required_argument, NULL, 'Z'},
@@ -479,6 +508,8 @@ int main(int argc, char **argv)
 	struct rs_stats rst;
 	struct sigaction sa;
 	int64_t auth_window = DEFAULT_AUTH_WINDOW, stats_interval = 0;
+	uint64_t extract_max = DEFAULT_EXTRACT_MAX_BYTES;
+	bool extract_max_set = false;
 	char *conf_filter = NULL;
 	bool outpath_conf = false, file_conf = false, iface_conf = false;
 	int nconf;
@@ -563,6 +594,10 @@ int main(int argc, char **argv)
 		case 14:
 			ctx.extract_attachments = ro.smtp.part_content = true;
 			break;
+		case 15:
+			extract_max = parse_size("--extract-max-bytes", optarg);
+			extract_max_set = true;
+			break;
 		case 12:
 			stats_interval = (int64_t)parse_num(
 			    "--stats-interval", optarg, 1, 86400 * 365);
@@ -631,6 +666,8 @@ int main(int argc, char **argv)
 		    "", "");
 	if (ctx.extract_attachments && !ctx.extract_dir)
 		die(2, "--extract-attachments needs --extract DIR%s%s", "", "");
+	if (extract_max_set && !ctx.extract_dir)
+		die(2, "--extract-max-bytes needs --extract DIR%s%s", "", "");
 	if (ctx.extract_attachments && ro.smtp.no_message)
 		die(2, "--extract-attachments needs the message parser: "
 		       "drop --no-email%s%s", "", "");
@@ -661,7 +698,7 @@ int main(int argc, char **argv)
 	if (!ro.smtp.auth_failures)
 		ro.smtp.auth_failures = DEFAULT_AUTH_FAILURES;
 	ctx.aw = aw_new(ro.smtp.auth_failures, auth_window * 1000000);
-	if (ctx.extract_dir && ex_check_dir(ctx.extract_dir, err) < 0)
+	if (ctx.extract_dir && ex_init(ctx.extract_dir, extract_max, err) < 0)
 		die(1, "%s%s", err, "");
 	the_cap = cap_open(&co, err);
 	if (!the_cap)
