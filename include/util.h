@@ -48,6 +48,12 @@ void text_escape(struct sbuf *out, const void *data, size_t n);
  */
 void json_wire_escape(struct sbuf *out, const void *data, size_t n);
 
+/*
+ * Wire text kept as a C string: a copy, or, when it holds a NUL (which
+ * would cut it short), its wire_escape(). Either way its JSON and its
+ * transcript text are those of the wire bytes.
+ */
+char *wire_strndup(const void *data, size_t n);
 /* Length of the longest valid UTF-8 prefix of data. */
 size_t utf8_valid(const void *data, size_t n);
 

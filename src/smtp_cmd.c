@@ -57,7 +57,7 @@ static const char *parse_path(const char *a, size_t n, const char *prefix,
 			p++;
 		e = p;
 	}
-	*addr = xstrndup(s, e - s);
+	*addr = wire_strndup(s, e - s);
 	while (p < end && is_sep(*p))
 		p++;
 	return p;
@@ -68,7 +68,8 @@ static void parse_params(struct smtp_txn *t, const char *p, const char *end)
 	while (p < end) {
 		const char *k = p, *eq = NULL;
 		struct smtp_param *prm;
-		size_t i;
+		size_t i, n;
+		char *key;
 
 		while (p < end && !is_sep(*p)) {
 			if (*p == '=' && !eq)
@@ -79,10 +80,14 @@ static void parse_params(struct smtp_txn *t, const char *p, const char *end)
 			t->params = xrealloc(t->params, (t->n_params + 1) *
 							    sizeof(*t->params));
 			prm = &t->params[t->n_params++];
-			prm->key = xstrndup(k, (eq ? eq : p) - k);
-			for (i = 0; prm->key[i]; i++)
-				prm->key[i] = smtp_upper(prm->key[i]);
-			prm->value = eq ? xstrndup(eq + 1, p - eq - 1) : NULL;
+			/* upper-cased before a NUL in it is escaped */
+			n = (eq ? eq : p) - k;
+			key = xmalloc(n);
+			for (i = 0; i < n; i++)
+				key[i] = smtp_upper(k[i]);
+			prm->key = wire_strndup(key, n);
+			free(key);
+			prm->value = eq ? wire_strndup(eq + 1, p - eq - 1) : NULL;
 		}
 		while (p < end && is_sep(*p))
 			p++;
@@ -613,7 +618,7 @@ void smtp_client_line(struct smtp_session *s, struct line *l, bool bare_lf,
 	case V_EHLO:
 	case V_LHLO:
 		free(s->helo);
-		s->helo = xstrndup(arg, alen);
+		s->helo = wire_strndup(arg, alen);
 		/* RFC 5321 4.1.4: a new greeting resets the transaction */
 		smtp_txn_detach(s, s->cur, true);
 		break;

@@ -64,7 +64,7 @@ static void save_extensions(struct smtp_session *s, const char *text)
 		n = e ? (size_t)(e - p) : strlen(p);
 		if (n) {
 			s->ext[s->n_ext++] =
-			    xstrndup(p, n < SMTP_EXT_MAX ? n : SMTP_EXT_MAX);
+			    wire_strndup(p, n < SMTP_EXT_MAX ? n : SMTP_EXT_MAX);
 			if (smtp_ieq_prefix(p, n, "STARTTLS") &&
 			    (n == 8 || p[8] == ' '))
 				s->tls.offered = true;
@@ -122,7 +122,7 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 	switch (p->id) {
 	case V_GREETING:
 		free(s->banner);
-		s->banner = xstrndup(r->text, r->text_len);
+		s->banner = wire_strndup(r->text, r->text_len);
 		if (s->early_verb[0])
 			smtp_alert_raise(s, SMTP_ALERT_EARLY_TALKER, c, r,
 					 r->ts,
@@ -158,7 +158,7 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 				rc[i].code = code;
 				memcpy(rc[i].enhanced, r->enhanced,
 				       sizeof(rc[i].enhanced));
-				rc[i].text = xstrndup(
+				rc[i].text = wire_strndup(
 				    r->text, r->text_len < SMTP_SAVED_MAX
 						 ? r->text_len
 						 : SMTP_SAVED_MAX);

@@ -36,7 +36,7 @@ void smtp_save_reply(struct smtp_saved_reply *dst, const struct smtp_reply *r)
 	dst->code = r->code;
 	memcpy(dst->enhanced, r->enhanced, sizeof(dst->enhanced));
 	dst->text =
-	    xstrndup(r->text, r->text_len < SMTP_SAVED_MAX ? r->text_len
+	    wire_strndup(r->text, r->text_len < SMTP_SAVED_MAX ? r->text_len
 							   : SMTP_SAVED_MAX);
 }
 
@@ -136,13 +136,13 @@ char *smtp_queue_id(const char *text)
 	else if ((e = strstr(text, " Message accepted"))) {
 		for (p = e; p > text && p[-1] != ' '; p--)
 			;
-		return p < e ? xstrndup(p, e - p) : NULL;
+		return p < e ? wire_strndup(p, e - p) : NULL;
 	} else {
 		return NULL;
 	}
 	for (e = p; *e && *e != ' ' && *e != '\n' && *e != ')'; e++)
 		;
-	return e > p ? xstrndup(p, e - p) : NULL;
+	return e > p ? wire_strndup(p, e - p) : NULL;
 }
 
 /* ---- the pending queue (RFC 2920: replies come back in order) ---- */

@@ -241,6 +241,16 @@ void text_escape(struct sbuf *out, const void *data, size_t n)
 	escape(out, data, n, ESC_TEXT);
 }
 
+char *wire_strndup(const void *data, size_t n)
+{
+	struct sbuf b = {0};
+
+	if (!memchr(data, '\0', n))
+		return xstrndup(data, n);
+	wire_escape(&b, data, n);
+	return b.p;
+}
+
 size_t utf8_valid(const void *data, size_t n)
 {
 	const uint8_t *p = data;

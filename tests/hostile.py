@@ -914,7 +914,8 @@ def bytes_capture():
 def b_mail_params(h):
     """A byte inside a MAIL parameter keeps the parameter whole: one key
     K?Y with the value v?w (escaped as it may be), nothing cut at a NUL; two
-    keys that differ after a NUL stay two keys."""
+    keys that differ after a NUL stay two keys (a value given whole, with
+    no byte inside it, as ("1", ""), is that value)."""
     found = []
     for port, ev in lines_json(h, [])[0]:
         if ev is None or ev.get("event_type") != "smtp_transaction" or port not in h.params:
@@ -924,7 +925,8 @@ def b_mail_params(h):
         if not isinstance(got, dict) or len(got) != len(want) or not all(
                 any(k.startswith(wk[0]) and k.endswith(wk[1]) and len(k) > len(wk[0] + wk[1]) and
                     isinstance(v, str) and v.startswith(wv[0]) and v.endswith(wv[1]) and
-                    len(v) > len(wv[0] + wv[1]) for k, v in got.items()) for wk, wv in want):
+                    (len(v) > len(wv[0] + wv[1]) or not wv[1]) for k, v in got.items())
+                for wk, wv in want):
             found.append("[%s]: mail_params %r" % (h.labels[port], got))
     problems(found, "MAIL parameters")
 
