@@ -24,8 +24,11 @@ void *msg_alloc(struct msg *m, size_t n)
 
 char *msg_dup(struct msg *m, const char *s, size_t n)
 {
-	m->held += n + 1;
-	return xstrndup(s, n);
+	/* decoded text may hold a NUL: escaped, not cut at */
+	char *d = wire_strndup(s, n);
+
+	m->held += strlen(d) + 1;
+	return d;
 }
 
 void msg_alert(struct msg *m, const char *kind, const char *fmt, ...)

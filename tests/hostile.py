@@ -1009,7 +1009,21 @@ def decoded_capture():
     return DECODED
 
 
+def d_subject_whole(h):
+    """A decoded byte (a NUL among them) never cuts the Subject: "a <p> b
+    <p> c<p>" keeps its " b " and " c" whatever p decodes to."""
+    found = []
+    for port, ev in lines_json(h, [])[0]:
+        if ev is None or ev.get("event_type") != "smtp_transaction":
+            continue
+        subject = ev.get("email", {}).get("subject", "")
+        if not (subject.startswith("a ") and " b " in subject and " c" in subject):
+            found.append("[%s]: subject %r" % (h.labels[port], subject))
+    problems(found, "Subject")
+
+
 case("decoded-json-strict")(lambda: b_json_strict(decoded_capture()))
+case("decoded-subject-whole")(lambda: d_subject_whole(decoded_capture()))
 case("decoded-transcript-clean")(lambda: b_transcript_clean(decoded_capture()))
 case("decoded-transcript-lines")(lambda: b_transcript_lines(decoded_capture()))
 case("decoded-event-counts")(lambda: b_counts(decoded_capture(), 31000))
