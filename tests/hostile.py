@@ -1031,6 +1031,31 @@ case("decoded-event-counts")(lambda: b_counts(decoded_capture(), 31000))
 
 # ---- main ----
 
+
+@case("long-reply-said")
+def _():
+    """A server reply longer than the decoder keeps (8 KB): -T shows its
+    start, then says exactly how many of its lines it does not show; the
+    next dialogue lines are there."""
+    pcap = Pcap()
+    c = Conn(pcap, client=("192.0.2.99", 32000), server=SERVER)
+    c.handshake()
+    c.server(b"220 mx ESMTP\r\n")
+    c.client(b"EHLO client.test\r\n")
+    c.server(b"".join(b"250-EXT%03d " % i + b"y" * 40 + b"\r\n" for i in range(300)) +
+             b"250 LAST\r\n")
+    c.client(b"QUIT\r\n")
+    c.server(b"221 2.0.0 Bye\r\n")
+    c.close()
+    path = tmp("long-reply.pcap")
+    pcap.write(path)
+    out = run(path, ["-T"]).out.decode()
+    shown = sum(1 for line in out.splitlines() if line[2:5] == "S: " and "EXT" in line)
+    note = "! ** %d more lines of this reply not kept" % (301 - shown)
+    check(0 < shown < 301, "%d lines of the long reply shown" % shown)
+    check(note in out.splitlines(), "no line %r in:\n%s" % (note, out[-400:]))
+    check("  C: QUIT" in out and "  S: 221 2.0.0 Bye" in out, "the dialogue after it is lost")
+
 def main():
     global BIN, TMP
     arg = sys.argv[1] if len(sys.argv) > 1 else "build/smtpscope-san"
