@@ -119,6 +119,9 @@ void smtp_alert_raise(struct smtp_session *s, enum smtp_alert_kind kind,
  * and sets *done when a line is complete. Bytes past SMTP_LINE_MAX are
  * counted and skipped until the line ends.
  */
+/* A complete line is handled before the next is taken: one buffer will do. */
+static _Thread_local char line_scratch[SMTP_LINE_MAX + 1];
+
 static size_t line_take(struct line *l, const uint8_t *buf, size_t len,
 			bool *done, bool *bare_lf)
 {
@@ -136,6 +139,16 @@ static size_t line_take(struct line *l, const uint8_t *buf, size_t len,
 		l->nul = true;
 	if (keep > SMTP_LINE_MAX - l->len)
 		keep = SMTP_LINE_MAX - l->len;
+	if (!l->heap && nl) {
+		l->buf = line_scratch; /* whole in this feed: the common case */
+	} else if (keep || !nl) {
+		if (l->len + keep + 1 > l->cap) {
+			l->cap = l->len + keep + 1 < 128 ? 128
+							 : SMTP_LINE_MAX + 1;
+			l->heap = xrealloc(l->heap, l->cap);
+		}
+		l->buf = l->heap;
+	}
 	memcpy(l->buf + l->len, buf, keep);
 	l->len += keep;
 	l->total += n;
@@ -155,6 +168,9 @@ static size_t line_take(struct line *l, const uint8_t *buf, size_t len,
 
 static void line_reset(struct line *l)
 {
+	free(l->heap);
+	l->heap = l->buf = NULL;
+	l->cap = 0;
 	l->len = l->total = 0;
 	l->cr = l->bare_cr = l->nul = false;
 }
@@ -277,8 +293,7 @@ static void drop_pending(struct smtp_session *s)
 
 		if (p->id == V_GREETING) {
 			smtp_pend_release(s, p);
-			s->pend_head = (s->pend_head + 1) % s->pend_cap;
-			s->pend_len--;
+			smtp_pend_pop(s);
 			continue;
 		}
 		smtp_pend_drop_oldest(s);
@@ -370,7 +385,7 @@ void smtp_end(struct smtp_session *s, enum smtp_close reason, int64_t ts)
 	info.auth_mechanism = s->auth_mech[0] ? s->auth_mech : NULL;
 	info.auth_result = s->auth_result;
 	info.auth_code = s->auth_code;
-	info.auth_user = s->auth_user[0] ? s->auth_user : NULL;
+	info.auth_user = s->auth_user;
 	info.transactions = s->n_txn;
 	info.commands = s->commands;
 	memcpy(info.replies, s->replies, sizeof(info.replies));
@@ -398,6 +413,16 @@ void smtp_session_free(struct smtp_session *s)
 	}
 	while (s->n_ext)
 		free(s->ext[--s->n_ext]);
+	free(s->ext);
+	free(s->auth_user);
+	line_reset(&s->cline);
+	line_reset(&s->sline);
+	while (s->pend_len) {
+		struct pending *p = smtp_pend_at(s, 0);
+
+		free(p->text);
+		smtp_pend_pop(s);
+	}
 	free(s->pend);
 	free(s->banner);
 	free(s->helo);

@@ -217,7 +217,7 @@ static void auth_user(struct smtp_session *s, const char *b64, size_t n)
 	const char *mech = s->auth_mech;
 	size_t len = sizeof(out), k;
 
-	if (!s->opt.show_auth_user || s->auth_user[0] ||
+	if (!s->opt.show_auth_user || s->auth_user ||
 	    n > (sizeof(out) / 3) * 4)
 		return;
 	base64_decode_init(&ctx);
@@ -257,8 +257,7 @@ static void auth_user(struct smtp_session *s, const char *b64, size_t n)
 		k = sasl_name(u, e - u);
 		if (k > SMTP_USER_MAX)
 			k = SMTP_USER_MAX;
-		memcpy(s->auth_user, u, k);
-		s->auth_user[k] = '\0';
+		s->auth_user = wire_strndup(u, k);
 	}
 	explicit_bzero(out, sizeof(out));
 }
@@ -290,7 +289,7 @@ void smtp_auth_reply(struct smtp_session *s, struct pending *p,
 		return;
 	s->auth_code = r->code;
 	s->auth_result = r->code == 235 ? "success"
-			 : p->id == V_AUTHDATA && !strcmp(p->arg, "*")
+			 : p->id == V_AUTHDATA && !strcmp(smtp_pend_arg(p), "*")
 			     ? "cancelled"
 			     : "failure";
 	if (r->code != 535)
@@ -361,12 +360,11 @@ static void sasl_line(struct smtp_session *s, const char *line, size_t len,
 		auth_user(s, line, len);
 	s->sasl.sent++;
 	s->sasl.owed--;
-	p = smtp_pend_pseudo(s, V_AUTHDATA, ts);
-	strcpy(p->arg, cancel ? "*" : AUTH_MASK);
-	p->arg_len = strlen(p->arg);
+	p = smtp_pend_push(s, V_AUTHDATA, "", 0, cancel ? "*" : AUTH_MASK,
+			   cancel ? 1 : sizeof(AUTH_MASK) - 1, ts);
 	smtp_cmd_view(p, &c);
-	c.line = p->arg;
-	c.line_len = p->arg_len;
+	c.line = c.arg;
+	c.line_len = c.arg_len;
 	if (s->cb->command)
 		s->cb->command(s->user, &c);
 }
@@ -461,16 +459,6 @@ void smtp_line_anomalies(struct smtp_session *s, const struct line *l,
 	}
 }
 
-static struct pending *last_message(struct smtp_session *s)
-{
-	size_t i;
-
-	for (i = s->pend_len; i-- > 0;)
-		if (smtp_pend_at(s, i)->id == V_MESSAGE)
-			return smtp_pend_at(s, i);
-	return NULL;
-}
-
 /* Checks every command gets before its own meaning is applied. */
 static void command_checks(struct smtp_session *s, struct pending *p,
 			   const struct smtp_cmd *c, int64_t ts)
@@ -480,7 +468,7 @@ static void command_checks(struct smtp_session *s, struct pending *p,
 	/* judged when the greeting comes: it may never have been captured */
 	if (s->pend_len > 1 && smtp_pend_at(s, 0)->id == V_GREETING &&
 	    !s->early_verb[0])
-		memcpy(s->early_verb, p->verb, sizeof(s->early_verb));
+		snprintf(s->early_verb, sizeof(s->early_verb), "%s", c->verb);
 	/* only when we saw what the server offered (its HELO/EHLO reply) */
 	if (p->pipelined && s->ext_known && !s->pipelining &&
 	    !(s->seen & SEEN_PIPELINING) &&
@@ -490,7 +478,7 @@ static void command_checks(struct smtp_session *s, struct pending *p,
 				 ts,
 				 "%s sent before earlier commands were "
 				 "answered",
-				 p->verb);
+				 c->verb);
 	}
 	if (s->pend_len > s->opt.max_pending && !(s->seen & SEEN_PENDING)) {
 		s->seen |= SEEN_PENDING;
@@ -502,15 +490,19 @@ static void command_checks(struct smtp_session *s, struct pending *p,
 		smtp_alert_raise(s, SMTP_ALERT_STARTTLS_INJECTION, c, NULL, ts,
 				 "%s sent after STARTTLS, before the server's "
 				 "reply",
-				 p->verb[0] ? p->verb : "an empty line");
+				 c->verb[0] ? c->verb : "an empty line");
 	/* a command right after an unusual end of data: smuggling */
-	if (s->after_end.seq && p->id < V_UNKNOWN && (m = last_message(s)))
-		m->smuggle = s->after_end;
+	if (s->after_end.seq && p->id < V_UNKNOWN &&
+	    (m = smtp_pend_last_message(s))) {
+		if (!m->smuggle)
+			m->smuggle = xmalloc(sizeof(*m->smuggle));
+		*m->smuggle = s->after_end;
+	}
 	s->after_end.seq = NULL;
 	if (s->bdat_open && p->id != V_BDAT) {
 		smtp_alert_raise(s, SMTP_ALERT_BDAT_MISSING_LAST, c, NULL, ts,
 				 "%s arrived after BDAT chunks without LAST",
-				 p->verb);
+				 c->verb);
 		smtp_body_end(s, false, ts);
 	}
 }

@@ -100,16 +100,23 @@ struct smuggle {
 	bool ended;	 /* the decoder ended the message there */
 };
 
+/*
+ * A command waiting for its reply: a few dozen bytes, since a client may
+ * pipeline thousands. The verb of a known command is the table's; the
+ * text of an unknown verb and an argument are in one allocation.
+ */
 struct pending {
-	enum verb id;
-	bool pipelined;
-	uint32_t seq;
 	int64_t ts;
 	struct txn *txn;
-	struct smuggle smuggle; /* <message>: smuggling to judge by its reply */
-	char verb[SMTP_VERB_MAX + 1];
-	char arg[SMTP_ARG_MAX + 1];
-	size_t arg_len;
+	union {
+		char *text; /* "VERB\0ARG": VERB empty when known; NULL */
+		struct smuggle *smuggle; /* <message>: smuggling to judge by
+					    its reply; NULL */
+	};
+	uint32_t seq;
+	uint16_t arg_len;
+	uint8_t id; /* enum verb */
+	bool pipelined;
 };
 
 /*
@@ -127,8 +134,15 @@ struct sasl {
 		      unknown line that looks like base64 may be a response */
 };
 
+/*
+ * A line being assembled. A line that a feed holds whole is read in a
+ * scratch buffer; only one cut by the end of a feed is kept, on the heap,
+ * until its end comes: an idle session holds no line buffer.
+ */
 struct line {
-	char buf[SMTP_LINE_MAX + 1];
+	char *buf;    /* the line, NUL-terminated, once complete */
+	char *heap;   /* the start of a line cut by a feed; NULL */
+	size_t cap;   /* of heap */
 	size_t len;   /* bytes kept */
 	size_t total; /* bytes of the line, cap or not, without CR LF */
 	bool cr;      /* the last byte seen was a CR */
@@ -152,9 +166,12 @@ struct smtp_session {
 	bool rinvalid;
 	int rbadcode; /* a continuation line's differing code */
 
-	/* commands waiting for their replies, oldest first (a ring) */
+	/* commands waiting for their replies, oldest first (a ring whose
+	 * size is a power of two) */
 	struct pending *pend;
 	size_t pend_cap, pend_head, pend_len;
+	uint64_t pend_pushed; /* entries ever pushed */
+	uint64_t last_msg;    /* pend_pushed when the last <message> was */
 	uint32_t seq;
 
 	struct sasl sasl;    /* the AUTH exchange under way, if any */
@@ -188,13 +205,13 @@ struct smtp_session {
 	/* session summary */
 	char *banner;
 	char *helo;
-	char *ext[SMTP_MAX_EXT];
+	char **ext; /* n_ext of them, allocated with the array */
 	size_t n_ext;
 	struct smtp_tls tls;
 	char auth_mech[SMTP_VERB_MAX + 1];
 	const char *auth_result;
 	int auth_code;
-	char auth_user[SMTP_USER_MAX + 1];
+	char *auth_user; /* NULL: none */
 	uint32_t commands;
 	uint32_t replies[4];
 	uint64_t bytes[2];
@@ -238,9 +255,16 @@ struct pending *smtp_pend_pseudo(struct smtp_session *s, enum verb id,
 				 int64_t ts);
 void smtp_pend_attach(struct pending *p, struct txn *t);
 void smtp_pend_release(struct smtp_session *s, struct pending *p);
+/* The head entry leaves the queue (released first). */
+void smtp_pend_pop(struct smtp_session *s);
 /* Report the oldest command unanswered and forget it. */
 void smtp_pend_drop_oldest(struct smtp_session *s);
 void smtp_cmd_view(const struct pending *p, struct smtp_cmd *c);
+/* The verb and the argument of a pending command, NUL-terminated. */
+const char *smtp_pend_verb(const struct pending *p);
+const char *smtp_pend_arg(const struct pending *p);
+/* The last <message> still pending, or NULL. */
+struct pending *smtp_pend_last_message(struct smtp_session *s);
 
 /* smtp_cmd.c: client command lines */
 enum verb smtp_verb_lookup(const char *v, size_t n);

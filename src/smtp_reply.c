@@ -40,8 +40,9 @@ static size_t parse_enhanced(const char *t, size_t n, int code, char *out)
 
 void smtp_reply_reset(struct smtp_session *s)
 {
-	sb_reset(&s->rtext);
-	sb_reset(&s->rraw);
+	/* a session between replies holds no reply buffer */
+	sb_free(&s->rtext);
+	sb_free(&s->rraw);
 	s->rcode = 0;
 	s->renh[0] = '\0';
 	s->rlines = 0;
@@ -56,6 +57,8 @@ static void save_extensions(struct smtp_session *s, const char *text)
 
 	while (s->n_ext)
 		free(s->ext[--s->n_ext]);
+	free(s->ext);
+	s->ext = NULL;
 	s->tls.offered = false;
 	s->pipelining = false;
 	while (p && s->n_ext < SMTP_MAX_EXT) {
@@ -63,6 +66,11 @@ static void save_extensions(struct smtp_session *s, const char *text)
 		e = strchr(p, '\n');
 		n = e ? (size_t)(e - p) : strlen(p);
 		if (n) {
+			/* grown by doublings: an EHLO reply has a few lines */
+			if (!(s->n_ext & (s->n_ext - 1)))
+				s->ext = xrealloc(s->ext, (s->n_ext ? 2 * s->n_ext
+								 : 1) *
+							      sizeof(*s->ext));
 			s->ext[s->n_ext++] =
 			    wire_strndup(p, n < SMTP_EXT_MAX ? n : SMTP_EXT_MAX);
 			if (smtp_ieq_prefix(p, n, "STARTTLS") &&
@@ -87,13 +95,13 @@ static void message_reply(struct smtp_session *s, struct pending *p,
 		t->pub.ts_end = r->ts;
 		smtp_txn_detach(s, t, false);
 	}
-	if (p->smuggle.seq)
+	if (p->smuggle)
 		smtp_alert_raise(
 		    s, SMTP_ALERT_SMTP_SMUGGLING, c, r, r->ts,
 		    "%s ended the data at body offset %llu and SMTP "
 		    "commands followed at once; the server answered %d to "
 		    "it: %s",
-		    p->smuggle.seq, (unsigned long long)p->smuggle.offset,
+		    p->smuggle->seq, (unsigned long long)p->smuggle->offset,
 		    r->code,
 		    r->code / 100 == 2
 			? "it took the sequence as end of data, what "
@@ -222,7 +230,7 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 	case V_VRFY:
 	case V_EXPN:
 		smtp_alert_raise(s, SMTP_ALERT_VRFY_EXPN_PROBE, c, r, r->ts,
-				 "%s %s answered %d", p->verb, p->arg, code);
+				 "%s %s answered %d", c->verb, c->arg, code);
 		break;
 	default:
 		break;
@@ -249,12 +257,9 @@ void smtp_reply_done(struct smtp_session *s, int64_t ts)
 	if (s->pend_len) {
 		p = smtp_pend_at(s, 0);
 	} else {
-		memset(&unsolicited, 0, offsetof(struct pending, verb));
+		memset(&unsolicited, 0, sizeof(unsolicited));
 		unsolicited.id = V_UNSOLICITED;
 		unsolicited.ts = ts;
-		strcpy(unsolicited.verb, smtp_verb_names[V_UNSOLICITED]);
-		unsolicited.arg[0] = '\0';
-		unsolicited.arg_len = 0;
 		p = &unsolicited;
 	}
 	if (code >= 200 && code <= 599)
@@ -292,13 +297,12 @@ void smtp_reply_done(struct smtp_session *s, int64_t ts)
 	if (p->id == V_UNSOLICITED && code != 421 && !resync)
 		smtp_alert_raise(s, SMTP_ALERT_UNSOLICITED_REPLY, &c, &r, ts,
 				 NULL);
-	if (p->id == V_UNKNOWN && p->verb[0])
+	if (p->id == V_UNKNOWN && c.verb[0])
 		smtp_alert_raise(s, SMTP_ALERT_UNKNOWN_COMMAND, &c, &r, ts,
 				 NULL);
 	if (p != &unsolicited) {
-		s->pend_head = (s->pend_head + 1) % s->pend_cap;
-		s->pend_len--;
 		smtp_pend_release(s, p);
+		smtp_pend_pop(s);
 	}
 	smtp_reply_reset(s);
 	/*

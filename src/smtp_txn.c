@@ -149,23 +149,49 @@ char *smtp_queue_id(const char *text)
 
 struct pending *smtp_pend_at(struct smtp_session *s, size_t i)
 {
-	return &s->pend[(s->pend_head + i) % s->pend_cap];
+	return &s->pend[(s->pend_head + i) & (s->pend_cap - 1)];
 }
 
+const char *smtp_pend_verb(const struct pending *p)
+{
+	return p->id == V_UNKNOWN && p->text ? p->text
+					     : smtp_verb_names[p->id];
+}
+
+const char *smtp_pend_arg(const struct pending *p)
+{
+	return p->id != V_MESSAGE && p->text ? p->text + strlen(p->text) + 1
+					     : "";
+}
+
+/* p leaves the queue: what it holds is freed, its transaction told. */
 void smtp_pend_release(struct smtp_session *s, struct pending *p)
 {
 	struct txn *t = p->txn;
 
+	free(p->text); /* or the smuggle of a <message> */
+	p->text = NULL;
 	p->txn = NULL;
 	if (t && !--t->refs && t->detached)
 		smtp_txn_emit(s, t);
 }
 
+/* The head entry leaves the queue; an empty big ring is given back. */
+void smtp_pend_pop(struct smtp_session *s)
+{
+	s->pend_head = (s->pend_head + 1) & (s->pend_cap - 1);
+	if (--s->pend_len == 0 && s->pend_cap > 8) {
+		free(s->pend);
+		s->pend = NULL;
+		s->pend_cap = s->pend_head = 0;
+	}
+}
+
 void smtp_cmd_view(const struct pending *p, struct smtp_cmd *c)
 {
 	c->seq = p->seq;
-	c->verb = p->verb;
-	c->arg = p->arg;
+	c->verb = smtp_pend_verb(p);
+	c->arg = smtp_pend_arg(p);
 	c->arg_len = p->arg_len;
 	c->pipelined = p->pipelined;
 	c->known = p->id < V_UNKNOWN;
@@ -185,8 +211,18 @@ void smtp_pend_drop_oldest(struct smtp_session *s)
 	if (s->cb->reply)
 		s->cb->reply(s->user, &c, &none);
 	smtp_pend_release(s, p);
-	s->pend_head = (s->pend_head + 1) % s->pend_cap;
-	s->pend_len--;
+	smtp_pend_pop(s);
+}
+
+struct pending *smtp_pend_last_message(struct smtp_session *s)
+{
+	uint64_t first = s->pend_pushed - s->pend_len; /* of the head */
+	struct pending *p;
+
+	if (!s->last_msg || s->last_msg - 1 < first)
+		return NULL;
+	p = smtp_pend_at(s, s->last_msg - 1 - first);
+	return p->id == V_MESSAGE ? p : NULL;
 }
 
 struct pending *smtp_pend_push(struct smtp_session *s, enum verb id,
@@ -194,13 +230,13 @@ struct pending *smtp_pend_push(struct smtp_session *s, enum verb id,
 			       size_t alen, int64_t ts)
 {
 	struct pending *p;
-	size_t i;
+	size_t i, vkeep;
 
 	if (s->pend_len == SMTP_PENDING_HARD)
 		smtp_pend_drop_oldest(s);
 	if (s->pend_len == s->pend_cap) {
 		size_t cap = s->pend_cap ? s->pend_cap * 2 : 4;
-		struct pending *n = xcalloc(cap, sizeof(*n));
+		struct pending *n = xmalloc(cap * sizeof(*n));
 
 		for (i = 0; i < s->pend_len; i++)
 			n[i] = *smtp_pend_at(s, i);
@@ -210,33 +246,36 @@ struct pending *smtp_pend_push(struct smtp_session *s, enum verb id,
 		s->pend_head = 0;
 	}
 	p = smtp_pend_at(s, s->pend_len);
-	memset(p, 0, offsetof(struct pending, verb));
+	memset(p, 0, sizeof(*p));
 	p->id = id;
 	p->ts = ts;
-	/* pipelined: something the client sent is still unanswered */
-	for (i = 0; i < s->pend_len; i++)
-		if (smtp_pend_at(s, i)->id != V_GREETING)
-			p->pipelined = true;
-	if (vlen > SMTP_VERB_MAX)
-		vlen = SMTP_VERB_MAX;
-	for (i = 0; i < vlen; i++)
-		p->verb[i] = id < V_UNKNOWN ? smtp_upper(verb[i]) : verb[i];
-	p->verb[vlen] = '\0';
+	/* pipelined: something the client sent is still unanswered (only
+	 * the greeting, always first, is not the client's) */
+	p->pipelined = s->pend_len > (s->pend_len &&
+				      smtp_pend_at(s, 0)->id == V_GREETING);
 	if (alen > SMTP_ARG_MAX)
 		alen = SMTP_ARG_MAX;
-	memcpy(p->arg, arg, alen);
-	p->arg[alen] = '\0';
+	vkeep = id == V_UNKNOWN ? (vlen < SMTP_VERB_MAX ? vlen : SMTP_VERB_MAX)
+				: 0;
+	if (vkeep || alen) {
+		p->text = xmalloc(vkeep + alen + 2);
+		memcpy(p->text, verb, vkeep);
+		p->text[vkeep] = '\0';
+		memcpy(p->text + vkeep + 1, arg, alen);
+		p->text[vkeep + 1 + alen] = '\0';
+	}
 	p->arg_len = alen;
 	s->pend_len++;
+	s->pend_pushed++;
+	if (id == V_MESSAGE)
+		s->last_msg = s->pend_pushed;
 	return p;
 }
 
 struct pending *smtp_pend_pseudo(struct smtp_session *s, enum verb id,
 				 int64_t ts)
 {
-	const char *name = smtp_verb_names[id];
-
-	return smtp_pend_push(s, id, name, strlen(name), "", 0, ts);
+	return smtp_pend_push(s, id, "", 0, "", 0, ts);
 }
 
 void smtp_pend_attach(struct pending *p, struct txn *t)
