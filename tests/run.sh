@@ -27,7 +27,7 @@ suite "decoder unit tests (ASan/UBSan)" build/test_smtp
 suite "message parser unit tests (ASan/UBSan)" build/test_message
 suite "hashing thread unit tests (ASan/UBSan)" build/test_hashq
 suite "golden tests (ASan/UBSan)" sh tests/golden.sh
-suite "memory: a 5 MB message costs what a 5 KB one does" sh tests/memory.sh ./smtpscope
+suite "memory: flat in message size, small per session and per pending command" sh tests/memory.sh ./smtpscope
 suite "hashing thread: no race (TSan), same events either way" sh tests/threads.sh
 alerts_doc() {
 	if build/alerts-doc | cmp -s - docs/alerts.md; then
