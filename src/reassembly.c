@@ -121,6 +121,19 @@ static int smtp_port(uint16_t port)
 	return 0;
 }
 
+/*
+ * Packet time from then to now, 0 if now is earlier. The clock never goes
+ * back (rs_packet), but a wild time must not overflow a subtraction.
+ */
+static int64_t since(int64_t now, int64_t then)
+{
+	int64_t d;
+
+	if (now <= then)
+		return 0;
+	return __builtin_sub_overflow(now, then, &d) ? INT64_MAX : d;
+}
+
 /* Sequence number order, modulo 2^32 (RFC 9293 3.4). */
 static bool before(uint32_t a, uint32_t b)
 {
@@ -207,7 +220,7 @@ static bool tomb_hit(const struct rs_pkt *p, bool forget)
 
 	if (!t->ts || !tomb_same(t, &k))
 		return false;
-	if (forget || rs.ts - t->ts > RS_TOMB_US) {
+	if (forget || since(rs.ts, t->ts) > RS_TOMB_US) {
 		t->ts = 0;
 		return false;
 	}
@@ -426,6 +439,8 @@ int rs_init(const struct rs_options *opt, struct ev_ctx *ctx, char *err)
 {
 	static struct nids_chksum_ctl nochk = {0, 0, NIDS_DONT_CHKSUM, 0};
 
+	/* after rs_finish(), a fresh start (the capture fuzz target) */
+	memset(&rs, 0, sizeof(rs));
 	rs.opt = *opt;
 	rs.ctx = ctx;
 	rs.exit_reason = SMTP_CLOSE_EOF;
@@ -707,7 +722,7 @@ static void known_flow(struct tcp_stream *t, struct rs_session *s,
 			s->stall[d] = 0;
 		} else if (!s->stall[d]) {
 			s->stall[d] = rs.ts ? rs.ts : 1;
-		} else if (rs.ts - s->stall[d] > RS_STALL_US) {
+		} else if (since(rs.ts, s->stall[d]) > RS_STALL_US) {
 			struct nids_skbuff *q = queue(rcv_half(t, d));
 
 			while (q->next)
@@ -998,7 +1013,7 @@ static void sweep(int64_t ts)
 	rs.last_sweep = ts;
 	for (s = rs.sessions; s; s = next) {
 		next = s->next;
-		if (ts - s->last <= rs.opt.idle_timeout)
+		if (since(ts, s->last) <= rs.opt.idle_timeout)
 			continue;
 		t = s->t;
 		finish(t, SMTP_CLOSE_TIMEOUT);
@@ -1015,10 +1030,13 @@ void rs_packet(void *user, int version, const uint8_t *ip, size_t caplen,
 	enum rs_kind kind;
 
 	(void)user;
+	/* an earlier time (a live tick went first) is the clock's */
+	if (ts < rs.ts)
+		ts = rs.ts;
 	rs.ts = ts;
 	rs.ctx->pcap_cnt = pktno;
 	/* before this packet counts as activity */
-	if (rs.opt.idle_timeout && ts - rs.last_sweep >= 1000000)
+	if (rs.opt.idle_timeout && since(ts, rs.last_sweep) >= 1000000)
 		sweep(ts);
 	if (version == 6) {
 		size_t n = ip6map_translate(rs.v6, ip, caplen, rs.v6buf);
@@ -1051,7 +1069,7 @@ void rs_packet(void *user, int version, const uint8_t *ip, size_t caplen,
 
 void rs_tick(int64_t ts)
 {
-	if (!rs.opt.idle_timeout || ts - rs.last_sweep < 1000000)
+	if (!rs.opt.idle_timeout || since(ts, rs.last_sweep) < 1000000)
 		return;
 	rs.ts = ts;
 	sweep(ts);
@@ -1061,6 +1079,8 @@ void rs_finish(enum smtp_close reason)
 {
 	rs.exit_reason = reason;
 	nids_exit();
+	/* nids_init() forgets the callbacks without freeing them */
+	nids_unregister_tcp(tcp_callback);
 	if (rs.dead) {
 		pcap_close(rs.dead);
 		rs.dead = NULL;
