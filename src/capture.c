@@ -200,8 +200,8 @@ static int64_t packet_time(struct cap *c, int64_t ts, int ok)
 		    !c->warned_back++ && !c->quiet)
 			fprintf(stderr,
 				"smtpscope: %s: packet %llu: time stamp %lld s "
-				"before the packet before; such packets take "
-				"its time\n",
+				"earlier than the packet before; such packets "
+				"take the time of the packet before\n",
 				c->name, n,
 				(long long)((c->last_ts - ts) / 1000000));
 		ts = c->last_ts;

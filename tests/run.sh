@@ -43,7 +43,7 @@ kafka() {
 		"$(./smtpscope -r pcaps/two-messages.pcap | wc -l)"
 }
 suite "Kafka through librdkafka's mock cluster (ASan/UBSan)" kafka
-for t in cli conformance email_object live; do
+for t in cli capture_hostile conformance email_object live; do
 	[ -f tests/$t.py ] && suite "$t tests (ASan/UBSan)" python3 tests/$t.py build/smtpscope-san
 done
 
