@@ -6,7 +6,8 @@ usage: tools/fuzz-seeds.py [OUTDIR]   (default tests/fuzz)
 
 From every capture of pcaps/ and pcaps/crafted/:
 - capture/: the file itself; a few also as pcapng (other time stamp
-  resolutions, an interface with an if_tsoffset, two interfaces);
+  resolutions, an interface with an if_tsoffset, times out of range, two
+  interfaces);
 - smtp/: the TCP payloads in capture order as fuzz_smtp.c's records (one
   header byte: bit 7 server, bits 0-5 length; the first byte of the input
   picks the session options, 0 here);
@@ -100,7 +101,8 @@ def messages(cap):
 
 
 def pcapng_variants(name, cap):
-    """The capture as pcapng: ns times; µs with a tsoffset; two interfaces."""
+    """The capture as pcapng: ns times; µs with a tsoffset; wild times;
+    two interfaces."""
     if cap.linktype != pt.LINKTYPE_ETHERNET:
         return []
     out = [(name + "-ns.pcapng", pt.pcapng_bytes(cap.linktype, cap.packets, tsresol=9))]
@@ -117,6 +119,21 @@ def pcapng_variants(name, cap):
                            len(p.data), p.wirelen) + pt._pad4(p.data)
         epbs.append(pt._block(6, body, ">"))
     out.append((name + "-tsoffset-be.pcapng", shb + idb + b"".join(epbs)))
+    # wild times: seconds at 10^0 with an offset of INT64_MAX on one
+    # interface, 2^-63 s units on the other, little-endian
+    shb = pt._block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1), "<")
+    idbs = b""
+    for resol, offset in ((0, 2 ** 63 - 1), (0x80 | 63, base)):
+        opts = struct.pack("<HHB3x", 9, 1, resol) + struct.pack("<HHq", 14, 8, offset)
+        idbs += pt._block(1, struct.pack("<HHI", cap.linktype, 0, 262144) + opts +
+                          struct.pack("<HH", 0, 0), "<")
+    epbs = []
+    for i, p in enumerate(cap.packets):
+        t = p.ts_us // 1000000 if i % 2 == 0 else ((p.ts_us % 1000000) << 63) // 1000000
+        body = struct.pack("<IIIII", i % 2, t >> 32, t & 0xFFFFFFFF,
+                           len(p.data), p.wirelen) + pt._pad4(p.data)
+        epbs.append(pt._block(6, body, "<"))
+    out.append((name + "-wild-times.pcapng", shb + idbs + b"".join(epbs)))
     # two interfaces of the same link type, 2^-20 s and 10^-3 s units
     recs = [(i % 2, p) for i, p in enumerate(cap.packets)]
     out.append((name + "-two-ifs.pcapng",
