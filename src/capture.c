@@ -39,8 +39,12 @@
  */
 #define CAP_TS_MIN 0
 #define CAP_TS_MAX INT64_C(253402300799999999)
-/* A step back in time this large is worth a warning (reordering is not). */
-#define CAP_TS_BACK_WARN INT64_C(1000000)
+/*
+ * A step back in time this large is worth a warning: not reordering, nor
+ * captures of overlapping sessions laid end to end, but a clock set back
+ * or files joined out of order.
+ */
+#define CAP_TS_BACK_WARN INT64_C(60000000)
 
 /* One link type met in a pcapng file: can we read it, and its filter. */
 struct cap_lt {

@@ -458,6 +458,13 @@ int rs_init(const struct rs_options *opt, struct ev_ctx *ctx, char *err)
 	nids_params.n_hosts = 256;
 	nids_params.scan_num_hosts = 0; /* no port-scan detector */
 	nids_params.tcp_workarounds = 1;
+	/*
+	 * No stream freed without a callback: past this timeout libnids
+	 * frees a stream when its client sends a SYN again, and our session
+	 * would leak (a TCP header we cannot read reaches it unchecked). A
+	 * new ISN ends the session in new_syn(); the rest is ignored.
+	 */
+	nids_params.tcp_flow_timeout = 0;
 	nids_params.syslog = nids_log;
 	nids_params.pcap_filter = NULL;
 	/* loopback and offloaded captures carry unverifiable checksums */
@@ -940,8 +947,8 @@ static struct tcp_stream *lookup(const struct rs_pkt *p, struct tuple4 *a,
 /*
  * A client SYN on a 4-tuple libnids still holds. Its own retransmission
  * is left alone. A new ISN means a new connection: the old one ended
- * unseen, and libnids would ignore the SYN (or, past tcp_flow_timeout,
- * free the old stream without a callback), so we end and free it first.
+ * unseen, and libnids would ignore the SYN (tcp_flow_timeout is off), so
+ * we end and free it first.
  */
 static void new_syn(struct tcp_stream *t, const struct rs_pkt *p)
 {
