@@ -108,29 +108,77 @@ install: smtpscope build/smtpscope.8
 demo: all
 	@sh tools/demo.sh
 
-check: deps smtpscope build/smtpscope-san build/smtpscope-tsan build/test_smtp build/test_message build/test_hashq build/alerts-doc build/smtpscope.8 build/kafka_check bench-tools
+check: deps smtpscope build/smtpscope-san build/smtpscope-tsan build/test_smtp build/test_message build/test_hashq build/alerts-doc build/smtpscope.8 build/kafka_check bench-tools fuzz-bins
 	@sh tests/run.sh
 
 golden: deps build/smtpscope-san
 	@sh tests/golden.sh --update
 
-# libFuzzer on the decoder (clang); not part of check. FUZZ_SECONDS to taste.
+# libFuzzer (clang) with ASan and UBSan: the decoder, the message parser,
+# and capture files through the whole pipeline. make check replays each
+# corpus and fuzzes each target briefly (tests/fuzz.sh); make fuzz-long
+# fuzzes them for FUZZ_SECONDS each, in parallel with -j.
 FUZZ_SECONDS ?= 120
+FUZZ_TARGETS := smtp message capture
+# known leaks not fixed yet (each with its input in that directory)
+FUZZ_SUPP := tests/fuzz/regressions/pending/lsan.supp
+FUZZ_BINS := $(FUZZ_TARGETS:%=build/fuzz_%)
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	$(PKG_CFLAGS)
+MESSAGE_SRCS := src/message.c src/message_hdr.c src/message_mime.c \
+	src/message_json.c src/util.c
 DECODER_SRCS := src/smtp.c src/smtp_body.c src/smtp_cmd.c src/smtp_reply.c \
-	src/smtp_txn.c src/util.c src/message.c src/message_hdr.c \
-	src/message_mime.c src/message_json.c src/hashq.c
-build/fuzz_smtp: tests/fuzz_smtp.c $(DECODER_SRCS) $(HDRS) | build
-	@command -v clang >/dev/null || { echo "make fuzz needs clang:" \
-		"apt-get install -y clang"; exit 1; }
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude \
-		-fsanitize=fuzzer,address,undefined -o $@ tests/fuzz_smtp.c \
-		$(DECODER_SRCS) $(shell pkg-config --cflags --libs json-c nettle) \
-		-pthread
+	src/smtp_txn.c src/hashq.c $(MESSAGE_SRCS)
+PIPELINE_SRCS := $(filter-out src/main.c,$(SRCS))
+HAVE_CLANG = command -v clang >/dev/null || { echo "the fuzz targets" \
+	"need clang and libFuzzer: sh tools/deps.sh"; exit 1; }
 
-fuzz: build/fuzz_smtp
-	@mkdir -p build/fuzz-corpus
-	build/fuzz_smtp -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-		build/fuzz-corpus
+build/fuzz_smtp: tests/fuzz_smtp.c $(DECODER_SRCS) $(HDRS) | build
+	@$(HAVE_CLANG)
+	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz_smtp.c $(DECODER_SRCS) \
+		$(shell pkg-config --libs json-c nettle) -pthread
+
+build/fuzz_message: tests/fuzz_message.c $(MESSAGE_SRCS) $(HDRS) | build
+	@$(HAVE_CLANG)
+	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz_message.c $(MESSAGE_SRCS) \
+		$(shell pkg-config --libs json-c nettle)
+
+build/fuzz_capture: tests/fuzz_capture.c $(PIPELINE_SRCS) $(HDRS) | build
+	@$(HAVE_CLANG)
+	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz_capture.c $(PIPELINE_SRCS) \
+		$(LIBS)
+
+# for check: without clang and libFuzzer the fuzz suite says SKIP, giving
+# the reason written to build/fuzz-skip (tests/fuzz.sh)
+FUZZ_PROBE = 'int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }'
+fuzz-bins: | build
+	@rm -f build/fuzz-skip; \
+	if ! command -v clang >/dev/null; then \
+		echo "clang is not installed (sh tools/deps.sh as root)" \
+			>build/fuzz-skip; \
+	elif ! echo $(FUZZ_PROBE) | clang -x c -fsanitize=fuzzer \
+		-o build/fuzz-probe - 2>/dev/null; then \
+		echo "clang cannot link libFuzzer (libclang-rt-14-dev:" \
+			"sh tools/deps.sh as root)" >build/fuzz-skip; \
+	else \
+		$(MAKE) --no-print-directory $(FUZZ_BINS); \
+	fi; rm -f build/fuzz-probe; \
+	if [ -f build/fuzz-skip ]; then echo "fuzz: skipped:" \
+		"$$(cat build/fuzz-skip)"; fi
+
+.PHONY: fuzz-bins fuzz-long $(FUZZ_TARGETS:%=fuzz-long-%)
+
+fuzz: fuzz-long
+
+fuzz-long: $(FUZZ_TARGETS:%=fuzz-long-%)
+
+$(FUZZ_TARGETS:%=fuzz-long-%): fuzz-long-%: build/fuzz_%
+	@mkdir -p build/fuzz-corpus/$* build/fuzz-findings
+	LSAN_OPTIONS=suppressions=$(FUZZ_SUPP) \
+	build/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		-artifact_prefix=build/fuzz-findings/$*- \
+		build/fuzz-corpus/$* tests/fuzz/$* tests/fuzz/regressions/$*
 
 format:
 	clang-format -i src/*.c include/*.h tests/*.c

@@ -5,17 +5,21 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define CAP_ERRBUF 512
 
 struct cap_options {
 	const char *file; /* "-" is standard input */
+	FILE *fp; /* a seekable stream to read instead, named file; closed
+		   * by cap_close() (fuzzing) */
 	const char *iface;
 	const char *filter;	  /* BPF expression, or NULL */
 	const char *ports_filter; /* ANDed with filter when there is one */
 	int snaplen;
 	int buffer_kb;	    /* kernel buffer, live only; 0: default */
 	uint64_t count; /* stop after this many packets; 0: no limit */
+	int quiet;	/* no warnings on stderr (time stamps) */
 };
 
 struct cap_stats {

@@ -19,7 +19,8 @@ enum pcapng_status {
 struct pcapng_pkt {
 	const uint8_t *data;
 	uint32_t caplen, len;
-	int64_t ts;	   /* microseconds, truncated as libpcap does */
+	int64_t ts;	   /* microseconds, truncated as libpcap does; INT64_MIN
+			    * or INT64_MAX: it does not fit */
 	uint16_t linktype; /* LINKTYPE_ value of its interface */
 };
 

@@ -36,9 +36,15 @@ struct rs_stats {
 	uint64_t idle_closed; /* sessions ended by --idle-timeout */
 };
 
-/* Set up libnids; -1 with a reason in err (at least 256 bytes). */
+/*
+ * Set up libnids; -1 with a reason in err (at least 256 bytes). Once
+ * more after rs_finish() starts afresh.
+ */
 int rs_init(const struct rs_options *opt, struct ev_ctx *ctx, char *err);
-/* One IP packet (version 4 or 6) and its time and number (a cap_ip_fn). */
+/*
+ * One IP packet (version 4 or 6) and its time and number (a cap_ip_fn).
+ * Time never goes back: an earlier ts counts as the last one.
+ */
 void rs_packet(void *user, int version, const uint8_t *ip, size_t caplen,
 	       size_t wirelen, int64_t ts, uint64_t pktno);
 /*

@@ -32,6 +32,19 @@
 #define CAP_IDLE_MS 500
 /* LINKTYPE_RAW: the one link type we read whose DLT_ value differs. */
 #define LINKTYPE_RAW 101
+/*
+ * Packet times we take, in microseconds: 1970-01-01T00:00:00 to
+ * 9999-12-31T23:59:59.999999, the years ev_format_time() prints in four
+ * digits. Within it no difference of two times overflows an int64_t.
+ */
+#define CAP_TS_MIN 0
+#define CAP_TS_MAX INT64_C(253402300799999999)
+/*
+ * A step back in time this large is worth a warning: not reordering, nor
+ * captures of overlapping sessions laid end to end, but a clock set back
+ * or files joined out of order.
+ */
+#define CAP_TS_BACK_WARN INT64_C(60000000)
 
 /* One link type met in a pcapng file: can we read it, and its filter. */
 struct cap_lt {
@@ -56,6 +69,10 @@ struct cap {
 	void *user;
 	struct cap_stats st;
 	int live;
+	const char *name; /* the file or interface, for warnings */
+	int quiet;	  /* no warnings on stderr */
+	int64_t last_ts;  /* the time of the packet before; -1: none yet */
+	int warned_range, warned_back;
 	volatile sig_atomic_t stop;
 };
 
@@ -162,14 +179,53 @@ static int dlt_supported(int dlt)
 	}
 }
 
-/* Count a packet and hand its IP layer on. */
+/*
+ * The time a packet is given. Whatever a file holds, what goes on is in
+ * [CAP_TS_MIN, CAP_TS_MAX] and never goes back, so that no interval
+ * computed later (idle timeout, latency, duration) overflows or spans
+ * decades: a time out of range, or earlier than the packet before, takes
+ * that packet's time (the epoch if there is none yet), as a clock that
+ * only moves forward would. Each case is warned about once.
+ */
+static int64_t packet_time(struct cap *c, int64_t ts, int ok)
+{
+	unsigned long long n = (unsigned long long)c->st.packets;
+
+	if (!ok || ts < CAP_TS_MIN || ts > CAP_TS_MAX) {
+		if (!c->warned_range++ && !c->quiet)
+			fprintf(stderr,
+				"smtpscope: %s: packet %llu: time stamp out of "
+				"range (not in 1970-9999); such packets take "
+				"the time of the packet before\n",
+				c->name, n);
+		ts = c->last_ts >= 0 ? c->last_ts : CAP_TS_MIN;
+	} else if (c->last_ts >= 0 && ts < c->last_ts) {
+		if (c->last_ts - ts >= CAP_TS_BACK_WARN &&
+		    !c->warned_back++ && !c->quiet)
+			fprintf(stderr,
+				"smtpscope: %s: packet %llu: time stamp %lld s "
+				"earlier than the packet before; such packets "
+				"take the time of the packet before\n",
+				c->name, n,
+				(long long)((c->last_ts - ts) / 1000000));
+		ts = c->last_ts;
+	}
+	c->last_ts = ts;
+	return ts;
+}
+
+/* Count a packet and hand its IP layer on; ts_ok 0: no valid time. */
 static void deliver(struct cap *c, int dlt, const uint8_t *pkt, size_t caplen,
-		    size_t len, int64_t ts)
+		    size_t len, int64_t ts, int ts_ok)
 {
 	size_t off = 0;
 	int v;
 
 	c->st.packets++;
+	ts = packet_time(c, ts, ts_ok);
+	/* a packet is never longer on the wire than captured */
+	if (len < caplen)
+		len = caplen;
 	c->st.bytes += caplen;
 	if (caplen < len)
 		c->st.cut++;
@@ -189,9 +245,13 @@ static void handler(u_char *user, const struct pcap_pkthdr *h,
 		    const u_char *pkt)
 {
 	struct cap *c = (struct cap *)user;
+	int64_t ts;
+	int ok;
 
-	deliver(c, c->dlt, pkt, h->caplen, h->len,
-		(int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec);
+	/* a time_t from the file (32 bits) or the kernel: checked anyway */
+	ok = !__builtin_mul_overflow(h->ts.tv_sec, 1000000, &ts) &&
+	     !__builtin_add_overflow(ts, h->ts.tv_usec, &ts);
+	deliver(c, c->dlt, pkt, h->caplen, h->len, ts, ok);
 	if (c->count && c->st.packets >= c->count)
 		pcap_breakloop(c->p);
 }
@@ -426,6 +486,21 @@ fail:
 	return NULL;
 }
 
+/* The same on a stream opened by the caller, which must be seekable. */
+static FILE *peek_input(FILE *fp, const char *name, int *pcapng, char *err)
+{
+	uint8_t head[4];
+	size_t n = fread(head, 1, sizeof(head), fp);
+
+	*pcapng = n == 4 && !memcmp(head, "\x0A\x0D\x0D\x0A", 4);
+	if (fseek(fp, -(long)n, SEEK_CUR) < 0) {
+		snprintf(err, CAP_ERRBUF, "%s: %s", name, strerror(errno));
+		fclose(fp);
+		return NULL;
+	}
+	return fp;
+}
+
 static void close_input(FILE *fp)
 {
 	if (fp && fp != stdin)
@@ -486,6 +561,9 @@ struct cap *cap_open(const struct cap_options *o, char *err)
 	int pcapng = 0;
 
 	c->count = o->count;
+	c->name = o->iface ? o->iface : o->file;
+	c->quiet = o->quiet;
+	c->last_ts = -1;
 	c->filter = full_filter(o->filter, o->ports_filter);
 	if (c->filter)
 		c->expr = xstrndup(o->filter, strlen(o->filter));
@@ -495,7 +573,8 @@ struct cap *cap_open(const struct cap_options *o, char *err)
 		if (!c->p)
 			goto fail;
 	} else {
-		FILE *fp = open_input(o->file, &pcapng, err);
+		FILE *fp = o->fp ? peek_input(o->fp, o->file, &pcapng, err)
+				 : open_input(o->file, &pcapng, err);
 
 		if (!fp)
 			goto fail;
@@ -556,7 +635,8 @@ static int run_pcapng(struct cap *c, char *err)
 			if (!pcap_offline_filter(&l->prog, &h, pk.data))
 				continue;
 		}
-		deliver(c, l->dlt, pk.data, pk.caplen, pk.len, pk.ts);
+		/* out of range: pcapng saturates what would overflow */
+		deliver(c, l->dlt, pk.data, pk.caplen, pk.len, pk.ts, 1);
 	}
 	return 0;
 }

@@ -261,12 +261,14 @@ static uint64_t scale_bin(uint64_t frac, int shift)
 
 /*
  * Microseconds since the epoch, as libpcap computes them: whole seconds
- * plus the offset, the fraction scaled down by truncation.
+ * plus the offset, the fraction scaled down by truncation. A time that
+ * does not fit (a wild if_tsoffset, or 2^64 units of a second each)
+ * saturates to INT64_MIN or INT64_MAX, out of any sane range.
  */
 static int64_t ts_usec(const struct pcapng_if *f, uint64_t t)
 {
-	uint64_t sec = t / f->tsresol + (uint64_t)f->tsoffset;
-	uint64_t frac = t % f->tsresol;
+	uint64_t whole = t / f->tsresol, frac = t % f->tsresol;
+	int64_t sec, us;
 
 	if (f->shift >= 0)
 		frac = scale_bin(frac, f->shift);
@@ -274,8 +276,14 @@ static int64_t ts_usec(const struct pcapng_if *f, uint64_t t)
 		frac /= f->tsresol / 1000000;
 	else
 		frac *= 1000000 / f->tsresol;
-	/* unsigned: a wild time stamp wraps instead of overflowing */
-	return (int64_t)(sec * 1000000 + frac);
+	/* exact sums (GCC/clang builtins): only too large can overflow */
+	if (__builtin_add_overflow(whole, f->tsoffset, &sec))
+		return INT64_MAX;
+	if (__builtin_mul_overflow(sec, 1000000, &us))
+		return sec < 0 ? INT64_MIN : INT64_MAX;
+	if (__builtin_add_overflow(us, frac, &us))
+		return INT64_MAX;
+	return us;
 }
 
 static int no_interface(char *err, uint32_t iface)

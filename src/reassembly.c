@@ -121,6 +121,19 @@ static int smtp_port(uint16_t port)
 	return 0;
 }
 
+/*
+ * Packet time from then to now, 0 if now is earlier. The clock never goes
+ * back (rs_packet), but a wild time must not overflow a subtraction.
+ */
+static int64_t since(int64_t now, int64_t then)
+{
+	int64_t d;
+
+	if (now <= then)
+		return 0;
+	return __builtin_sub_overflow(now, then, &d) ? INT64_MAX : d;
+}
+
 /* Sequence number order, modulo 2^32 (RFC 9293 3.4). */
 static bool before(uint32_t a, uint32_t b)
 {
@@ -207,7 +220,7 @@ static bool tomb_hit(const struct rs_pkt *p, bool forget)
 
 	if (!t->ts || !tomb_same(t, &k))
 		return false;
-	if (forget || rs.ts - t->ts > RS_TOMB_US) {
+	if (forget || since(rs.ts, t->ts) > RS_TOMB_US) {
 		t->ts = 0;
 		return false;
 	}
@@ -426,6 +439,8 @@ int rs_init(const struct rs_options *opt, struct ev_ctx *ctx, char *err)
 {
 	static struct nids_chksum_ctl nochk = {0, 0, NIDS_DONT_CHKSUM, 0};
 
+	/* after rs_finish(), a fresh start (the capture fuzz target) */
+	memset(&rs, 0, sizeof(rs));
 	rs.opt = *opt;
 	rs.ctx = ctx;
 	rs.exit_reason = SMTP_CLOSE_EOF;
@@ -443,6 +458,13 @@ int rs_init(const struct rs_options *opt, struct ev_ctx *ctx, char *err)
 	nids_params.n_hosts = 256;
 	nids_params.scan_num_hosts = 0; /* no port-scan detector */
 	nids_params.tcp_workarounds = 1;
+	/*
+	 * No stream freed without a callback: past this timeout libnids
+	 * frees a stream when its client sends a SYN again, and our session
+	 * would leak (a TCP header we cannot read reaches it unchecked). A
+	 * new ISN ends the session in new_syn(); the rest is ignored.
+	 */
+	nids_params.tcp_flow_timeout = 0;
 	nids_params.syslog = nids_log;
 	nids_params.pcap_filter = NULL;
 	/* loopback and offloaded captures carry unverifiable checksums */
@@ -707,7 +729,7 @@ static void known_flow(struct tcp_stream *t, struct rs_session *s,
 			s->stall[d] = 0;
 		} else if (!s->stall[d]) {
 			s->stall[d] = rs.ts ? rs.ts : 1;
-		} else if (rs.ts - s->stall[d] > RS_STALL_US) {
+		} else if (since(rs.ts, s->stall[d]) > RS_STALL_US) {
 			struct nids_skbuff *q = queue(rcv_half(t, d));
 
 			while (q->next)
@@ -925,8 +947,8 @@ static struct tcp_stream *lookup(const struct rs_pkt *p, struct tuple4 *a,
 /*
  * A client SYN on a 4-tuple libnids still holds. Its own retransmission
  * is left alone. A new ISN means a new connection: the old one ended
- * unseen, and libnids would ignore the SYN (or, past tcp_flow_timeout,
- * free the old stream without a callback), so we end and free it first.
+ * unseen, and libnids would ignore the SYN (tcp_flow_timeout is off), so
+ * we end and free it first.
  */
 static void new_syn(struct tcp_stream *t, const struct rs_pkt *p)
 {
@@ -998,7 +1020,7 @@ static void sweep(int64_t ts)
 	rs.last_sweep = ts;
 	for (s = rs.sessions; s; s = next) {
 		next = s->next;
-		if (ts - s->last <= rs.opt.idle_timeout)
+		if (since(ts, s->last) <= rs.opt.idle_timeout)
 			continue;
 		t = s->t;
 		finish(t, SMTP_CLOSE_TIMEOUT);
@@ -1015,10 +1037,13 @@ void rs_packet(void *user, int version, const uint8_t *ip, size_t caplen,
 	enum rs_kind kind;
 
 	(void)user;
+	/* an earlier time (a live tick went first) is the clock's */
+	if (ts < rs.ts)
+		ts = rs.ts;
 	rs.ts = ts;
 	rs.ctx->pcap_cnt = pktno;
 	/* before this packet counts as activity */
-	if (rs.opt.idle_timeout && ts - rs.last_sweep >= 1000000)
+	if (rs.opt.idle_timeout && since(ts, rs.last_sweep) >= 1000000)
 		sweep(ts);
 	if (version == 6) {
 		size_t n = ip6map_translate(rs.v6, ip, caplen, rs.v6buf);
@@ -1051,7 +1076,7 @@ void rs_packet(void *user, int version, const uint8_t *ip, size_t caplen,
 
 void rs_tick(int64_t ts)
 {
-	if (!rs.opt.idle_timeout || ts - rs.last_sweep < 1000000)
+	if (!rs.opt.idle_timeout || since(ts, rs.last_sweep) < 1000000)
 		return;
 	rs.ts = ts;
 	sweep(ts);
@@ -1061,6 +1086,8 @@ void rs_finish(enum smtp_close reason)
 {
 	rs.exit_reason = reason;
 	nids_exit();
+	/* nids_init() forgets the callbacks without freeing them */
+	nids_unregister_tcp(tcp_callback);
 	if (rs.dead) {
 		pcap_close(rs.dead);
 		rs.dead = NULL;

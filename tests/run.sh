@@ -43,7 +43,8 @@ kafka() {
 		"$(./smtpscope -r pcaps/two-messages.pcap | wc -l)"
 }
 suite "Kafka through librdkafka's mock cluster (ASan/UBSan)" kafka
-for t in cli conformance email_object extract live hostile; do
+suite "fuzz targets: every corpus input, then 20 s of fuzzing each" sh tests/fuzz.sh
+for t in cli capture_hostile conformance email_object extract live hostile; do
 	[ -f tests/$t.py ] && suite "$t tests (ASan/UBSan)" python3 tests/$t.py build/smtpscope-san
 done
 

@@ -5,9 +5,18 @@ set -e
 PKGS="gcc make pkg-config libpcap-dev libnids-dev libjson-c-dev nettle-dev \
 libhiredis-dev redis-server librdkafka-dev python3"
 missing=""
+# the fuzz targets (make check fuzzes briefly; without them it says SKIP):
+# clang, and libclang_rt.fuzzer, which Debian 12 ships in libclang-rt-14-dev
+FUZZ_PKGS="clang libclang-rt-14-dev"
+installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"
+}
 for p in $PKGS; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
-		missing="$missing $p"
+	installed "$p" || missing="$missing $p"
+done
+optional=""
+for p in $FUZZ_PKGS; do
+	installed "$p" || optional="$optional $p"
 done
 # postfix is for tests/live.py only (it skips without it): installed as root,
 # and not in place of another MTA (/usr/sbin/sendmail), which apt would remove
@@ -15,6 +24,15 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null &&
 	! dpkg-query -W -f='${Status}' postfix 2>/dev/null | grep -q "ok installed" &&
 	[ ! -e /usr/sbin/sendmail ]; then
 	missing="$missing postfix"
+fi
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	missing="$missing$optional"
+elif [ -z "$missing" ] && [ -n "$optional" ]; then
+	echo "deps: the fuzz suite will be skipped; to run it, as root:" >&2
+	echo "  apt-get install -y$optional" >&2
+	exit 0
+else
+	missing="$missing$optional"
 fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
