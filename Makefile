@@ -120,8 +120,6 @@ golden: deps build/smtpscope-san
 # fuzzes them for FUZZ_SECONDS each, in parallel with -j.
 FUZZ_SECONDS ?= 120
 FUZZ_TARGETS := smtp message capture
-# known leaks not fixed yet (each with its input in that directory)
-FUZZ_SUPP := tests/fuzz/regressions/pending/lsan.supp
 FUZZ_BINS := $(FUZZ_TARGETS:%=build/fuzz_%)
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -175,7 +173,6 @@ fuzz-long: $(FUZZ_TARGETS:%=fuzz-long-%)
 
 $(FUZZ_TARGETS:%=fuzz-long-%): fuzz-long-%: build/fuzz_%
 	@mkdir -p build/fuzz-corpus/$* build/fuzz-findings
-	LSAN_OPTIONS=suppressions=$(FUZZ_SUPP) \
 	build/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 		-artifact_prefix=build/fuzz-findings/$*- \
 		build/fuzz-corpus/$* tests/fuzz/$* tests/fuzz/regressions/$*

@@ -83,6 +83,7 @@ struct txn {
 	struct smtp_txn pub;
 	struct txn *next; /* live transactions, oldest first */
 	unsigned refs;	  /* pending commands that belong to it */
+	size_t rcpts_answered; /* recipients whose reply came */
 	bool detached;	  /* the client moved on (RSET, MAIL, QUIT) */
 	bool reset;
 	bool too_many;	   /* too_many_recipients was raised */

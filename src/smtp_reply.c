@@ -155,24 +155,22 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 			smtp_save_reply(&t->pub.mail_reply, r);
 		break;
 	case V_RCPT:
-		if (t) {
-			/* replies come in order: the oldest unanswered one */
-			struct smtp_rcpt *rc = t->pub.rcpts;
-			size_t i;
+		/*
+		 * Replies come in order: the n-th answers the n-th recipient,
+		 * an invalid one (code 0) too, so none is answered twice.
+		 */
+		if (t && t->rcpts_answered < t->pub.n_rcpts) {
+			struct smtp_rcpt *rc =
+			    &t->pub.rcpts[t->rcpts_answered++];
 
-			for (i = 0; i < t->pub.n_rcpts && rc[i].code; i++)
-				;
-			if (i < t->pub.n_rcpts) {
-				rc[i].code = code;
-				memcpy(rc[i].enhanced, r->enhanced,
-				       sizeof(rc[i].enhanced));
-				rc[i].text = wire_strndup(
-				    r->text, r->text_len < SMTP_SAVED_MAX
-						 ? r->text_len
-						 : SMTP_SAVED_MAX);
-				if (code / 100 == 2)
-					t->pub.accepted_rcpts++;
-			}
+			rc->code = code;
+			memcpy(rc->enhanced, r->enhanced, sizeof(rc->enhanced));
+			rc->text = wire_strndup(r->text,
+						r->text_len < SMTP_SAVED_MAX
+						    ? r->text_len
+						    : SMTP_SAVED_MAX);
+			if (code / 100 == 2)
+				t->pub.accepted_rcpts++;
 		}
 		break;
 	case V_DATA:

@@ -4,8 +4,7 @@
 #
 # usage: tests/fuzz.sh [SECONDS]   (per target; default 20, FUZZ_CHECK_SECONDS)
 # For each of build/fuzz_{smtp,message,capture}: every input of
-# tests/fuzz/<target>/ and tests/fuzz/regressions/<target>/ is run once
-# (tests/fuzz/regressions/pending/ is not: known findings not fixed yet),
+# tests/fuzz/<target>/ and tests/fuzz/regressions/<target>/ is run once,
 # then libFuzzer mutates from them with a fixed seed for SECONDS. Prints
 # "PASS fuzz/<target>-replay", "PASS fuzz/<target>" or "FAIL ...: why", with
 # the input that failed kept under build/fuzz-findings/; "SKIP" when make
@@ -17,10 +16,6 @@ found=build/fuzz-findings
 work=build/fuzz-work
 mkdir -p "$found"
 failed=0
-# known leaks not fixed yet, each with its input in the same directory
-supp=tests/fuzz/regressions/pending/lsan.supp
-[ -f "$supp" ] && export LSAN_OPTIONS="suppressions=$supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-
 for t in smtp message capture; do
 	bin=build/fuzz_$t
 	# make fuzz-bins says why it built nothing
