@@ -29,9 +29,13 @@ TSAN_OBJS := $(SRCS:src/%.c=build/tsan/%.o)
 LIB_SAN_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
 HDRS := $(wildcard include/*.h src/*.h)
 
-.PHONY: all deps demo check golden clean format bench alerts-doc fuzz install
+.PHONY: all build-deps deps demo check check-build golden clean format bench alerts-doc fuzz install
 
-all: deps smtpscope
+# A plain make builds and never installs: it only says what is missing.
+all: build-deps smtpscope
+
+build-deps:
+	@sh tools/deps.sh --check
 
 deps:
 	@sh tools/deps.sh
@@ -105,11 +109,18 @@ install: smtpscope build/smtpscope.8
 	install -D -m 0644 dist/vector.toml \
 		$(DESTDIR)$(PREFIX)/share/doc/smtpscope/vector.toml
 
-demo: all
+# demo and check install what they need (as root), before building
+demo: deps
+	@$(MAKE) --no-print-directory smtpscope
 	@sh tools/demo.sh
 
-check: deps smtpscope build/smtpscope-san build/smtpscope-tsan build/test_smtp build/test_message build/test_hashq build/alerts-doc build/smtpscope.8 build/kafka_check bench-tools fuzz-bins
+check: deps
+	@$(MAKE) --no-print-directory check-build
 	@sh tests/run.sh
+
+check-build: smtpscope build/smtpscope-san build/smtpscope-tsan \
+	build/test_smtp build/test_message build/test_hashq build/alerts-doc \
+	build/smtpscope.8 build/kafka_check bench-tools fuzz-bins
 
 golden: deps build/smtpscope-san
 	@sh tests/golden.sh --update

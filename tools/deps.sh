@@ -1,10 +1,23 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # deps.sh - install the Debian packages smtpscope needs to build and test.
+# usage: tools/deps.sh [--check]   (--check: install nothing, only say what
+# a build lacks and fail; what a plain "make" runs)
 set -e
-PKGS="gcc make pkg-config libpcap-dev libnids-dev libjson-c-dev nettle-dev \
-libhiredis-dev redis-server librdkafka-dev python3"
+BUILD_PKGS="gcc make pkg-config libpcap-dev libnids-dev libjson-c-dev \
+nettle-dev libhiredis-dev librdkafka-dev"
+PKGS="$BUILD_PKGS redis-server python3"
 missing=""
+if [ "$1" = "--check" ]; then
+	for p in $BUILD_PKGS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q "ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && exit 0
+	echo "deps: missing packages to build; as root: apt-get install -y$missing" >&2
+	echo "  (or make demo / make check as root: they install what they need)" >&2
+	exit 1
+fi
 # the fuzz targets (make check fuzzes briefly; without them it says SKIP):
 # clang, and libclang_rt.fuzzer, which Debian 12 ships in libclang-rt-14-dev
 FUZZ_PKGS="clang libclang-rt-14-dev"
