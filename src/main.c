@@ -700,12 +700,10 @@ int main(int argc, char **argv)
 	ctx.aw = aw_new(ro.smtp.auth_failures, auth_window * 1000000);
 	if (ctx.extract_dir && ex_init(ctx.extract_dir, extract_max, err) < 0)
 		die(1, "%s%s", err, "");
-	the_cap = cap_open(&co, err);
-	if (!the_cap)
-		die(1, "%s%s", err, "");
-	if (rs_init(&ro, &ctx, err) < 0)
-		die(1, "%s%s", err, "");
-
+	/*
+	 * Before the capture opens: a signal sent as soon as the capture
+	 * socket exists (a supervisor, a test) is never the default action.
+	 */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -714,6 +712,13 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	the_cap = cap_open(&co, err);
+	if (!the_cap)
+		die(1, "%s%s", err, "");
+	if (stop_requested) /* it came while the capture was opening */
+		cap_break(the_cap);
+	if (rs_init(&ro, &ctx, err) < 0)
+		die(1, "%s%s", err, "");
 
 	if (run_as)
 		drop_privileges(run_as);

@@ -91,6 +91,7 @@ static void message_reply(struct smtp_session *s, struct pending *p,
 
 	if (t) {
 		smtp_save_reply(&t->pub.data_reply, r);
+		free(t->pub.queue_id); /* a second reply to a body */
 		t->pub.queue_id = smtp_queue_id(r->text);
 		t->pub.ts_end = r->ts;
 		smtp_txn_detach(s, t, false);
@@ -195,6 +196,7 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 		if (t && (code / 100 != 2 || t->pub.body_done) &&
 		    !t->pub.data_reply.code) {
 			smtp_save_reply(&t->pub.data_reply, r);
+			free(t->pub.queue_id); /* an invalid reply came first */
 			t->pub.queue_id = smtp_queue_id(r->text);
 			t->pub.ts_end = r->ts;
 		}
