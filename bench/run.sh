@@ -173,6 +173,48 @@ if [ "$have_smtpscope" = 1 ]; then
 	mem_line smtpscope "$smtpscope" -o /dev/null -r
 fi
 
+# ---- load: concurrency and pipelining (issue 11) ----
+# Captures from tools/craft/load-pcaps.py: N open sessions (banner, EHLO,
+# then silence), and sessions pipelining unanswered NOOPs. Each is run
+# BENCH_LOAD_RUNS times (default 3) by libnids alone and by smtpscope,
+# best time and peak RSS counting; smtpscope's memory per session is its
+# peak RSS less libnids' on the same file, over the sessions.
+load_runs=${BENCH_LOAD_RUNS:-3}
+: >"$out/load.txt"
+load_case() { # NAME GENERATOR-ARGS...
+	lc=$1
+	shift
+	if [ ! -f "$out/load-$lc.pcap" ]; then
+		python3 tools/craft/load-pcaps.py "$@" "$out/load-$lc.pcap" ||
+			{ failed=1; return 0; }
+	fi
+	for tool in nids smtpscope; do
+		rm -f "$out/load-$lc-$tool.times" "$out/load-$lc-$tool.failed"
+	done
+	j=0
+	while [ "$j" -lt "$load_runs" ]; do
+		j=$((j + 1))
+		run_once "load-$lc-nids" bench/nids_alone "$out/load-$lc.pcap"
+		[ "$have_smtpscope" = 1 ] && run_once "load-$lc-smtpscope" \
+			"$smtpscope" -r "$out/load-$lc.pcap" -o /dev/null \
+			--idle-timeout 0
+	done
+	best() { sort -n "$out/load-$lc-$1.times" | head -n 1; }
+	peak() { sort -n -k2 "$out/load-$lc-$1.times" | tail -n 1 | cut -d' ' -f2; }
+	[ -f "$out/load-$lc-smtpscope.times" ] || return 0
+	echo "$lc $(best nids | cut -d' ' -f1) $(peak nids)" \
+		"$(best smtpscope | cut -d' ' -f1) $(peak smtpscope) $2" >>"$out/load.txt"
+}
+if [ "$have_smtpscope" = 1 ] && command -v python3 >/dev/null; then
+	echo "== load: open sessions and unanswered pipelined commands, $load_runs rounds each"
+	load_case open-1 open 1
+	load_case open-1k open 1000
+	load_case open-10k open 10000
+	load_case open-100k open 100000
+	load_case noops-1x1m pipeline 1 1000000
+	load_case noops-1kx4100 pipeline 1000 4100
+fi
+
 # ---- summary ----
 echo
 echo "== summary: $pcap, $(awk -v b="$file_bytes" 'BEGIN { printf "%.1f MB", b / 1e6 }'), $n_packets packets, $n_sessions sessions"
@@ -213,6 +255,24 @@ if [ -s "$out/smtpscope.times" ] && [ -s "$out/smtpscope_no_email.times" ]; then
 			printf " (median of %d rounds, %.2fx to %.2fx; %.2fx on best times;", NR, r[1], r[NR], t / d
 			printf " target: at most 1.15x)\n"
 		}'
+fi
+if [ -s "$out/load.txt" ]; then
+	echo
+	echo "== load (best of $load_runs; ours/session: smtpscope's peak RSS less libnids', per session, beyond one session's)"
+	awk '
+		BEGIN { printf "%-14s %9s %9s %7s %11s %11s %12s\n", "capture",
+			"nids s", "ours s", "x nids", "nids RSS", "ours RSS",
+			"ours/session" }
+		$1 == "open-1" { base = $5 - $3 }
+		{ per = "-"
+		  if ($1 ~ /^open-/ && $1 != "open-1" && $6 > 1)
+			per = sprintf("%.0f B", (($5 - $3) - base) * 1024 / $6)
+		  printf "%-14s %9.3f %9.3f %7.2f %8.1f MB %8.1f MB %12s\n",
+			 $1, $2, $4, $4 / $2, $3 / 1024, $5 / 1024, per }' \
+		"$out/load.txt"
+	echo "(targets, issue 11: 100k open sessions within 2x libnids' time and"
+	echo " its RSS + 25%; at most 2 KiB a session; 1,000 x 4,100 NOOPs under"
+	echo " 256 MiB; 1,000,000 NOOPs within 10x libnids' time)"
 fi
 awk '{ printf "peak RSS %-12s 5 KB body: %s KB   5 MB body: %s KB", $1, $2, $3
 	if ($2 != "-" && $3 != "-")
