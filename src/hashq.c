@@ -4,6 +4,7 @@
 
 #include <nettle/sha2.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -27,7 +28,8 @@
 #define RING	(4u << 20)
 #define MIN_REC 64
 #define BATCH	(16u << 10) /* a sleeping worker is woken for this much */
-#define SPIN_NS 200000	    /* idle time before the worker sleeps */
+#define SPIN_NS 200000	    /* idle time before the worker sleeps, at most */
+#define SPIN_MIN_NS 3125    /* ... and at least (SPIN_NS / 64) */
 #define REC_MAX (8u << 10) /* octets in a record before it is closed */
 #define PUBLISH_MIN (4u << 10) /* closed octets handed over at once */
 
@@ -126,13 +128,16 @@ static int hash_next(void)
 
 static void *worker(void *arg)
 {
-	uint64_t idle_since = 0;
+	uint64_t idle_since = 0, spin_ns = SPIN_NS;
 	unsigned spin = 0;
 
 	(void)arg;
 	for (;;) {
 		switch (hash_next()) {
 		case 1:
+			/* work came while it polled: polling paid */
+			if (spin && spin_ns < SPIN_NS)
+				spin_ns *= 2;
 			spin = 0;
 			continue;
 		case -1:
@@ -141,14 +146,25 @@ static void *worker(void *arg)
 		}
 		if (atomic_load(&q.stopping))
 			break;
-		/* sleeping and waking cost more than polling a while:
-		 * data usually follows soon */
+		/*
+		 * Sleeping and waking cost more than polling a while: data
+		 * usually follows soon. The while adapts: halved each time
+		 * polling found nothing (a slow link), doubled each time it
+		 * found work. Polling yields the core now and then, so that
+		 * on a busy machine the packet thread is not kept waiting.
+		 */
 		if (!spin++)
 			idle_since = now_ns();
-		if (spin % 64 || now_ns() - idle_since < SPIN_NS) {
+		if (spin % 64) {
 			cpu_relax();
 			continue;
 		}
+		if (now_ns() - idle_since < spin_ns) {
+			sched_yield();
+			continue;
+		}
+		if (spin_ns > SPIN_MIN_NS)
+			spin_ns /= 2;
 		pthread_mutex_lock(&q.lock);
 		atomic_store(&q.worker_sleeps, true);
 		while (atomic_load(&q.wpos) == atomic_load(&q.rpos) &&
