@@ -81,7 +81,7 @@ enum {
 
 struct txn {
 	struct smtp_txn pub;
-	struct txn *next; /* live transactions, oldest first */
+	struct txn *next, *prev; /* live transactions, oldest first */
 	unsigned refs;	  /* pending commands that belong to it */
 	size_t rcpts_answered; /* recipients whose reply came */
 	bool detached;	  /* the client moved on (RSET, MAIL, QUIT) */
@@ -200,7 +200,7 @@ struct smtp_session {
 	struct smuggle after_end; /* an LF-style end: is a command next? */
 
 	struct txn *cur;  /* receives MAIL/RCPT/DATA */
-	struct txn *txns; /* all live transactions */
+	struct txn *txns, *txns_tail; /* all live transactions */
 	uint32_t n_txn;
 
 	/* session summary */

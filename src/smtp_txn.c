@@ -13,14 +13,17 @@
 struct txn *smtp_txn_new(struct smtp_session *s, int64_t ts)
 {
 	struct txn *t = xcalloc(1, sizeof(*t));
-	struct txn **pp = &s->txns;
 
 	t->pub.index = ++s->n_txn;
 	t->pub.ts_start = ts;
 	t->pub.ts_end = ts;
-	while (*pp)
-		pp = &(*pp)->next;
-	*pp = t;
+	/* at the tail: a client pipelining MAILs keeps thousands alive */
+	t->prev = s->txns_tail;
+	if (t->prev)
+		t->prev->next = t;
+	else
+		s->txns = t;
+	s->txns_tail = t;
 	return t;
 }
 
@@ -89,11 +92,14 @@ void smtp_txn_free(struct txn *t)
 
 void smtp_txn_emit(struct smtp_session *s, struct txn *t)
 {
-	struct txn **pp = &s->txns;
-
-	while (*pp != t)
-		pp = &(*pp)->next;
-	*pp = t->next;
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		s->txns = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	else
+		s->txns_tail = t->prev;
 	if (s->cur == t)
 		s->cur = NULL;
 	t->pub.helo = s->helo;
