@@ -576,8 +576,10 @@ void smtp_client_line(struct smtp_session *s, struct line *l, bool bare_lf,
 	char shown[SMTP_VERB_MAX + SMTP_VERB_MAX + sizeof(AUTH_MASK) + 3];
 	const char *line = l->buf, *arg;
 	size_t len = l->len, vlen, alen;
+	struct txn *nested = NULL;
 	struct pending *p;
 	struct smtp_cmd c;
+	bool open;
 	enum verb id;
 
 	for (vlen = 0; vlen < len && !is_sep(line[vlen]); vlen++)
@@ -615,14 +617,25 @@ void smtp_client_line(struct smtp_session *s, struct line *l, bool bare_lf,
 		smtp_txn_detach(s, s->cur, true);
 		break;
 	case V_MAIL:
-		if (s->cur && s->cur->pub.mail_from &&
-		    (s->cur->pub.mail_reply.code == 0 ||
-		     s->cur->pub.mail_reply.code / 100 == 2))
+		open = s->cur && s->cur->pub.mail_from &&
+		       (s->cur->pub.mail_reply.code == 0 ||
+			s->cur->pub.mail_reply.code / 100 == 2);
+		if (open) {
 			smtp_alert_raise(s, SMTP_ALERT_COMMAND_OUT_OF_SEQUENCE,
 					 &c, NULL, ts,
 					 "MAIL inside an open transaction");
-		smtp_txn_detach(s, s->cur, false);
+			/* kept until the reply says if it goes on */
+			nested = s->cur;
+			nested->refs++;
+			s->cur = NULL;
+		} else {
+			smtp_txn_detach(s, s->cur, false);
+		}
 		s->cur = smtp_txn_new(s, ts);
+		if (open) {
+			s->cur->nested = nested;
+			nested->nested_in = s->cur;
+		}
 		arg = parse_path(arg, alen, "FROM:", &s->cur->pub.mail_from);
 		parse_params(&s->cur->pub, arg, line + len);
 		smtp_pend_attach(p, s->cur);

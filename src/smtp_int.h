@@ -84,6 +84,11 @@ struct txn {
 	struct txn *next, *prev; /* live transactions, oldest first */
 	unsigned refs;	  /* pending commands that belong to it */
 	size_t rcpts_answered; /* recipients whose reply came */
+	/* a MAIL sent inside an open transaction: that one, kept until the
+	 * reply says whether the server ended it (2xx) or kept it; and the
+	 * other way round */
+	struct txn *nested, *nested_in;
+	bool void_;	/* never a transaction (a refused nested MAIL) */
 	bool detached;	  /* the client moved on (RSET, MAIL, QUIT) */
 	bool reset;
 	bool too_many;	   /* too_many_recipients was raised */
@@ -245,6 +250,10 @@ struct txn *smtp_txn_new(struct smtp_session *s, int64_t ts);
 /* The client is done with t; it is emitted once nothing pending needs it. */
 void smtp_txn_detach(struct smtp_session *s, struct txn *t, bool reset);
 void smtp_txn_emit(struct smtp_session *s, struct txn *t);
+/* A pending reference to t is gone: emit it if detached and unreferenced. */
+void smtp_txn_unref(struct smtp_session *s, struct txn *t);
+/* The reply to the MAIL that began t, for a MAIL inside a transaction. */
+void smtp_txn_nested_reply(struct smtp_session *s, struct txn *t, int code);
 void smtp_txn_free(struct txn *t);
 void smtp_save_reply(struct smtp_saved_reply *dst, const struct smtp_reply *r);
 char *smtp_queue_id(const char *text);

@@ -152,8 +152,10 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 		}
 		break;
 	case V_MAIL:
-		if (t)
+		if (t) {
 			smtp_save_reply(&t->pub.mail_reply, r);
+			smtp_txn_nested_reply(s, t, code);
+		}
 		break;
 	case V_RCPT:
 		/*

@@ -90,8 +90,57 @@ void smtp_txn_free(struct txn *t)
 	free(t);
 }
 
+void smtp_txn_unref(struct smtp_session *s, struct txn *t)
+{
+	if (t && !--t->refs && t->detached)
+		smtp_txn_emit(s, t);
+}
+
+/* The transaction t's nested MAIL kept: it is over, or t is. */
+static void nested_end(struct smtp_session *s, struct txn *t)
+{
+	struct txn *o = t->nested;
+
+	if (!o)
+		return;
+	t->nested = o->nested_in = NULL;
+	o->detached = true;
+	smtp_txn_unref(s, o);
+}
+
+/*
+ * RFC 5321 4.1.1.2: a MAIL inside a transaction is refused (Postfix:
+ * 503 nested MAIL command) and the transaction goes on as if it had not
+ * been sent: the one it opened is void, the open one current again. A
+ * MAIL the server took ends the one before. With commands pipelined
+ * after the refused MAIL (they went to the new one), it ends too.
+ */
+void smtp_txn_nested_reply(struct smtp_session *s, struct txn *t, int code)
+{
+	struct txn *o = t->nested;
+
+	if (!o)
+		return;
+	if (code / 100 == 2 || code == 0 || s->cur != t || t->refs > 1 ||
+	    t->pub.index != s->n_txn) {
+		nested_end(s, t);
+		return;
+	}
+	t->nested = o->nested_in = NULL;
+	o->refs--;
+	s->cur = o;
+	t->void_ = t->detached = true;
+	s->n_txn--; /* its number goes to the next transaction */
+}
+
 void smtp_txn_emit(struct smtp_session *s, struct txn *t)
 {
+	/* what it kept is older: it goes first */
+	nested_end(s, t);
+	if (t->nested_in) {
+		t->nested_in->nested = NULL;
+		t->nested_in = NULL;
+	}
 	if (t->prev)
 		t->prev->next = t->next;
 	else
@@ -102,6 +151,10 @@ void smtp_txn_emit(struct smtp_session *s, struct txn *t)
 		s->txns_tail = t->prev;
 	if (s->cur == t)
 		s->cur = NULL;
+	if (t->void_) {
+		smtp_txn_free(t);
+		return;
+	}
 	t->pub.helo = s->helo;
 	t->pub.status = txn_status(t);
 	if (!t->pub.body_done && !t->pub.data_reply.code)
@@ -178,8 +231,7 @@ void smtp_pend_release(struct smtp_session *s, struct pending *p)
 	free(p->text); /* or the smuggle of a <message> */
 	p->text = NULL;
 	p->txn = NULL;
-	if (t && !--t->refs && t->detached)
-		smtp_txn_emit(s, t);
+	smtp_txn_unref(s, t);
 }
 
 /* The head entry leaves the queue; an empty big ring is given back. */

@@ -1465,6 +1465,72 @@ static void test_escapes(void)
 	sb_free(&out);
 }
 
+/*
+ * A refused MAIL inside a transaction changes nothing (Postfix: 503
+ * nested MAIL command): one transaction, alice's, with bob as recipient,
+ * queued. A nested MAIL the server takes ends the one before.
+ */
+static void test_nested_mail(void)
+{
+	static const struct seg refused[] = {
+		S("220 mx\r\n"),
+		C("EHLO c\r\n"),
+		S("250 mx\r\n"),
+		C("MAIL FROM:<alice@a.test>\r\n"),
+		S("250 2.1.0 Ok\r\n"),
+		C("MAIL FROM:<bob@b.test>\r\n"),
+		S("503 5.5.1 Error: nested MAIL command\r\n"),
+		C("RCPT TO:<bob@b.test>\r\n"),
+		S("250 2.1.5 Ok\r\n"),
+		C("DATA\r\n"),
+		S("354 End data with <CR><LF>.<CR><LF>\r\n"),
+		C("Subject: x\r\n\r\nhi\r\n.\r\n"),
+		S("250 2.0.0 Ok: queued as 3F1\r\n"),
+		C("MAIL FROM:<carol@c.test>\r\n"),
+		S("250 2.1.0 Ok\r\n"),
+		C("QUIT\r\n"),
+		S("221 2.0.0 Bye\r\n"),
+		END,
+	};
+	static const struct seg taken[] = {
+		S("220 mx\r\n"),
+		C("EHLO c\r\n"),
+		S("250 mx\r\n"),
+		C("MAIL FROM:<alice@a.test>\r\n"),
+		S("250 2.1.0 Ok\r\n"),
+		C("RCPT TO:<x@a.test>\r\n"),
+		S("250 2.1.5 Ok\r\n"),
+		C("MAIL FROM:<bob@b.test>\r\n"),
+		S("250 2.1.0 Ok\r\n"),
+		C("QUIT\r\n"),
+		S("221 2.0.0 Bye\r\n"),
+		END,
+	};
+	const char *expect_refused[] = {
+		"alert command_out_of_sequence cmd=MAIL code=0 detail=MAIL "
+		"inside an open transaction",
+		"reply MAIL 503",
+		"reply RCPT 250",
+		"txn 1 status=queued from=alice@a.test rcpt=bob@b.test:250:2.1.5 "
+		"accepted=1 data=250 queue=3F1",
+		"txn 2 status=aborted from=carol@c.test",
+		"txns=2",
+		NULL,
+	};
+	const char *absent_refused[] = {"from=bob", "RCPT after a refused MAIL",
+					"txn 3", NULL};
+	const char *expect_taken[] = {
+		"reply MAIL 250",
+		"txn 1 status=aborted from=alice@a.test rcpt=x@a.test:250",
+		"txn 2 status=aborted from=bob@b.test",
+		NULL,
+	};
+
+	check("nested_mail_refused", refused, SMTP_CLOSE_FIN, expect_refused,
+	      absent_refused);
+	check("nested_mail_taken", taken, SMTP_CLOSE_FIN, expect_taken, NULL);
+}
+
 static void test_invalid_multiline(void)
 {
 	static const struct seg d[] = {
@@ -1530,6 +1596,7 @@ static void all_tests(void)
 	test_auth_user_mechanisms();
 	test_auth_no_mechanism();
 	test_escapes();
+	test_nested_mail();
 }
 
 int main(void)
