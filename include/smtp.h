@@ -60,6 +60,9 @@ enum smtp_close {
 	X(STARTTLS_INJECTION, "starttls_injection", CRITICAL,		\
 	  "The client sent more data after STARTTLS before the server's 220: plaintext command injection; a vulnerable server runs those commands inside TLS.", \
 	  "RFC 3207 4, CVE-2011-0411")					\
+	X(STARTTLS_NOT_TLS, "starttls_not_tls", WARNING,		\
+	  "The server accepted STARTTLS (220) but the client then sent SMTP in clear, not a TLS handshake: a broken or stripping middlebox, or a capture with the decrypted session spliced in; the session was decoded on in clear.", \
+	  "RFC 3207 4, 4.2")						\
 	X(STARTTLS_FAILED, "starttls_failed", WARNING,			\
 	  "The server refused STARTTLS; the session went on in clear text, check the server's TLS set-up.", \
 	  "RFC 3207 4")							\
@@ -245,7 +248,15 @@ struct smtp_txn {
 
 struct smtp_tls {
 	bool offered, requested, accepted, implicit;
+	bool cleartext; /* accepted, but the client went on in clear */
+	/* from the cleartext hellos (0 / NULL: not seen): the highest
+	 * version the client offered, the one the server chose, and the
+	 * server name the client asked for (SNI) */
+	unsigned client_version, version;
+	char *sni;
 };
+/* A TLS version as Suricata names it ("TLS 1.3"); buf: 8 bytes for others. */
+const char *smtp_tls_version_str(unsigned v, char *buf);
 
 /* Session summary, delivered once by smtp_end(). */
 struct smtp_session_info {

@@ -531,6 +531,7 @@ static void on_session(void *user, const struct smtp_session_info *si)
 {
 	struct ev_flow *f = user;
 	struct json_object *ev, *s, *o;
+	char ver[8];
 	size_t i;
 
 	if (f->ctx->transcript)
@@ -552,6 +553,15 @@ static void on_session(void *user, const struct smtp_session_info *si)
 	add(o, "accepted", json_object_new_boolean(si->tls.accepted));
 	if (si->tls.implicit)
 		add(o, "implicit", json_object_new_boolean(1));
+	if (si->tls.cleartext)
+		add(o, "cleartext", json_object_new_boolean(1));
+	if (si->tls.client_version)
+		add_str(o, "client_version",
+			smtp_tls_version_str(si->tls.client_version, ver));
+	if (si->tls.version)
+		add_str(o, "version",
+			smtp_tls_version_str(si->tls.version, ver));
+	add_str(o, "sni", si->tls.sni);
 	add(s, "tls", o);
 	if (si->auth_mechanism) {
 		o = json_object_new_object();

@@ -203,7 +203,8 @@ static void feed_client(struct smtp_session *s, const uint8_t *buf, size_t len,
 				line_reset(&s->cline);
 			}
 			break;
-		default: /* C_TLS: opaque, counted only */
+		default: /* C_TLS: opaque but for its first bytes */
+			smtp_tls_feed(s, SMTP_FROM_CLIENT, buf, len, ts);
 			n = len;
 			break;
 		}
@@ -227,6 +228,17 @@ static void feed_server(struct smtp_session *s, const uint8_t *buf, size_t len,
 		buf += n;
 		len -= n;
 	}
+	if (len) /* what follows a 220 to STARTTLS */
+		smtp_tls_feed(s, SMTP_FROM_SERVER, buf, len, ts);
+}
+
+void smtp_feed_side(struct smtp_session *s, enum smtp_dir dir,
+		    const uint8_t *buf, size_t len, int64_t ts)
+{
+	if (dir == SMTP_FROM_CLIENT)
+		feed_client(s, buf, len, ts);
+	else
+		feed_server(s, buf, len, ts);
 }
 
 /* ---- public API ---- */
@@ -256,6 +268,7 @@ struct smtp_session *smtp_session_new(const struct smtp_callbacks *cb,
 		s->tls.implicit = s->tls.accepted = true;
 		s->cstate = C_TLS;
 		s->sstate = S_TLS;
+		smtp_tls_start(s, false);
 	} else if (s->opt.midstream) {
 		/* the dialogue is already going: find a reply, then a line */
 		s->cstate = C_RESYNC;
@@ -318,8 +331,10 @@ void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len,
 	    "%llu bytes missing from the %s stream%s", (unsigned long long)len,
 	    dir == SMTP_FROM_CLIENT ? "client" : "server",
 	    in_body ? " inside a message, which is incomplete" : "");
-	if (s->cstate == C_TLS)
+	if (s->cstate == C_TLS) {
+		smtp_tls_free(s); /* its hellos are no longer whole */
 		return; /* opaque anyway */
+	}
 	if (in_body) {
 		smtp_body_end(s, false, ts);
 		s->cur->pub.gap =
@@ -424,6 +439,8 @@ void smtp_session_free(struct smtp_session *s)
 		smtp_pend_pop(s);
 	}
 	free(s->pend);
+	smtp_tls_free(s);
+	free(s->tls.sni);
 	free(s->banner);
 	free(s->helo);
 	sb_free(&s->rtext);

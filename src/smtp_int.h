@@ -181,6 +181,7 @@ struct smtp_session {
 	uint32_t seq;
 
 	struct sasl sasl;    /* the AUTH exchange under way, if any */
+	struct tls_peek *peek; /* the start of TLS being read; NULL */
 	bool tls_wait;	     /* STARTTLS sent, its reply not yet seen */
 	bool quit_sent;
 	bool resync_done; /* C_RESYNC: a server reply came, next line is ours */
@@ -293,6 +294,16 @@ void smtp_server_line(struct smtp_session *s, struct line *l, bool bare_lf,
 		      int64_t ts);
 void smtp_reply_done(struct smtp_session *s, int64_t ts);
 void smtp_reply_reset(struct smtp_session *s);
+
+/* smtp.c: bytes of one side, decoded as if they had just come */
+void smtp_feed_side(struct smtp_session *s, enum smtp_dir dir,
+		    const uint8_t *buf, size_t len, int64_t ts);
+
+/* smtp_tls.c: the cleartext start of TLS (after STARTTLS: check it is) */
+void smtp_tls_start(struct smtp_session *s, bool check);
+void smtp_tls_feed(struct smtp_session *s, enum smtp_dir dir,
+		   const uint8_t *p, size_t n, int64_t ts);
+void smtp_tls_free(struct smtp_session *s);
 
 /* smtp_body.c */
 void smtp_body_start(struct smtp_session *s);

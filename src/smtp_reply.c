@@ -214,6 +214,7 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 			s->tls.accepted = true;
 			s->cstate = C_TLS;
 			s->sstate = S_TLS;
+			smtp_tls_start(s, true);
 		} else {
 			smtp_alert_raise(s, SMTP_ALERT_STARTTLS_FAILED, c, r,
 					 r->ts, "STARTTLS answered %d", code);

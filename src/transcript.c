@@ -114,7 +114,7 @@ void tr_end(struct ev_flow *f, const struct smtp_session_info *si)
 	fputs(sb_str(&f->transcript), out);
 	if (f->transcript.truncated)
 		fputs("  ... (transcript truncated)\n", out);
-	if (si->tls.accepted)
+	if (si->tls.accepted && !si->tls.cleartext)
 		fprintf(out,
 			"  [TLS: %" PRIu64 " client and %" PRIu64
 			" server bytes in all, encrypted part not shown]\n",

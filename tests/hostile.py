@@ -1056,6 +1056,42 @@ def _():
     check(note in out.splitlines(), "no line %r in:\n%s" % (note, out[-400:]))
     check("  C: QUIT" in out and "  S: 221 2.0.0 Bye" in out, "the dialogue after it is lost")
 
+
+@case("starttls-not-tls")
+def _():
+    """STARTTLS accepted, then the client goes on in clear (a stripping
+    middlebox): starttls_not_tls, the dialogue decoded on, tls.cleartext,
+    and -T shows the lines, not a TLS summary."""
+    pcap = Pcap()
+    c = Conn(pcap, client=("192.0.2.98", 32001), server=SERVER)
+    c.handshake()
+    c.server(b"220 mx ESMTP\r\n")
+    c.client(b"EHLO client.test\r\n")
+    c.server(b"250-mx\r\n250 STARTTLS\r\n")
+    c.client(b"STARTTLS\r\n")
+    c.server(b"220 2.0.0 Ready to start TLS\r\n")
+    c.client(b"EHLO client.test\r\n")
+    c.server(b"250-mx\r\n250 8BITMIME\r\n")
+    c.client(b"MAIL FROM:<a@client.test>\r\n")
+    c.server(b"250 2.1.0 Ok\r\n")
+    c.client(b"QUIT\r\n")
+    c.server(b"221 2.0.0 Bye\r\n")
+    c.close()
+    path = tmp("starttls-not-tls.pcap")
+    pcap.write(path)
+    events = [json.loads(x) for x in run(path, []).out.splitlines()]
+    kinds = [e["smtp"]["alert"]["kind"] for e in events if e["event_type"] == "smtp_alert"]
+    check("starttls_not_tls" in kinds, "no starttls_not_tls alert: %s" % kinds)
+    txn = [e for e in events if e["event_type"] == "smtp_transaction"]
+    check(len(txn) == 1 and txn[0]["smtp"]["mail_from"] == "a@client.test",
+          "the MAIL after the stripped STARTTLS is lost: %s" % txn)
+    sess = [e for e in events if e["event_type"] == "smtp_session"][0]["smtp"]
+    check(sess["tls"].get("cleartext") is True and sess["commands"] == 5,
+          "session: %s" % sess["tls"])
+    out = run(path, ["-T"]).out.decode()
+    check("  C: MAIL FROM:<a@client.test>" in out and "[TLS:" not in out,
+          "-T:\n%s" % out)
+
 def main():
     global BIN, TMP
     arg = sys.argv[1] if len(sys.argv) > 1 else "build/smtpscope-san"

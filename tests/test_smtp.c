@@ -94,6 +94,10 @@ static void on_session(void *u, const struct smtp_session_info *si)
 	for (i = 0; i < si->n_extensions; i++)
 		logf_(u, "%s%s", i ? "," : "", si->extensions[i]);
 	logf_(u, "\n");
+	if (si->tls.client_version || si->tls.version || si->tls.sni)
+		logf_(u, "tls client=%04x server=%04x sni=%s\n",
+		      si->tls.client_version, si->tls.version,
+		      si->tls.sni ? si->tls.sni : "-");
 }
 
 static const struct smtp_callbacks cbs = {
@@ -1531,6 +1535,136 @@ static void test_nested_mail(void)
 	check("nested_mail_taken", taken, SMTP_CLOSE_FIN, expect_taken, NULL);
 }
 
+/* A TLS record holding one handshake message of type (1 or 2). */
+static size_t tls_hello(uint8_t *out, int type, const uint8_t *ext,
+			size_t elen)
+{
+	size_t n = 0, body, hs;
+
+	out[n++] = 0x16, out[n++] = 3, out[n++] = 1;
+	n += 2; /* record length */
+	hs = n;
+	out[n++] = type;
+	n += 3; /* handshake length */
+	body = n;
+	out[n++] = 3, out[n++] = 3; /* legacy version: TLS 1.2 */
+	memset(out + n, 0x5a, 32), n += 32;
+	out[n++] = 0; /* session id */
+	if (type == 1) {
+		out[n++] = 0, out[n++] = 2, out[n++] = 0x13, out[n++] = 1;
+		out[n++] = 1, out[n++] = 0; /* compression: null */
+	} else {
+		out[n++] = 0x13, out[n++] = 1, out[n++] = 0;
+	}
+	out[n++] = elen >> 8, out[n++] = elen & 0xff;
+	memcpy(out + n, ext, elen), n += elen;
+	out[3] = (n - hs) >> 8, out[4] = (n - hs) & 0xff;
+	out[hs + 1] = 0, out[hs + 2] = (n - body) >> 8,
+		 out[hs + 3] = (n - body) & 0xff;
+	return n;
+}
+
+/*
+ * After STARTTLS: the hellos give the versions and the server name; a
+ * client that goes on in clear is decoded on, with starttls_not_tls.
+ */
+static void test_starttls_hellos(void)
+{
+	/* server_name mx.example.test; supported_versions GREASE, 1.3, 1.2 */
+	static const uint8_t cext[] = {
+	    0, 0, 0, 20, 0, 18, 0, 0, 15, 'm', 'x', '.', 'e', 'x', 'a', 'm',
+	    'p', 'l', 'e', '.', 't', 'e', 's', 't',
+	    0, 43, 0, 7, 6, 0x3a, 0x3a, 3, 4, 3, 3};
+	static const uint8_t sext[] = {0, 43, 0, 2, 3, 4};
+	static uint8_t ch[512], sh[512];
+	static char chs[1024], shs[1024];
+	size_t nc = tls_hello(ch, 1, cext, sizeof(cext)),
+	       ns = tls_hello(sh, 2, sext, sizeof(sext));
+	struct seg tls[] = {
+		S("220 mx\r\n"),
+		C("EHLO c\r\n"),
+		S("250-mx\r\n250 STARTTLS\r\n"),
+		C("STARTTLS\r\n"),
+		S("220 2.0.0 Ready to start TLS\r\n"),
+		C(chs),
+		S(shs),
+		END,
+	};
+	static const struct seg stripped[] = {
+		S("220 mx\r\n"),
+		C("EHLO c\r\n"),
+		S("250-mx\r\n250 STARTTLS\r\n"),
+		C("STARTTLS\r\n"),
+		S("220 2.0.0 Ready to start TLS\r\n"),
+		C("EHLO c\r\n"),
+		S("250-mx\r\n250 PIPELINING\r\n"),
+		C("MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n"),
+		S("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"),
+		C("QUIT\r\n"),
+		S("221 2.0.0 Bye\r\n"),
+		END,
+	};
+	const char *expect_tls[] = {"reply STARTTLS 220",
+				    "tls client=0304 server=0304 "
+				    "sni=mx.example.test\n",
+				    NULL};
+	const char *expect_stripped[] = {
+		"reply STARTTLS 220",
+		"alert starttls_not_tls cmd=- code=0 detail=the client's first "
+		"bytes after the server's 220 are not a TLS record (0x45)",
+		"cmd EHLO|c|seq=3",
+		"reply EHLO 250",
+		"reply MAIL 250",
+		"reply RCPT 250",
+		"txn 1 status=aborted from=a@b.test rcpt=c@d.test:250",
+		"reply QUIT 221",
+		"session close=quit helo=c banner=mx tls=011",
+		NULL,
+	};
+
+	/* the hellos hold NULs, which check()'s C strings cannot: they
+	 * are fed directly, the ClientHello cut every 7 bytes */
+	if (memchr(ch, 0, nc) || memchr(sh, 0, ns)) {
+		struct sbuf log = {0};
+		struct smtp_session *s;
+		const char *pre[] = {"220 mx\r\n", "EHLO c\r\n",
+				     "250-mx\r\n250 STARTTLS\r\n", "STARTTLS\r\n",
+				     "220 2.0.0 Ready\r\n"};
+		long split;
+		int ok = 1;
+
+		for (split = 0; split <= (long)nc && ok; split += 7) {
+			size_t k;
+
+			sb_reset(&log);
+			s = smtp_session_new(&cbs, &log, NULL);
+			for (k = 0; k < 5; k++)
+				smtp_feed(s, k % 2 ? SMTP_FROM_CLIENT
+						   : SMTP_FROM_SERVER,
+					  (const uint8_t *)pre[k],
+					  strlen(pre[k]), 1000 + k);
+			/* the ClientHello in two pieces, the ServerHello */
+			smtp_feed(s, SMTP_FROM_CLIENT, ch, split, 1010);
+			smtp_feed(s, SMTP_FROM_CLIENT, ch + split, nc - split,
+				  1011);
+			smtp_feed(s, SMTP_FROM_SERVER, sh, ns, 1012);
+			smtp_end(s, SMTP_CLOSE_FIN, 1020);
+			smtp_session_free(s);
+			ok = log.p && strstr(log.p, expect_tls[1]) &&
+			     !strstr(log.p, "starttls_not_tls");
+		}
+		result("starttls_hellos", ok,
+		       log.p ? log.p : "no log");
+		sb_free(&log);
+	} else {
+		memcpy(chs, ch, nc);
+		memcpy(shs, sh, ns);
+		check("starttls_hellos", tls, SMTP_CLOSE_FIN, expect_tls, NULL);
+	}
+	check("starttls_not_tls", stripped, SMTP_CLOSE_QUIT, expect_stripped,
+	      NULL);
+}
+
 static void test_invalid_multiline(void)
 {
 	static const struct seg d[] = {
@@ -1597,6 +1731,7 @@ static void all_tests(void)
 	test_auth_no_mechanism();
 	test_escapes();
 	test_nested_mail();
+	test_starttls_hellos();
 }
 
 int main(void)
