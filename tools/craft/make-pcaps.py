@@ -276,6 +276,78 @@ def mime_cut_attachment(p):
     c.rst("client")
 
 
+
+def nested_mail(p):
+    """A MAIL inside a transaction, refused as Postfix does (503 nested
+    MAIL command): the recipient and the message that follow belong to
+    the transaction still open."""
+    c = Conn(p, client=("192.0.2.71", 40030))
+    c.handshake()
+    c.server(BANNER)
+    c.client(EHLO)
+    c.server(EHLO_REPLY)
+    c.client(MAIL)
+    c.server(OK_MAIL)
+    c.client(b"MAIL FROM:<bob@client.test>\r\n")
+    c.server(b"503 5.5.1 Error: nested MAIL command\r\n")
+    c.client(RCPT)
+    c.server(OK_RCPT)
+    c.client(DATA)
+    c.server(GO_AHEAD)
+    c.client(message(b"Nested MAIL refused") + b".\r\n")
+    c.server(QUEUED)
+    c.client(QUIT)
+    c.server(BYE)
+    c.close()
+
+
+def starttls_stripped(p):
+    """STARTTLS accepted, then the client goes on in clear: a stripping
+    middlebox, or a decrypted session spliced into the capture."""
+    c = Conn(p, client=("192.0.2.72", 40031))
+    c.handshake()
+    c.server(BANNER)
+    c.client(EHLO)
+    c.server(b"250-mx.example.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n")
+    c.client(b"STARTTLS\r\n")
+    c.server(b"220 2.0.0 Ready to start TLS\r\n")
+    c.client(EHLO)
+    c.server(EHLO_REPLY)
+    c.client(MAIL)
+    c.server(OK_MAIL)
+    c.client(RCPT)
+    c.server(OK_RCPT)
+    c.client(DATA)
+    c.server(GO_AHEAD)
+    c.client(message(b"After a STARTTLS that never happened") + b".\r\n")
+    c.server(QUEUED)
+    c.client(QUIT)
+    c.server(BYE)
+    c.close()
+
+
+def auth_pipelined(p):
+    """AUTH responses the server may read as such, whatever brought them:
+    LOGIN with its user and password pipelined before any 334, then
+    PLAIN after a lost 334 (the server's segment is not captured)."""
+    c = Conn(p, client=("192.0.2.73", 40032))
+    c.handshake()
+    c.server(BANNER)
+    c.client(EHLO)
+    c.server(b"250-mx.example.test\r\n250-PIPELINING\r\n"
+             b"250 AUTH PLAIN LOGIN\r\n")
+    # user "alice", password "correct horse battery staple"
+    c.client(b"AUTH LOGIN\r\nYWxpY2U=\r\nY29ycmVjdCBob3JzZSBiYXR0ZXJ5IHN0YXBsZQ==\r\n")
+    c.server(b"334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n"
+             b"535 5.7.8 Error: authentication failed\r\n")
+    c.client(b"AUTH PLAIN\r\n")
+    c.server(b"334 \r\n", drop={0})
+    c.client(b"AGFsaWNlAGNvcnJlY3QgaG9yc2UgYmF0dGVyeSBzdGFwbGU=\r\n")
+    c.server(b"235 2.7.0 Authentication successful\r\n")
+    c.client(QUIT)
+    c.server(BYE)
+    c.close()
+
 CAPTURES = [
     ("midstream.pcap", midstream),
     ("no-syn.pcap", no_syn),
@@ -290,6 +362,9 @@ CAPTURES = [
     ("auth-bruteforce.pcap", auth_bruteforce),
     ("bdat.pcap", bdat),
     ("mime-cut-attachment.pcap", mime_cut_attachment),
+    ("nested-mail.pcap", nested_mail),
+    ("starttls-stripped.pcap", starttls_stripped),
+    ("auth-pipelined.pcap", auth_pipelined),
 ]
 
 
