@@ -63,7 +63,7 @@ struct rs_session {
 	struct ev_flow flow;
 	struct smtp_session *smtp;
 	struct tcp_stream *t;
-	struct rs_session *prev, *next; /* every open session (idle sweep) */
+	struct rs_session *prev, *next; /* open sessions, idle longest first */
 	int64_t last;			/* packet time of its last data */
 	struct rs_hole hole[2];
 	int64_t stall[2];     /* packet time the queue was first seen; 0 */
@@ -97,7 +97,8 @@ static struct {
 	pcap_t *dead; /* a DLT_RAW handle: libnids sees bare IP */
 	int64_t ts;   /* time of the packet being processed */
 	enum smtp_close exit_reason;
-	struct rs_session *sessions; /* open ones, newest first */
+	/* open sessions by last activity: the head has been idle longest */
+	struct rs_session *head, *tail;
 	int64_t last_sweep;
 	struct rs_stats st;
 	struct ip6map *v6; /* IPv6 flows, translated for libnids */
@@ -230,6 +231,44 @@ static bool tomb_hit(const struct rs_pkt *p, bool forget)
 
 /* ---- sessions ---- */
 
+/*
+ * Open sessions are kept in order of last activity (packet time never
+ * goes back): the idle sweep and eviction take them from the head.
+ */
+static void lru_unlink(struct rs_session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		rs.head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	else
+		rs.tail = s->prev;
+	s->prev = s->next = NULL;
+}
+
+static void lru_append(struct rs_session *s)
+{
+	s->prev = rs.tail;
+	s->next = NULL;
+	if (rs.tail)
+		rs.tail->next = s;
+	else
+		rs.head = s;
+	rs.tail = s;
+}
+
+/* s just sent data: it becomes the most recently active. */
+static void touch(struct rs_session *s)
+{
+	s->last = rs.ts;
+	if (s != rs.tail) {
+		lru_unlink(s);
+		lru_append(s);
+	}
+}
+
 static void session_end(struct tcp_stream *t, enum smtp_close reason)
 {
 	struct rs_session *s = t->user;
@@ -242,12 +281,7 @@ static void session_end(struct tcp_stream *t, enum smtp_close reason)
 		      (RS_CACHE - 1)];
 	if (*c == t)
 		*c = NULL;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		rs.sessions = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	lru_unlink(s);
 	smtp_end(s->smtp, reason, rs.ts);
 	smtp_session_free(s->smtp);
 	ev_flow_free(&s->flow);
@@ -279,10 +313,7 @@ static void session_start(struct tcp_stream *t)
 	s->smtp = smtp_session_new(&ev_smtp_callbacks, &s->flow, &so);
 	s->t = t;
 	s->last = rs.ts;
-	s->next = rs.sessions;
-	if (s->next)
-		s->next->prev = s;
-	rs.sessions = s;
+	lru_append(s);
 	t->user = s;
 	t->client.collect++;
 	t->server.collect++;
@@ -328,7 +359,7 @@ static void deliver(struct tcp_stream *t)
 
 	if (!s)
 		return;
-	s->last = rs.ts;
+	touch(s);
 	h = &t->server;
 	if (h->count_new)
 		feed(s, SMTP_FROM_CLIENT, (const uint8_t *)h->data,
@@ -1010,18 +1041,16 @@ static void after_fin(const struct rs_pkt *p)
 /*
  * libnids has no idle timeout: once a second of packet time, end the
  * sessions that sent nothing for --idle-timeout and free their streams,
- * so a months-long run does not grow without bound.
+ * so a months-long run does not grow without bound. Only the sessions
+ * due are visited: they are at the head of the list.
  */
 static void sweep(int64_t ts)
 {
-	struct rs_session *s, *next;
+	struct rs_session *s;
 	struct tcp_stream *t;
 
 	rs.last_sweep = ts;
-	for (s = rs.sessions; s; s = next) {
-		next = s->next;
-		if (since(ts, s->last) <= rs.opt.idle_timeout)
-			continue;
+	while ((s = rs.head) && since(ts, s->last) > rs.opt.idle_timeout) {
 		t = s->t;
 		finish(t, SMTP_CLOSE_TIMEOUT);
 		rs.st.idle_closed++;
