@@ -127,6 +127,135 @@ def _():
     check(closes == {"eof"}, "closes %r" % closes)
 
 
+# ---- eviction: --max-sessions ----
+
+BODY = b"".join(b"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\nMessage-ID: <flood@client.test>\r\n"
+                b"Subject: flood test\r\n\r\n" if i == 0 else
+                b"line %05d of a message that is in the middle of DATA\r\n" % i
+                for i in range(400))
+
+
+def body_sha():
+    return hashlib.sha256(BODY).hexdigest(), len(BODY)
+
+
+@case("syn-flood-mid-data")
+def _():
+    """5000 SYNs from distinct sources, --max-sessions 1000, while a session
+    is in the middle of DATA: the half-open connections are evicted (oldest
+    first), never the live session. Before, libnids evicted the oldest
+    stream at 3/4 of its table (the live one), reported it as timeout, and
+    the rest of the message came back as a mid-stream session with a false
+    command_out_of_sequence alert."""
+    pcap = Pcap()
+    live = opened(pcap, ("192.0.2.7", 40001))
+    live.client(b"MAIL FROM:<a@client.test>\r\n")
+    live.server(b"250 2.1.0 Ok\r\n")
+    live.client(b"RCPT TO:<b@example.test>\r\n")
+    live.server(b"250 2.1.5 Ok\r\n")
+    live.client(b"DATA\r\n")
+    live.server(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+    half = len(BODY) // 2
+    live.client(BODY[:half])
+    for i in range(5000):
+        syn(pcap, (host(i + 1), 1024 + i % 60000))
+    live.client(BODY[half:] + b".\r\n")
+    live.server(b"250 2.0.0 Ok: queued as 4F00D\r\n")
+    live.client(b"QUIT\r\n")
+    live.server(b"221 2.0.0 Bye\r\n")
+    live.close()
+    events, _ = run(write(pcap, "flood.pcap"), "--max-sessions", 1000)
+    sess = of_type(events, "smtp_session")
+    check(len(sess) == 1 and sess[0]["smtp"]["close"] == "quit" and
+          not sess[0]["smtp"].get("midstream"),
+          "sessions %r" % [(e["smtp"]["close"], e["smtp"].get("midstream")) for e in sess])
+    txn = of_type(events, "smtp_transaction")
+    sha, size = body_sha()
+    check(len(txn) == 1 and txn[0]["smtp"]["status"] == "queued" and
+          txn[0]["smtp"]["size"] == size and txn[0]["smtp"]["sha256"] == sha,
+          "transactions %r" % [(t["smtp"]["status"], t["smtp"].get("size")) for t in txn])
+    kinds = [a["smtp"]["alert"]["kind"] for a in of_type(events, "smtp_alert")]
+    check(kinds == ["cleartext_mail"] or kinds == [], "alerts %r" % kinds)
+    st = stats_of(events)
+    # 1000 places: the live session and 999 half-open; each later SYN
+    # evicts the oldest half-open one
+    check(st["evicted_half_open"] == 4001 and st["evicted_sessions"] == 0 and
+          st["sessions"] == 1 and st["libnids_tcp_warnings"] == 0,
+          "stats %r" % {k: st.get(k) for k in ("evicted_half_open", "evicted_sessions",
+                                               "sessions", "libnids_tcp_warnings")})
+
+
+@case("evict-idle-longest")
+def _():
+    """--max-sessions 3, three established sessions: a fourth connection
+    evicts the one idle longest (not the oldest), which ends as evicted;
+    its late packets start no mid-stream session."""
+    pcap = Pcap()
+    a = opened(pcap, ("192.0.2.1", 40001))
+    b = opened(pcap, ("192.0.2.2", 40002))
+    c = opened(pcap, ("192.0.2.3", 40003))
+    for conn in (b, a, c):           # b is now the one idle longest
+        pcap.tick(1000000)
+        conn.client(b"NOOP\r\n")
+        conn.server(b"250 2.0.0 Ok\r\n")
+    d = opened(pcap, ("192.0.2.4", 40004))
+    b.client(b"NOOP\r\n")            # too late: b was evicted
+    b.server(b"250 2.0.0 Ok\r\n")
+    for conn in (a, c, d):
+        conn.client(b"QUIT\r\n")
+        conn.server(b"221 2.0.0 Bye\r\n")
+        conn.close()
+    events, _ = run(write(pcap, "evict.pcap"), "--max-sessions", 3)
+    got = [(e["src_ip"], e["smtp"]["close"], bool(e["smtp"].get("midstream")))
+           for e in of_type(events, "smtp_session")]
+    check(got == [("192.0.2.2", "evicted", False), ("192.0.2.1", "quit", False),
+                  ("192.0.2.3", "quit", False), ("192.0.2.4", "quit", False)],
+          "sessions %r" % got)
+    st = stats_of(events)
+    check(st["evicted_sessions"] == 1 and st["evicted_half_open"] == 0 and
+          st["sessions"] == 4 and st["midstream_sessions"] == 0, "stats %r" % st)
+
+
+# ---- --memcap ----
+
+@case("memcap-shed")
+def _():
+    """--memcap 40K: each session is estimated at 4096 bytes plus libnids'
+    buffers (4096 a direction once it has data: 12288 here), a half-open
+    connection at 512. Three half-open connections, then six sessions one
+    after the other: the half-open ones are shed first (oldest first), then
+    the sessions idle longest (1, 2, 3), never the one that just sent data.
+    One memcap_reached alert, counters exact."""
+    pcap = Pcap()
+    for i in range(3):
+        syn(pcap, (host(i + 1), 2000 + i))
+    conns = []
+    for i in range(6):
+        conns.append(opened(pcap, ("192.0.2.%d" % (i + 1), 40001 + i)))
+    for conn in conns:
+        conn.client(b"QUIT\r\n")
+        conn.server(b"221 2.0.0 Bye\r\n")
+        conn.close()
+    events, _ = run(write(pcap, "memcap.pcap"), "--memcap", "40K")
+    got = [(e["smtp"]["session"], e["smtp"]["close"]) for e in of_type(events, "smtp_session")]
+    check(got == [(1, "evicted"), (2, "evicted"), (3, "evicted"), (4, "quit"), (5, "quit"),
+                  (6, "quit")], "sessions %r" % got)
+    alerts = [e for e in of_type(events, "smtp_alert")
+              if e["smtp"]["alert"]["kind"] == "memcap_reached"]
+    check(len(alerts) == 1 and alerts[0]["smtp"]["alert"]["severity"] == "error",
+          "%d memcap_reached alerts" % len(alerts))
+    st = stats_of(events)
+    want = {"memcap_shed_half_open": 3, "memcap_shed_sessions": 3,
+            "memcap_shed_bytes": 3 * 512 + 3 * 12288, "evicted_sessions": 0,
+            "evicted_half_open": 0}
+    check(all(st[k] == v for k, v in want.items()), "stats %r" % {k: st[k] for k in want})
+    # no cap: nothing shed
+    events, _ = run(write(pcap, "memcap.pcap"), "--memcap", "0")
+    closes = {e["smtp"]["close"] for e in of_type(events, "smtp_session")}
+    check(closes == {"quit"} and stats_of(events)["memcap_shed_sessions"] == 0,
+          "--memcap 0: %r" % closes)
+
+
 def main():
     global BIN, TMP
     arg = sys.argv[1] if len(sys.argv) > 1 else "build/smtpscope-san"
