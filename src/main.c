@@ -22,7 +22,7 @@
 
 #define SMTPSCOPE_VERSION    "0.1.0"
 #define DEFAULT_PORTS	     "25,465,587,2525"
-#define DEFAULT_MAX_SESSIONS 262144
+#define DEFAULT_MAX_SESSIONS 196608 /* libnids' table: 262160, as before */
 #define DEFAULT_SNAPLEN	     262144
 #define DEFAULT_AUTH_FAILURES 5
 #define DEFAULT_AUTH_WINDOW 600 /* seconds */
@@ -215,7 +215,7 @@ static void usage(FILE *out)
 	    "      --max-sessions N   TCP connections tracked at once, half-open\n"
 	    "                         ones included; then the oldest half-open,\n"
 	    "                         else the session idle longest, is evicted\n"
-	    "                         (default 262144)\n"
+	    "                         (default 196608)\n"
 	    "      --memcap SIZE      cap on the estimated memory of sessions\n"
 	    "                         (K, M, G; default 1G; 0: none); over it,\n"
 	    "                         connections are shed in the same order\n"
