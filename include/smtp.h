@@ -18,7 +18,8 @@ enum smtp_dir { SMTP_FROM_CLIENT = 0, SMTP_FROM_SERVER = 1 };
 	X(TIMEOUT, "timeout")                                                  \
 	X(EOF, "eof")                                                          \
 	X(GAP, "gap")                                                          \
-	X(SHUTDOWN, "shutdown")
+	X(SHUTDOWN, "shutdown")                                                \
+	X(EVICTED, "evicted")
 
 enum smtp_close {
 #define X(name, str) SMTP_CLOSE_##name,
@@ -131,7 +132,10 @@ enum smtp_close {
 	  "RFC 5322 3.6")						\
 	X(GAP, "gap", WARNING,						\
 	  "Bytes are missing from the stream (capture loss); the decoder skipped them and resynchronised, an open message is incomplete.", \
-	  "capture loss")
+	  "capture loss")						\
+	X(MEMCAP_REACHED, "memcap_reached", ERROR,			\
+	  "The analyzer's session memory reached --memcap: connections are being shed (half-open first, then the sessions idle longest) and end as evicted; their traffic goes unanalysed. Raise --memcap or look for a flood.", \
+	  "analyzer limit (Suricata stream.memcap)")
 // clang-format on
 
 enum smtp_alert_kind {

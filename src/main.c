@@ -22,11 +22,12 @@
 
 #define SMTPSCOPE_VERSION    "0.1.0"
 #define DEFAULT_PORTS	     "25,465,587,2525"
-#define DEFAULT_MAX_SESSIONS 262144
+#define DEFAULT_MAX_SESSIONS 196608 /* libnids' table: 262160, as before */
 #define DEFAULT_SNAPLEN	     262144
 #define DEFAULT_AUTH_FAILURES 5
 #define DEFAULT_AUTH_WINDOW 600 /* seconds */
 #define DEFAULT_IDLE_TIMEOUT 300 /* seconds */
+#define DEFAULT_MEMCAP (1ull << 30) /* estimated bytes of session state */
 #define DEFAULT_EXTRACT_MAX_BYTES (UINT64_C(1) << 30) /* a run */
 
 static volatile sig_atomic_t stop_requested, reopen_requested,
@@ -211,8 +212,13 @@ static void usage(FILE *out)
 	    "                         the clock stands in while idle\n"
 	    "  -s, --snaplen N        live capture snapshot length (default "
 	    "262144)\n"
-	    "      --max-sessions N   TCP connections tracked at once\n"
-	    "                         (default 262144)\n"
+	    "      --max-sessions N   TCP connections tracked at once, half-open\n"
+	    "                         ones included; then the oldest half-open,\n"
+	    "                         else the session idle longest, is evicted\n"
+	    "                         (default 196608)\n"
+	    "      --memcap SIZE      cap on the estimated memory of sessions\n"
+	    "                         (K, M, G; default 1G; 0: none); over it,\n"
+	    "                         connections are shed in the same order\n"
 	    "      --show-auth-user   log the AUTH PLAIN/LOGIN user name\n"
 	    "                         (passwords are never logged)\n"
 	    "      --max-recipients N too_many_recipients above N per\n"
@@ -360,6 +366,11 @@ static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx)
 	N("window_openings", rs.windows);
 	N("synthetic_refused", rs.refused);
 	N("idle_closed", rs.idle_closed);
+	N("evicted_sessions", rs.evicted_sessions);
+	N("evicted_half_open", rs.evicted_half_open);
+	N("memcap_shed_sessions", rs.memcap_sessions);
+	N("memcap_shed_half_open", rs.memcap_half_open);
+	N("memcap_shed_bytes", rs.memcap_bytes);
 	N("output_dropped", out_dropped(ctx->sinks));
 	ex_get_stats(&es);
 	N("extracted_files", es.files);
@@ -487,6 +498,7 @@ int main(int argc, char **argv)
 	    {"commands", no_argument, NULL, 1},
 	    {"ports", required_argument, NULL, 2},
 	    {"max-sessions", required_argument, NULL, 3},
+	    {"memcap", required_argument, NULL, 16},
 	    {"show-auth-user", no_argument, NULL, 4},
 	    {"max-recipients", required_argument, NULL, 5},
 	    {"max-pending", required_argument, NULL, 6},
@@ -520,6 +532,7 @@ int main(int argc, char **argv)
 
 	parse_ports(DEFAULT_PORTS, &ro);
 	ro.idle_timeout = (int64_t)DEFAULT_IDLE_TIMEOUT * 1000000;
+	ro.memcap = DEFAULT_MEMCAP;
 	ro.smtp.ts_start = -1;
 	argv = load_config(&argc, argv, &conf_filter, &nconf);
 	if (nconf)
@@ -593,6 +606,9 @@ int main(int argc, char **argv)
 			break;
 		case 14:
 			ctx.extract_attachments = ro.smtp.part_content = true;
+			break;
+		case 16:
+			ro.memcap = parse_size("--memcap", optarg);
 			break;
 		case 15:
 			extract_max = parse_size("--extract-max-bytes", optarg);

@@ -51,6 +51,14 @@ struct nids_skbuff {
 #define RS_TOMB_US     60000000	   /* ... for this long without packets */
 #define RS_CACHE       8192	   /* streams of sessions, by flow hash */
 #define RS_GUESS_SHIFT 0x40000000u /* an unknown ISN, far from the known */
+/*
+ * --memcap's estimate (docs/reassembly.md): a session costs this much
+ * beyond libnids' buffers and queues, which are counted as they are; a
+ * half-open connection this much.
+ */
+#define RS_SESSION_COST 4096
+#define RS_HALF_COST	512
+#define RS_ALERT_US	60000000 /* one memcap_reached alert a minute */
 
 /* A hole being filled: the next left bytes from offset at are filler. */
 struct rs_hole {
@@ -63,13 +71,25 @@ struct rs_session {
 	struct ev_flow flow;
 	struct smtp_session *smtp;
 	struct tcp_stream *t;
-	struct rs_session *prev, *next; /* every open session (idle sweep) */
+	struct rs_session *prev, *next; /* open sessions, idle longest first */
 	int64_t last;			/* packet time of its last data */
 	struct rs_hole hole[2];
 	int64_t stall[2];     /* packet time the queue was first seen; 0 */
 	bool seen[2];	      /* a real packet of that side went by */
 	bool guess[2];	      /* that side's sequence numbers are a guess */
 	bool unseen_acked[2]; /* its data was acked but never captured */
+	uint64_t qmem;	      /* libnids' buffers and queues, last counted */
+};
+
+/*
+ * A connection libnids holds without a session: SYN seen, not established.
+ * Kept oldest first; an entry whose stream was established or freed
+ * meanwhile is stale, and dropped when met.
+ */
+struct rs_half {
+	struct tuple4 addr;
+	uint32_t isn; /* client.first_data_seq: tells a reused slot apart */
+	struct tcp_stream *t;
 };
 
 /* A flow that ended: its late packets must not start a new session. */
@@ -97,9 +117,24 @@ static struct {
 	pcap_t *dead; /* a DLT_RAW handle: libnids sees bare IP */
 	int64_t ts;   /* time of the packet being processed */
 	enum smtp_close exit_reason;
-	struct rs_session *sessions; /* open ones, newest first */
+	/* open sessions by last activity: the head has been idle longest */
+	struct rs_session *head, *tail;
 	int64_t last_sweep;
 	struct rs_stats st;
+	/* half-open connections: a ring, oldest first, with stale entries */
+	struct rs_half *half;
+	size_t half_cap, half_first, half_len;
+	uint64_t n_half; /* alive (an upper bound; exact after compaction) */
+	uint64_t mem;	 /* estimated bytes of sessions (half-open apart) */
+	/* the packet being processed: its session, a half-open it may free,
+	 * a stream it may create */
+	struct rs_session *cur;
+	struct tcp_stream *half_t;
+	struct tuple4 half_addr, born_addr;
+	uint32_t half_isn;
+	bool born;
+	bool alerted;
+	int64_t alert_ts; /* time of the last memcap_reached alert */
 	struct ip6map *v6; /* IPv6 flows, translated for libnids */
 	bool midstream;	   /* the handshake being synthesised lacks a SYN */
 	int64_t nids_ts;   /* time of the last packet libnids saw, or -1 */
@@ -230,6 +265,44 @@ static bool tomb_hit(const struct rs_pkt *p, bool forget)
 
 /* ---- sessions ---- */
 
+/*
+ * Open sessions are kept in order of last activity (packet time never
+ * goes back): the idle sweep and eviction take them from the head.
+ */
+static void lru_unlink(struct rs_session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		rs.head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	else
+		rs.tail = s->prev;
+	s->prev = s->next = NULL;
+}
+
+static void lru_append(struct rs_session *s)
+{
+	s->prev = rs.tail;
+	s->next = NULL;
+	if (rs.tail)
+		rs.tail->next = s;
+	else
+		rs.head = s;
+	rs.tail = s;
+}
+
+/* s just sent data: it becomes the most recently active. */
+static void touch(struct rs_session *s)
+{
+	s->last = rs.ts;
+	if (s != rs.tail) {
+		lru_unlink(s);
+		lru_append(s);
+	}
+}
+
 static void session_end(struct tcp_stream *t, enum smtp_close reason)
 {
 	struct rs_session *s = t->user;
@@ -242,12 +315,10 @@ static void session_end(struct tcp_stream *t, enum smtp_close reason)
 		      (RS_CACHE - 1)];
 	if (*c == t)
 		*c = NULL;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		rs.sessions = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	lru_unlink(s);
+	if (rs.cur == s)
+		rs.cur = NULL;
+	rs.mem -= RS_SESSION_COST + s->qmem;
 	smtp_end(s->smtp, reason, rs.ts);
 	smtp_session_free(s->smtp);
 	ev_flow_free(&s->flow);
@@ -256,33 +327,39 @@ static void session_end(struct tcp_stream *t, enum smtp_close reason)
 	rs.st.open--;
 }
 
+/* The event flow of a connection (IPv6 ones are mapped for libnids). */
+static void flow_init(struct ev_flow *f, const struct tuple4 *a,
+		      uint64_t session)
+{
+	uint32_t caddr = a->saddr, saddr = a->daddr;
+	uint8_t c6[16], s6[16];
+
+	if (ip6map_lookup(rs.v6, ntohl(caddr), c6) &&
+	    ip6map_lookup(rs.v6, ntohl(saddr), s6))
+		ev_flow_init(f, rs.ctx, session, AF_INET6, c6, s6, a->source,
+			     a->dest, rs.ts);
+	else
+		ev_flow_init(f, rs.ctx, session, AF_INET,
+			     (const uint8_t *)&caddr, (const uint8_t *)&saddr,
+			     a->source, a->dest, rs.ts);
+}
+
 static void session_start(struct tcp_stream *t)
 {
 	struct rs_session *s = xcalloc(1, sizeof(*s));
 	struct smtp_options so = rs.opt.smtp;
-	uint32_t caddr = t->addr.saddr, saddr = t->addr.daddr;
-	uint8_t c6[16], s6[16];
 
 	rs.st.sessions++;
 	rs.st.open++;
-	if (ip6map_lookup(rs.v6, ntohl(caddr), c6) &&
-	    ip6map_lookup(rs.v6, ntohl(saddr), s6))
-		ev_flow_init(&s->flow, rs.ctx, rs.st.sessions, AF_INET6, c6, s6,
-			     t->addr.source, t->addr.dest, rs.ts);
-	else
-		ev_flow_init(&s->flow, rs.ctx, rs.st.sessions, AF_INET,
-			     (const uint8_t *)&caddr, (const uint8_t *)&saddr,
-			     t->addr.source, t->addr.dest, rs.ts);
+	rs.mem += RS_SESSION_COST;
+	flow_init(&s->flow, &t->addr, rs.st.sessions);
 	so.implicit_tls = t->addr.dest == rs.opt.tls_port;
 	so.ts_start = rs.ts;
 	so.midstream = rs.midstream;
 	s->smtp = smtp_session_new(&ev_smtp_callbacks, &s->flow, &so);
 	s->t = t;
 	s->last = rs.ts;
-	s->next = rs.sessions;
-	if (s->next)
-		s->next->prev = s;
-	rs.sessions = s;
+	lru_append(s);
 	t->user = s;
 	t->client.collect++;
 	t->server.collect++;
@@ -328,7 +405,7 @@ static void deliver(struct tcp_stream *t)
 
 	if (!s)
 		return;
-	s->last = rs.ts;
+	touch(s);
 	h = &t->server;
 	if (h->count_new)
 		feed(s, SMTP_FROM_CLIENT, (const uint8_t *)h->data,
@@ -396,6 +473,11 @@ static void tcp_callback(struct tcp_stream *t, void **param)
 	(void)param;
 	switch (t->nids_state) {
 	case NIDS_JUST_EST:
+		/* no longer half-open */
+		if (rs.n_half)
+			rs.n_half--;
+		if (rs.half_t == t)
+			rs.half_t = NULL;
 		if (smtp_port(t->addr.dest))
 			session_start(t);
 		else
@@ -435,6 +517,194 @@ static void nids_log(int type, int err, struct ip *iph, void *data)
 		rs.st.nids_ip++;
 }
 
+/* ---- limits: --max-sessions and --memcap (docs/reassembly.md) ---- */
+
+static uint64_t mem_used(void)
+{
+	return rs.mem + rs.n_half * RS_HALF_COST;
+}
+
+/* What libnids holds for s beyond our estimate: its buffers and queues. */
+static void account(struct rs_session *s)
+{
+	struct tcp_stream *t = s->t;
+	uint64_t q = (uint64_t)t->client.bufsize + (uint64_t)t->server.bufsize +
+		     (uint64_t)t->client.rmem_alloc +
+		     (uint64_t)t->server.rmem_alloc;
+
+	rs.mem = rs.mem - s->qmem + q;
+	s->qmem = q;
+}
+
+/* Is the connection of entry h still half-open in libnids? */
+static bool half_alive(const struct rs_half *h)
+{
+	struct tuple4 a = h->addr;
+	struct tcp_stream *t = nids_find_tcp_stream(&a);
+
+	return t && t == h->t && !t->user && t->client.state == TCP_SYN_SENT &&
+	       t->client.first_data_seq == h->isn;
+}
+
+/* Drop the stale entries (amortised: when most of the ring is stale). */
+static void half_compact(void)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < rs.half_len; i++) {
+		struct rs_half h = rs.half[(rs.half_first + i) % rs.half_cap];
+
+		if (half_alive(&h))
+			rs.half[n++] = h;
+	}
+	rs.half_first = 0;
+	rs.half_len = n;
+	rs.n_half = n;
+}
+
+/* The stream a just became known to libnids: half-open, if it is. */
+static void half_born(struct tuple4 *a)
+{
+	struct tcp_stream *t = nids_find_tcp_stream(a);
+	struct rs_half *h;
+
+	if (!t || t->user || t->client.state != TCP_SYN_SENT)
+		return;
+	if (rs.half_len > 2 * rs.n_half + 64)
+		half_compact();
+	if (rs.half_len == rs.half_cap) {
+		size_t i, cap = rs.half_cap ? 2 * rs.half_cap : 64;
+		struct rs_half *n = xcalloc(cap, sizeof(*n));
+
+		for (i = 0; i < rs.half_len; i++)
+			n[i] = rs.half[(rs.half_first + i) % rs.half_cap];
+		free(rs.half);
+		rs.half = n;
+		rs.half_cap = cap;
+		rs.half_first = 0;
+	}
+	h = &rs.half[(rs.half_first + rs.half_len++) % rs.half_cap];
+	h->addr = t->addr;
+	h->isn = t->client.first_data_seq;
+	h->t = t;
+	rs.n_half++;
+}
+
+/* The oldest half-open connection, taken off the ring; NULL if none. */
+static struct tcp_stream *half_pop(struct tuple4 *a)
+{
+	while (rs.half_len) {
+		struct rs_half *h = &rs.half[rs.half_first];
+
+		rs.half_first = (rs.half_first + 1) % rs.half_cap;
+		rs.half_len--;
+		if (half_alive(h)) {
+			if (rs.n_half)
+				rs.n_half--;
+			*a = h->addr;
+			return h->t;
+		}
+	}
+	rs.n_half = 0;
+	return NULL;
+}
+
+/* End session s as evicted; its late packets start no phantom session. */
+static void evict(struct rs_session *s)
+{
+	struct tcp_stream *t = s->t;
+
+	tomb_add(&t->addr);
+	finish(t, SMTP_CLOSE_EVICTED);
+	nids_free_tcp_stream(t);
+}
+
+/* One memcap_reached alert a minute, on the connection shed first. */
+static void memcap_alert(struct ev_flow *f, const struct tuple4 *a)
+{
+	struct ev_flow tmp;
+	struct smtp_alert al = {.kind = SMTP_ALERT_MEMCAP_REACHED, .ts = rs.ts};
+	char detail[200];
+
+	if (rs.alerted && since(rs.ts, rs.alert_ts) < RS_ALERT_US)
+		return;
+	rs.alerted = true;
+	rs.alert_ts = rs.ts;
+	snprintf(detail, sizeof(detail),
+		 "memcap %llu bytes reached: %llu in use by %llu sessions and "
+		 "%llu half-open connections",
+		 (unsigned long long)rs.opt.memcap,
+		 (unsigned long long)mem_used(), (unsigned long long)rs.st.open,
+		 (unsigned long long)rs.n_half);
+	al.detail = detail;
+	if (f) {
+		ev_smtp_callbacks.alert(f, &al);
+		return;
+	}
+	flow_init(&tmp, a, 0); /* no session yet: session 0 */
+	ev_smtp_callbacks.alert(&tmp, &al);
+	ev_flow_free(&tmp);
+}
+
+/*
+ * Over --memcap: shed until the estimate is at most limit, half-open
+ * connections first (oldest first), then the sessions idle longest; never
+ * keep, the session of the packet at hand.
+ */
+static void shed(uint64_t limit, const struct rs_session *keep)
+{
+	while (mem_used() > limit) {
+		uint64_t was = mem_used();
+		struct rs_session *s;
+		struct tuple4 a;
+		struct tcp_stream *t;
+
+		if (rs.half_len && (t = half_pop(&a))) {
+			memcap_alert(NULL, &a);
+			nids_free_tcp_stream(t);
+			rs.st.memcap_half_open++;
+		} else {
+			s = rs.head == keep && keep ? keep->next : rs.head;
+			if (!s)
+				break;
+			memcap_alert(&s->flow, NULL);
+			evict(s);
+			rs.st.memcap_sessions++;
+		}
+		rs.st.memcap_bytes += was - mem_used();
+	}
+}
+
+/*
+ * A packet is about to create a libnids stream: make room for it, so
+ * that --max-sessions counts every connection (half-open ones too) and
+ * libnids' own eviction (oldest created, at 3/4 of its table) never runs.
+ */
+static void make_room(void)
+{
+	uint64_t max = (uint64_t)rs.opt.max_sessions;
+
+	while (rs.st.open + rs.n_half >= max) {
+		struct tuple4 a;
+		struct tcp_stream *t = rs.half_len ? half_pop(&a) : NULL;
+
+		if (t) {
+			nids_free_tcp_stream(t);
+			rs.st.evicted_half_open++;
+		} else if (rs.head) {
+			evict(rs.head);
+			rs.st.evicted_sessions++;
+		} else {
+			rs.n_half = 0; /* an overcount: nothing is left */
+			break;
+		}
+	}
+	if (rs.opt.memcap)
+		shed(rs.opt.memcap > RS_HALF_COST ? rs.opt.memcap - RS_HALF_COST
+						  : 0,
+		     NULL);
+}
+
 int rs_init(const struct rs_options *opt, struct ev_ctx *ctx, char *err)
 {
 	static struct nids_chksum_ctl nochk = {0, 0, NIDS_DONT_CHKSUM, 0};
@@ -454,7 +724,13 @@ int rs_init(const struct rs_options *opt, struct ev_ctx *ctx, char *err)
 	nids_params.pcap_desc = rs.dead;
 	nids_params.filename = NULL;
 	nids_params.device = NULL;
-	nids_params.n_tcp_streams = opt->max_sessions;
+	/*
+	 * libnids evicts the oldest stream when it holds more than 3/4 of
+	 * n_tcp_streams (tcp_init, add_new_tcp): a table this large never
+	 * fills before make_room() has made room.
+	 */
+	nids_params.n_tcp_streams =
+	    opt->max_sessions + opt->max_sessions / 3 + 16;
 	nids_params.n_hosts = 256;
 	nids_params.scan_num_hosts = 0; /* no port-scan detector */
 	nids_params.tcp_workarounds = 1;
@@ -713,6 +989,7 @@ static void known_flow(struct tcp_stream *t, struct rs_session *s,
 	struct half_stream *r = rcv_half(t, dir);
 	int d;
 
+	rs.cur = s;
 	if (!s->seen[dir]) {
 		s->seen[dir] = true;
 		if (s->guess[dir])
@@ -769,14 +1046,23 @@ static void unknown_flow(const struct rs_pkt *p, struct tuple4 *a)
 		return;
 	if (p->flags & TH_SYN) {
 		tomb_hit(p, true);
-		/* a SYN-ACK from the server: its SYN was lost */
-		if ((p->flags & TH_ACK) && !p->from_client)
+		if (!(p->flags & TH_ACK)) { /* libnids will create a stream */
+			make_room();
+			rs.born = true;
+			rs.born_addr = (struct tuple4){p->sport, p->dport,
+						       p->saddr, p->daddr};
+		} else if (!p->from_client) {
+			/* a SYN-ACK from the server: its SYN was lost */
+			make_room();
 			inject_from(a, SMTP_FROM_CLIENT, p->ack - 1, 0, TH_SYN,
 				    0);
+			half_born(a);
+		}
 		return;
 	}
 	if (!p->dlen || tomb_hit(p, false))
 		return;
+	make_room();
 	if (p->from_client) {
 		c = p->seq;
 		sv = p->ack;
@@ -792,6 +1078,7 @@ static void unknown_flow(const struct rs_pkt *p, struct tuple4 *a)
 	}
 	rs.midstream = true;
 	inject_from(a, SMTP_FROM_CLIENT, c - 1, 0, TH_SYN, 0);
+	half_born(a); /* until the handshake below establishes it */
 	inject_from(a, SMTP_FROM_SERVER, sv - 1, c, TH_SYN | TH_ACK, 0);
 	inject_from(a, SMTP_FROM_CLIENT, c, sv, TH_ACK, 0);
 	rs.midstream = false;
@@ -950,7 +1237,7 @@ static struct tcp_stream *lookup(const struct rs_pkt *p, struct tuple4 *a,
  * unseen, and libnids would ignore the SYN (tcp_flow_timeout is off), so
  * we end and free it first.
  */
-static void new_syn(struct tcp_stream *t, const struct rs_pkt *p)
+static bool new_syn(struct tcp_stream *t, const struct rs_pkt *p)
 {
 	bool fin = t->client.state >= NIDS_FIN_SENT ||
 		   t->server.state >= NIDS_FIN_SENT ||
@@ -958,9 +1245,12 @@ static void new_syn(struct tcp_stream *t, const struct rs_pkt *p)
 		   t->server.state == TCP_CLOSING;
 
 	if (p->seq + 1 == t->client.first_data_seq)
-		return;
+		return false;
+	if (!t->user && t->client.state == TCP_SYN_SENT && rs.n_half)
+		rs.n_half--; /* a half-open one; its entry goes stale */
 	finish(t, fin ? SMTP_CLOSE_FIN : SMTP_CLOSE_TIMEOUT);
 	nids_free_tcp_stream(t);
+	return true;
 }
 
 /* Everything we do before libnids sees a TCP packet (docs/reassembly.md). */
@@ -975,9 +1265,17 @@ static void before_nids(const struct rs_pkt *p)
 		return;
 	}
 	if (p->flags & TH_SYN) {
-		if (fc && !(p->flags & (TH_ACK | TH_RST)))
-			new_syn(t, p);
+		if (fc && !(p->flags & (TH_ACK | TH_RST)) && new_syn(t, p)) {
+			rs.born = true;
+			rs.born_addr = a;
+		}
 		return;
+	}
+	if (!t->user && t->client.state == TCP_SYN_SENT) {
+		/* a half-open stream: this packet may free it (a RST) */
+		rs.half_t = t;
+		rs.half_addr = t->addr;
+		rs.half_isn = t->client.first_data_seq;
 	}
 	if (t->client.state == TCP_SYN_SENT && !(t = handshake(t, p, fc)))
 		return;
@@ -1010,23 +1308,39 @@ static void after_fin(const struct rs_pkt *p)
 /*
  * libnids has no idle timeout: once a second of packet time, end the
  * sessions that sent nothing for --idle-timeout and free their streams,
- * so a months-long run does not grow without bound.
+ * so a months-long run does not grow without bound. Only the sessions
+ * due are visited: they are at the head of the list.
  */
 static void sweep(int64_t ts)
 {
-	struct rs_session *s, *next;
+	struct rs_session *s;
 	struct tcp_stream *t;
 
 	rs.last_sweep = ts;
-	for (s = rs.sessions; s; s = next) {
-		next = s->next;
-		if (since(ts, s->last) <= rs.opt.idle_timeout)
-			continue;
+	while ((s = rs.head) && since(ts, s->last) > rs.opt.idle_timeout) {
 		t = s->t;
 		finish(t, SMTP_CLOSE_TIMEOUT);
 		rs.st.idle_closed++;
 		nids_free_tcp_stream(t);
 	}
+}
+
+/* Count what the packet did to half-open streams and to memory. */
+static void after_nids(void)
+{
+	struct tcp_stream *t;
+
+	if (rs.born)
+		half_born(&rs.born_addr);
+	if (rs.half_t && (!(t = nids_find_tcp_stream(&rs.half_addr)) ||
+			  t != rs.half_t ||
+			  t->client.first_data_seq != rs.half_isn) &&
+	    rs.n_half)
+		rs.n_half--; /* libnids freed it (a RST) */
+	if (rs.cur)
+		account(rs.cur);
+	if (rs.opt.memcap && mem_used() > rs.opt.memcap)
+		shed(rs.opt.memcap, rs.cur);
 }
 
 void rs_packet(void *user, int version, const uint8_t *ip, size_t caplen,
@@ -1062,6 +1376,9 @@ void rs_packet(void *user, int version, const uint8_t *ip, size_t caplen,
 		return;
 	}
 	rs.st.packets++;
+	rs.cur = NULL;
+	rs.half_t = NULL;
+	rs.born = false;
 	if (kind == RS_TCP)
 		before_nids(&p);
 	h.ts.tv_sec = ts / 1000000;
@@ -1070,8 +1387,11 @@ void rs_packet(void *user, int version, const uint8_t *ip, size_t caplen,
 	h.len = wirelen;
 	nids_pcap_handler(NULL, &h, (u_char *)ip);
 	rs.nids_ts = ts;
-	if (kind == RS_TCP && (p.flags & TH_FIN))
+	if (kind != RS_TCP)
+		return;
+	if (p.flags & TH_FIN)
 		after_fin(&p);
+	after_nids();
 }
 
 void rs_tick(int64_t ts)
@@ -1094,6 +1414,9 @@ void rs_finish(enum smtp_close reason)
 	}
 	ip6map_free(rs.v6);
 	rs.v6 = NULL;
+	free(rs.half);
+	rs.half = NULL;
+	rs.half_cap = rs.half_len = 0;
 }
 
 void rs_get_stats(struct rs_stats *st)
