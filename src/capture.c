@@ -60,7 +60,7 @@ struct cap {
 	struct pcapng *ng;   /* our reader: pcapng files */
 	FILE *fp;	     /* the pcapng file */
 	FILE *raw;	     /* a compressed file, read through fp or p's */
-	struct decomp *z;    /* its decompressor, owned by the stream read */
+	struct decomp *z;    /* its decompressor, freed with the stream on it */
 	char *expr, *filter; /* the user's BPF expression, the full one */
 	struct cap_lt *lts;  /* pcapng: each link type met so far */
 	size_t nlts, last;
@@ -549,7 +549,7 @@ fail:
  * A reader failed on fp: if decompressing it failed, that is the reason,
  * which the reader only saw as a read error.
  */
-static const char *decomp_failure(const struct cap *c, FILE *fp)
+static const char *compressed_failure(const struct cap *c, FILE *fp)
 {
 	return c->z && fp && ferror(fp) ? decomp_error(c->z) : NULL;
 }
@@ -563,7 +563,7 @@ static int open_pcapng(struct cap *c, const char *path, char *err)
 
 	c->ng = pcapng_open(c->fp, why);
 	if (!c->ng) {
-		const char *zwhy = decomp_failure(c, c->fp);
+		const char *zwhy = compressed_failure(c, c->fp);
 
 		snprintf(err, CAP_ERRBUF, "%s: %s", path, zwhy ? zwhy : why);
 		return -1;
@@ -599,8 +599,8 @@ static int open_classic(struct cap *c, FILE *fp, const char *path, char *err)
 				   : "not a pcap or pcapng capture file";
 		else if (strstr(ebuf, "truncated"))
 			why = "truncated capture file (incomplete header)";
-		if (decomp_failure(c, fp))
-			why = decomp_failure(c, fp);
+		if (compressed_failure(c, fp))
+			why = compressed_failure(c, fp);
 		snprintf(err, CAP_ERRBUF, "%s: %s", path, why);
 		close_input(fp); /* and c->z with it */
 		c->z = NULL;
@@ -663,7 +663,7 @@ fail:
 static int reader_error(struct cap *c, FILE *fp, int truncated, const char *why,
 			char *err)
 {
-	const char *zwhy = decomp_failure(c, fp);
+	const char *zwhy = compressed_failure(c, fp);
 
 	if (zwhy) {
 		why = zwhy;
