@@ -2,7 +2,7 @@
 # Makefile - build smtpscope, run the demo, the tests and the benchmark.
 
 CC ?= cc
-PKGS := libpcap json-c nettle hiredis rdkafka
+PKGS := libpcap json-c nettle hiredis rdkafka zlib libzstd liblz4
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # libnids has no pkg-config file; Debian's libnids.so records its own needs.

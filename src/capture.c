@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "decomp.h"
 #include "pcapng.h"
 #include "util.h"
 
@@ -58,6 +59,8 @@ struct cap {
 	pcap_t *p;	     /* libpcap: classic files and live capture */
 	struct pcapng *ng;   /* our reader: pcapng files */
 	FILE *fp;	     /* the pcapng file */
+	FILE *raw;	     /* a compressed file, read through fp or p's */
+	struct decomp *z;    /* its decompressor, freed with the stream on it */
 	char *expr, *filter; /* the user's BPF expression, the full one */
 	struct cap_lt *lts;  /* pcapng: each link type met so far */
 	size_t nlts, last;
@@ -79,7 +82,7 @@ struct cap {
 /* A FILE giving back the bytes read to tell the format, then the rest. */
 struct cap_replay {
 	int fd;
-	uint8_t head[4];
+	uint8_t head[DECOMP_MAGIC_LEN];
 	size_t n, off;
 };
 
@@ -433,26 +436,26 @@ static int replay_close(void *cookie)
 }
 
 /*
- * Open a capture file ("-": standard input) and tell pcapng from the rest
- * by its first 4 bytes. Read with read(2), so that no stdio buffer holds
- * more; then seek back, or, on a pipe, replay them through a cookie FILE
- * that goes on with the descriptor.
+ * Open a capture file ("-": standard input) and read its first bytes into
+ * head, which tell its format or its compression. Read with read(2), so
+ * that no stdio buffer holds more; then seek back, or, on a pipe, replay
+ * them through a cookie FILE that goes on with the descriptor.
  */
-static FILE *open_input(const char *path, int *pcapng, char *err)
+static FILE *open_input(const char *path, uint8_t *head, size_t *nhead,
+			char *err)
 {
 	static const cookie_io_functions_t io = {.read = replay_read,
 						 .close = replay_close};
 	int fd =
 	    strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
-	uint8_t head[4];
 	size_t n = 0;
 	struct cap_replay *r;
 	FILE *fp;
 
 	if (fd < 0)
 		goto fail;
-	while (n < sizeof(head)) {
-		ssize_t k = read(fd, head + n, sizeof(head) - n);
+	while (n < DECOMP_MAGIC_LEN) {
+		ssize_t k = read(fd, head + n, DECOMP_MAGIC_LEN - n);
 
 		if (k < 0 && errno == EINTR)
 			continue;
@@ -462,7 +465,7 @@ static FILE *open_input(const char *path, int *pcapng, char *err)
 			break;
 		n += (size_t)k;
 	}
-	*pcapng = n == 4 && !memcmp(head, "\x0A\x0D\x0D\x0A", 4);
+	*nhead = n;
 	if (lseek(fd, -(off_t)n, SEEK_CUR) >= 0) {
 		fp = fd == STDIN_FILENO ? stdin : fdopen(fd, "rb");
 		if (!fp)
@@ -487,12 +490,12 @@ fail:
 }
 
 /* The same on a stream opened by the caller, which must be seekable. */
-static FILE *peek_input(FILE *fp, const char *name, int *pcapng, char *err)
+static FILE *peek_input(FILE *fp, const char *name, uint8_t *head,
+			size_t *nhead, char *err)
 {
-	uint8_t head[4];
-	size_t n = fread(head, 1, sizeof(head), fp);
+	size_t n = fread(head, 1, DECOMP_MAGIC_LEN, fp);
 
-	*pcapng = n == 4 && !memcmp(head, "\x0A\x0D\x0D\x0A", 4);
+	*nhead = n;
 	if (fseek(fp, -(long)n, SEEK_CUR) < 0) {
 		snprintf(err, CAP_ERRBUF, "%s: %s", name, strerror(errno));
 		fclose(fp);
@@ -507,6 +510,50 @@ static void close_input(FILE *fp)
 		fclose(fp);
 }
 
+/*
+ * A compressed capture (its magic number, never its name): read it
+ * through a stream that decompresses it, and put its first decompressed
+ * bytes in head, which tell its format. Both streams are the cap's to
+ * close; NULL with the reason in err.
+ */
+static FILE *open_compressed(struct cap *c, FILE *fp, const char *path,
+			     uint8_t *head, size_t *nhead, char *err)
+{
+	enum decomp_kind kind = decomp_detect(head, *nhead);
+	ssize_t n;
+	FILE *zfp;
+
+	if (kind == DECOMP_NONE)
+		return fp;
+	c->raw = fp;
+	c->z = decomp_new(fp, kind);
+	n = decomp_peek(c->z, head, DECOMP_MAGIC_LEN);
+	if (n < 0) {
+		snprintf(err, CAP_ERRBUF, "%s: %s", path, decomp_error(c->z));
+		goto fail;
+	}
+	*nhead = (size_t)n;
+	zfp = decomp_fopen(c->z);
+	if (!zfp) {
+		snprintf(err, CAP_ERRBUF, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	return zfp;
+fail:
+	decomp_free(c->z);
+	c->z = NULL;
+	return NULL;
+}
+
+/*
+ * A reader failed on fp: if decompressing it failed, that is the reason,
+ * which the reader only saw as a read error.
+ */
+static const char *compressed_failure(const struct cap *c, FILE *fp)
+{
+	return c->z && fp && ferror(fp) ? decomp_error(c->z) : NULL;
+}
+
 /* pcapng: our reader; the link types of the first interfaces checked. */
 static int open_pcapng(struct cap *c, const char *path, char *err)
 {
@@ -516,7 +563,9 @@ static int open_pcapng(struct cap *c, const char *path, char *err)
 
 	c->ng = pcapng_open(c->fp, why);
 	if (!c->ng) {
-		snprintf(err, CAP_ERRBUF, "%s: %s", path, why);
+		const char *zwhy = compressed_failure(c, c->fp);
+
+		snprintf(err, CAP_ERRBUF, "%s: %s", path, zwhy ? zwhy : why);
 		return -1;
 	}
 	n = pcapng_ifcount(c->ng);
@@ -545,11 +594,16 @@ static int open_classic(struct cap *c, FILE *fp, const char *path, char *err)
 		const char *why = ebuf;
 
 		if (strstr(ebuf, "unknown file format"))
-			why = "not a pcap or pcapng capture file";
+			why = c->z ? "compressed, but not a pcap or pcapng "
+				     "capture file"
+				   : "not a pcap or pcapng capture file";
 		else if (strstr(ebuf, "truncated"))
 			why = "truncated capture file (incomplete header)";
+		if (compressed_failure(c, fp))
+			why = compressed_failure(c, fp);
 		snprintf(err, CAP_ERRBUF, "%s: %s", path, why);
-		close_input(fp);
+		close_input(fp); /* and c->z with it */
+		c->z = NULL;
 		return -1;
 	}
 	return 0;
@@ -558,7 +612,8 @@ static int open_classic(struct cap *c, FILE *fp, const char *path, char *err)
 struct cap *cap_open(const struct cap_options *o, char *err)
 {
 	struct cap *c = xcalloc(1, sizeof(*c));
-	int pcapng = 0;
+	uint8_t head[DECOMP_MAGIC_LEN];
+	size_t n = 0;
 
 	c->count = o->count;
 	c->name = o->iface ? o->iface : o->file;
@@ -573,12 +628,14 @@ struct cap *cap_open(const struct cap_options *o, char *err)
 		if (!c->p)
 			goto fail;
 	} else {
-		FILE *fp = o->fp ? peek_input(o->fp, o->file, &pcapng, err)
-				 : open_input(o->file, &pcapng, err);
+		FILE *fp = o->fp ? peek_input(o->fp, o->file, head, &n, err)
+				 : open_input(o->file, head, &n, err);
 
+		if (fp)
+			fp = open_compressed(c, fp, o->file, head, &n, err);
 		if (!fp)
 			goto fail;
-		if (pcapng) {
+		if (n == 4 && !memcmp(head, "\x0A\x0D\x0D\x0A", 4)) {
 			c->fp = fp;
 			if (open_pcapng(c, o->file, err) < 0)
 				goto fail;
@@ -602,6 +659,23 @@ fail:
 	return NULL;
 }
 
+/* A reader's failure, or the decompressor's under it, after the packets. */
+static int reader_error(struct cap *c, FILE *fp, int truncated, const char *why,
+			char *err)
+{
+	const char *zwhy = compressed_failure(c, fp);
+
+	if (zwhy) {
+		why = zwhy;
+		truncated = decomp_truncated(c->z);
+	}
+	c->st.truncated = truncated;
+	snprintf(err, CAP_ERRBUF, "%s after packet %llu: %s",
+		 truncated ? "capture file truncated" : "read error",
+		 (unsigned long long)c->st.packets, why);
+	return -1;
+}
+
 static int run_pcapng(struct cap *c, char *err)
 {
 	char why[PCAPNG_ERRBUF];
@@ -614,14 +688,9 @@ static int run_pcapng(struct cap *c, char *err)
 		st = pcapng_next(c->ng, &pk, why);
 		if (st == PCAPNG_END)
 			break;
-		if (st < 0) {
-			c->st.truncated = st == PCAPNG_TRUNCATED;
-			snprintf(err, CAP_ERRBUF, "%s after packet %llu: %s",
-				 c->st.truncated ? "capture file truncated"
-						 : "read error",
-				 (unsigned long long)c->st.packets, why);
-			return -1;
-		}
+		if (st < 0)
+			return reader_error(c, c->fp, st == PCAPNG_TRUNCATED,
+					    why, err);
 		i = lt_index(c, pk.linktype, err);
 		if (i < 0)
 			return -1;
@@ -645,16 +714,8 @@ static int read_error(struct cap *c, char *err)
 {
 	const char *why = pcap_geterr(c->p);
 
-	if (strstr(why, "truncated")) {
-		c->st.truncated = 1;
-		snprintf(err, CAP_ERRBUF,
-			 "capture file truncated after packet %llu: %s",
-			 (unsigned long long)c->st.packets, why);
-	} else {
-		snprintf(err, CAP_ERRBUF, "read error after packet %llu: %s",
-			 (unsigned long long)c->st.packets, why);
-	}
-	return -1;
+	return reader_error(c, c->live ? NULL : pcap_file(c->p),
+			    strstr(why, "truncated") != NULL, why, err);
 }
 
 static int64_t wall_clock(void)
@@ -756,10 +817,12 @@ void cap_close(struct cap *c)
 
 	if (!c)
 		return;
+	/* the decompressing stream first: it reads from c->raw */
 	if (c->p)
 		pcap_close(c->p);
 	pcapng_free(c->ng);
 	close_input(c->fp);
+	close_input(c->raw);
 	for (i = 0; i < c->nlts; i++)
 		if (c->lts[i].filtered)
 			pcap_freecode(&c->lts[i].prog);

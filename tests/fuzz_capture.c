@@ -30,10 +30,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /*
- * One input is one capture file (pcap or pcapng), read from memory by the
- * same code as smtpscope -r, then reassembled and decoded. libnids is
- * global: rs_init() and rs_finish() set it up and tear it down for each
- * input (nids_init() after nids_exit() starts from an empty flow table).
+ * One input is one capture file (pcap or pcapng, compressed or not), read
+ * from memory by the same code as smtpscope -r, then reassembled and
+ * decoded. libnids is global: rs_init() and rs_finish() set it up and tear
+ * it down for each input (nids_init() after nids_exit() starts from an
+ * empty flow table).
  */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

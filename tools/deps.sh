@@ -5,8 +5,10 @@
 # a build lacks and fail; what a plain "make" runs)
 set -e
 BUILD_PKGS="gcc make pkg-config libpcap-dev libnids-dev libjson-c-dev \
-nettle-dev libhiredis-dev librdkafka-dev"
-PKGS="$BUILD_PKGS redis-server python3"
+nettle-dev libhiredis-dev librdkafka-dev zlib1g-dev libzstd-dev liblz4-dev"
+# zstd and lz4: the command-line tools, to make compressed captures in
+# tests/compressed.py (it skips those cases without them)
+PKGS="$BUILD_PKGS redis-server python3 zstd lz4"
 missing=""
 if [ "$1" = "--check" ]; then
 	for p in $BUILD_PKGS; do

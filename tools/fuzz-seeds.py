@@ -7,7 +7,8 @@ usage: tools/fuzz-seeds.py [OUTDIR]   (default tests/fuzz)
 From every capture of pcaps/ and pcaps/crafted/:
 - capture/: the file itself; a few also as pcapng (other time stamp
   resolutions, an interface with an if_tsoffset, times out of range, two
-  interfaces);
+  interfaces); one pcap and one pcapng also compressed (gzip in two
+  members; zstd and lz4 frames of stored blocks, written here);
 - smtp/: the TCP payloads in capture order as fuzz_smtp.c's records (one
   header byte: bit 7 server, bits 0-5 length; the first byte of the input
   picks the session options, 0 here);
@@ -17,6 +18,7 @@ Each seed is named after its source; the output is the same on every run.
 Python 3 standard library only.
 """
 
+import gzip
 import struct
 import sys
 from pathlib import Path
@@ -29,6 +31,8 @@ import pcaptool as pt  # noqa: E402
 SMTP_PORTS = {25, 465, 587, 2525}
 # converted to pcapng as well: small, and between them every link feature
 PCAPNG_FROM = ["helo-plain", "ipv6", "crafted/lost-segment", "crafted/midstream"]
+# also compressed, each way
+COMPRESSED_FROM = ["helo-plain.pcap", "ipv6-ns.pcapng"]
 
 
 def captures():
@@ -141,6 +145,68 @@ def pcapng_variants(name, cap):
     return out
 
 
+def xxh32(data, seed=0):
+    """XXH32, for the lz4 frame header's checksum."""
+    p1, p2, p3, p4, p5 = 2654435761, 2246822519, 3266489917, 668265263, 374761393
+    m = 0xFFFFFFFF
+
+    def rotl(x, r):
+        return ((x << r) | (x >> (32 - r))) & m
+
+    def rnd(acc, lane):
+        return rotl((acc + lane * p2) & m, 13) * p1 & m
+    n, i = len(data), 0
+    if n >= 16:
+        v = [(seed + p1 + p2) & m, (seed + p2) & m, seed, (seed - p1) & m]
+        while i + 16 <= n:
+            for j in range(4):
+                v[j] = rnd(v[j], struct.unpack("<I", data[i + 4 * j:i + 4 * j + 4])[0])
+            i += 16
+        h = (rotl(v[0], 1) + rotl(v[1], 7) + rotl(v[2], 12) + rotl(v[3], 18)) & m
+    else:
+        h = (seed + p5) & m
+    h = (h + n) & m
+    while i + 4 <= n:
+        h = rotl((h + struct.unpack("<I", data[i:i + 4])[0] * p3) & m, 17) * p4 & m
+        i += 4
+    while i < n:
+        h = rotl((h + data[i] * p5) & m, 11) * p1 & m
+        i += 1
+    h ^= h >> 15
+    h = h * p2 & m
+    h ^= h >> 13
+    h = h * p3 & m
+    return h ^ (h >> 16)
+
+
+def zstd_stored(data, block=1000):
+    """A zstd frame (RFC 8878) of raw blocks: 128 KiB window, no checksum."""
+    out = [b"\x28\xb5\x2f\xfd\x00\x38"]
+    for i in range(0, len(data), block):
+        part = data[i:i + block]
+        last = i + block >= len(data)
+        out.append(struct.pack("<I", len(part) << 3 | last)[:3] + part)
+    return b"".join(out)
+
+
+def lz4_stored(data, block=1000):
+    """An lz4 frame of uncompressed blocks: 64 KiB blocks, no checksum."""
+    desc = b"\x60\x40"   # version 1, independent blocks; 64 KiB
+    out = [b"\x04\x22\x4d\x18" + desc + bytes([xxh32(desc) >> 8 & 0xFF])]
+    for i in range(0, len(data), block):
+        part = data[i:i + block]
+        out.append(struct.pack("<I", len(part) | 0x80000000) + part)
+    return b"".join(out + [bytes(4)])
+
+
+def compressed_variants(name, data):
+    half = len(data) // 2
+    return [(name + ".gz", gzip.compress(data[:half], 9, mtime=0) +
+             gzip.compress(data[half:], 9, mtime=0)),
+            (name + ".zst", zstd_stored(data)),
+            (name + ".lz4", lz4_stored(data))]
+
+
 def main():
     outdir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "tests" / "fuzz"
     seeds = {"capture": {}, "smtp": {}, "message": {}}
@@ -153,6 +219,9 @@ def main():
         seeds["smtp"][name] = smtp_records(cap)
         for i, m in enumerate(messages(cap)):
             seeds["message"]["%s-%d.eml" % (name, i + 1)] = m
+    for name in COMPRESSED_FROM:
+        for n, data in compressed_variants(name, seeds["capture"][name]):
+            seeds["capture"][n] = data
     for p in sorted((ROOT / "pcaps" / "mime-files").glob("*.eml")):
         seeds["message"][p.name] = p.read_bytes()
     for target, files in seeds.items():
