@@ -15,22 +15,21 @@ import datetime
 import json
 import os
 import re
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.dont_write_bytecode = True   # leave no __pycache__ in tests/
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import SANITIZER_RE, Fail, Suite, check  # noqa: E402
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tools" / "craft"))
 import pcaptool as pt  # noqa: E402
 import craft  # noqa: E402
 
 TS_RE = re.compile(r"^(\d{4})-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+0000$")
-SANITIZER_RE = re.compile(r"(Address|Leak|UndefinedBehavior|Memory|Thread)Sanitizer|runtime error:")
 RUN_TIMEOUT = 30
 INT64_MAX = 2 ** 63 - 1
 INT64_MIN = -2 ** 63
@@ -49,27 +48,8 @@ ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1",
            UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
 
 
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-TESTS = []
-
-
-def case(name):
-    def register(fn):
-        TESTS.append((name, fn))
-        return fn
-    return register
-
-
-def check(cond, why):
-    if not cond:
-        raise Fail(why)
+SUITE = Suite("capture")
+case = SUITE.case
 
 
 # ---- the session and its captures ----
@@ -376,36 +356,11 @@ def _():
 
 # ---- main ----
 
+
 def main():
     global BIN, TMP
-    arg = sys.argv[1] if len(sys.argv) > 1 else "build/smtpscope-san"
-    path = Path(arg)
-    if not path.is_absolute():
-        path = Path.cwd() / path if (Path.cwd() / path).exists() else ROOT / path
-    BIN = str(path)
-    if not os.access(BIN, os.X_OK):
-        print("FAIL capture/binary: %s is not an executable file" % BIN)
-        return 1
-    failed = 0
-    TMP = tempfile.mkdtemp(prefix="smtpscope-capture-")
-    try:
-        for name, fn in TESTS:
-            try:
-                fn()
-            except Fail as e:
-                failed += 1
-                print("FAIL capture/%s: %s" % (name, " ".join(str(e).split())), flush=True)
-            except Skip as e:
-                print("SKIP capture/%s: %s" % (name, " ".join(str(e).split())), flush=True)
-            except Exception as e:  # a bug in the test itself still counts
-                failed += 1
-                print("FAIL capture/%s: %s: %s" % (name, type(e).__name__,
-                                                   " ".join(str(e).split())), flush=True)
-            else:
-                print("PASS capture/%s" % name, flush=True)
-    finally:
-        shutil.rmtree(TMP, ignore_errors=True)
-    return 1 if failed else 0
+    BIN, TMP = SUITE.start()
+    return SUITE.run() if BIN else 1
 
 
 if __name__ == "__main__":

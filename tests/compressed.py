@@ -22,16 +22,16 @@ import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.dont_write_bytecode = True   # leave no __pycache__ in tests/
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import SANITIZER_RE, Fail, Skip, Suite, check  # noqa: E402
 sys.path.insert(0, str(ROOT / "tests"))
 import pcaptool as pt  # noqa: E402
 
-SANITIZER_RE = re.compile(r"(Address|Leak|UndefinedBehavior|Memory|Thread)Sanitizer|runtime error:")
 RUN_TIMEOUT = 60
 # bundled captures, each read compressed three ways
 CAPTURES = ["helo-plain", "mime-attachments", "ipv6"]
@@ -45,27 +45,8 @@ ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1",
            UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
 
 
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-TESTS = []
-
-
-def case(name):
-    def register(fn):
-        TESTS.append((name, fn))
-        return fn
-    return register
-
-
-def check(cond, why):
-    if not cond:
-        raise Fail(why)
+SUITE = Suite("compressed")
+case = SUITE.case
 
 
 # ---- running the binary ----
@@ -483,34 +464,8 @@ def _():
 
 def main():
     global BIN, TMP
-    arg = sys.argv[1] if len(sys.argv) > 1 else "build/smtpscope-san"
-    path = Path(arg)
-    if not path.is_absolute():
-        path = Path.cwd() / path if (Path.cwd() / path).exists() else ROOT / path
-    BIN = str(path)
-    if not os.access(BIN, os.X_OK):
-        print("FAIL compressed/binary: %s is not an executable file" % BIN)
-        return 1
-    failed = 0
-    TMP = tempfile.mkdtemp(prefix="smtpscope-compressed-")
-    try:
-        for name, fn in TESTS:
-            try:
-                fn()
-            except Fail as e:
-                failed += 1
-                print("FAIL compressed/%s: %s" % (name, " ".join(str(e).split())), flush=True)
-            except Skip as e:
-                print("SKIP compressed/%s: %s" % (name, " ".join(str(e).split())), flush=True)
-            except Exception as e:  # a bug in the test itself still counts
-                failed += 1
-                print("FAIL compressed/%s: %s: %s" % (name, type(e).__name__,
-                                                      " ".join(str(e).split())), flush=True)
-            else:
-                print("PASS compressed/%s" % name, flush=True)
-    finally:
-        shutil.rmtree(TMP, ignore_errors=True)
-    return 1 if failed else 0
+    BIN, TMP = SUITE.start()
+    return SUITE.run() if BIN else 1
 
 
 if __name__ == "__main__":

@@ -26,15 +26,15 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.dont_write_bytecode = True   # leave no __pycache__ in tests/ or tools/
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import SANITIZER_RE, Fail, Skip, Suite, check  # noqa: E402
 sys.path.insert(0, str(ROOT / "tools" / "craft"))
 import craft  # noqa: E402
 
-SANITIZER_RE = re.compile(r"(Address|Leak|UndefinedBehavior|Memory|Thread)Sanitizer|runtime error:")
 RUN_TIMEOUT = 30
 FIFO_TIMEOUT = 20   # a run that opens a planted FIFO never ends
 MODE = 0o640        # every extracted file, whatever the umask
@@ -47,27 +47,8 @@ ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1",
 ENV.pop("TZ", None)
 
 
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-TESTS = []
-
-
-def case(name):
-    def register(fn):
-        TESTS.append((name, fn))
-        return fn
-    return register
-
-
-def check(cond, why):
-    if not cond:
-        raise Fail(why)
+SUITE = Suite("extract")
+case = SUITE.case
 
 
 # ---- running the binary ----
@@ -688,39 +669,20 @@ def _():
 
 # ---- main ----
 
+
+def unmount(tmp):
+    """A case that broke off may leave its tmpfs mounted."""
+    if os.path.ismount(os.path.join(tmp, "tmpfs")):
+        subprocess.run(["umount", os.path.join(tmp, "tmpfs")])
+
+
 def main():
     global BIN, TMP
-    arg = sys.argv[1] if len(sys.argv) > 1 else "build/smtpscope-san"
-    path = Path(arg)
-    if not path.is_absolute():
-        path = Path.cwd() / path if (Path.cwd() / path).exists() else ROOT / path
-    BIN = str(path)
-    if not os.access(BIN, os.X_OK):
-        print("FAIL extract/binary: %s is not an executable file" % BIN)
+    BIN, TMP = SUITE.start()
+    if not BIN:
         return 1
-    failed = 0
-    TMP = tempfile.mkdtemp(prefix="smtpscope-extract-")
-    try:
-        os.chmod(TMP, 0o755)   # the setpriv cases run as nobody
-        for name, fn in TESTS:
-            try:
-                fn()
-            except Fail as e:
-                failed += 1
-                print("FAIL extract/%s: %s" % (name, " ".join(str(e).split())), flush=True)
-            except Skip as e:
-                print("SKIP extract/%s: %s" % (name, " ".join(str(e).split())), flush=True)
-            except Exception as e:  # a bug in the test itself still counts
-                failed += 1
-                print("FAIL extract/%s: %s: %s" % (name, type(e).__name__,
-                                                   " ".join(str(e).split())), flush=True)
-            else:
-                print("PASS extract/%s" % name, flush=True)
-    finally:
-        if os.path.ismount(os.path.join(TMP, "tmpfs")):   # a case that broke off
-            subprocess.run(["umount", os.path.join(TMP, "tmpfs")])
-        shutil.rmtree(TMP, ignore_errors=True)
-    return 1 if failed else 0
+    os.chmod(TMP, 0o755)   # the setpriv cases run as nobody
+    return SUITE.run(cleanup=unmount)
 
 
 if __name__ == "__main__":

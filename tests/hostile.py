@@ -27,7 +27,6 @@ import hmac
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,10 +35,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.dont_write_bytecode = True   # leave no __pycache__ in the tree
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import SANITIZER_RE, Fail, Suite, check  # noqa: E402
 sys.path.insert(0, str(ROOT / "tools" / "craft"))
 from craft import Conn, Pcap  # noqa: E402
 
-SANITIZER_RE = re.compile(r"(Address|Leak|UndefinedBehavior|Memory|Thread)Sanitizer|runtime error:")
 RUN_TIMEOUT = 60
 SERVER = ("198.51.100.25", 25)
 
@@ -49,27 +49,8 @@ ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1",
            UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1", TZ="UTC")
 
 
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-TESTS = []
-
-
-def case(name):
-    def register(fn):
-        TESTS.append((name, fn))
-        return fn
-    return register
-
-
-def check(cond, why):
-    if not cond:
-        raise Fail(why)
+SUITE = Suite("hostile")
+case = SUITE.case
 
 
 def tmp(name):
@@ -1092,39 +1073,12 @@ def _():
     check("  C: MAIL FROM:<a@client.test>" in out and "[TLS:" not in out,
           "-T:\n%s" % out)
 
+
 def main():
     global BIN, TMP
-    arg = sys.argv[1] if len(sys.argv) > 1 else "build/smtpscope-san"
-    path = Path(arg)
-    if not path.is_absolute():
-        path = Path.cwd() / path if (Path.cwd() / path).exists() else ROOT / path
-    BIN = str(path)
-    if not os.access(BIN, os.X_OK):
-        print("FAIL hostile/binary: %s is not an executable file" % BIN)
-        return 1
-    failed = 0
-    TMP = tempfile.mkdtemp(prefix="smtpscope-hostile-")
-    only = sys.argv[2:]   # optional case names, for debugging
-    try:
-        for name, fn in TESTS:
-            if only and name not in only:
-                continue
-            try:
-                fn()
-            except Fail as e:
-                failed += 1
-                print("FAIL hostile/%s: %s" % (name, " ".join(str(e).split())), flush=True)
-            except Skip as e:
-                print("SKIP hostile/%s: %s" % (name, " ".join(str(e).split())), flush=True)
-            except Exception as e:  # a bug in the test itself still counts
-                failed += 1
-                print("FAIL hostile/%s: %s: %s" % (name, type(e).__name__, " ".join(str(e).split())),
-                      flush=True)
-            else:
-                print("PASS hostile/%s" % name, flush=True)
-    finally:
-        shutil.rmtree(TMP, ignore_errors=True)
-    return 1 if failed else 0
+    BIN, TMP = SUITE.start()
+    # optional case names after the binary, for debugging
+    return SUITE.run(only=sys.argv[2:]) if BIN else 1
 
 
 if __name__ == "__main__":

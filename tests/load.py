@@ -11,19 +11,18 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.dont_write_bytecode = True   # leave no __pycache__ in the tree
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import SANITIZER_RE, Fail, Suite, check  # noqa: E402
 sys.path.insert(0, str(ROOT / "tools" / "craft"))
 from craft import Conn, Pcap, SYN  # noqa: E402
 
-SANITIZER_RE = re.compile(r"(Address|Leak|UndefinedBehavior|Memory|Thread)Sanitizer|runtime error:")
 SERVER = ("198.51.100.25", 25)
 BIN = None
 TMP = None
@@ -31,23 +30,8 @@ ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1", TZ="UTC",
            UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
 
 
-class Fail(Exception):
-    pass
-
-
-TESTS = []
-
-
-def case(name):
-    def register(fn):
-        TESTS.append((name, fn))
-        return fn
-    return register
-
-
-def check(cond, why):
-    if not cond:
-        raise Fail(why)
+SUITE = Suite("load")
+case = SUITE.case
 
 
 def run(pcap, *opts, timeout=60):
@@ -258,32 +242,8 @@ def _():
 
 def main():
     global BIN, TMP
-    arg = sys.argv[1] if len(sys.argv) > 1 else "build/smtpscope-san"
-    path = Path(arg)
-    if not path.is_absolute():
-        path = Path.cwd() / path if (Path.cwd() / path).exists() else ROOT / path
-    BIN = str(path)
-    if not os.access(BIN, os.X_OK):
-        print("FAIL load/binary: %s is not an executable file" % BIN)
-        return 1
-    failed = 0
-    TMP = tempfile.mkdtemp(prefix="smtpscope-load-")
-    try:
-        for name, fn in TESTS:
-            try:
-                fn()
-            except Fail as e:
-                failed += 1
-                print("FAIL load/%s: %s" % (name, " ".join(str(e).split())), flush=True)
-            except Exception as e:  # a bug in the test itself still counts
-                failed += 1
-                print("FAIL load/%s: %s: %s" % (name, type(e).__name__, " ".join(str(e).split())),
-                      flush=True)
-            else:
-                print("PASS load/%s" % name, flush=True)
-    finally:
-        shutil.rmtree(TMP, ignore_errors=True)
-    return 1 if failed else 0
+    BIN, TMP = SUITE.start()
+    return SUITE.run() if BIN else 1
 
 
 if __name__ == "__main__":
