@@ -47,6 +47,11 @@ def message(subject, lines=6):
 def up_to_data(c):
     """Banner to the 354 that invites one message's body."""
     c.server(BANNER)
+    ehlo_to_data(c)
+
+
+def ehlo_to_data(c):
+    """EHLO to the 354 that invites one message's body."""
     c.client(EHLO)
     c.server(EHLO_REPLY)
     c.client(MAIL)
@@ -311,14 +316,7 @@ def starttls_stripped(p):
     c.server(b"250-mx.example.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n")
     c.client(b"STARTTLS\r\n")
     c.server(b"220 2.0.0 Ready to start TLS\r\n")
-    c.client(EHLO)
-    c.server(EHLO_REPLY)
-    c.client(MAIL)
-    c.server(OK_MAIL)
-    c.client(RCPT)
-    c.server(OK_RCPT)
-    c.client(DATA)
-    c.server(GO_AHEAD)
+    ehlo_to_data(c)
     c.client(message(b"After a STARTTLS that never happened") + b".\r\n")
     c.server(QUEUED)
     c.client(QUIT)
