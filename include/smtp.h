@@ -82,6 +82,9 @@ enum smtp_close {
 	X(SMTP_SMUGGLING, "smtp_smuggling", CRITICAL,			\
 	  "A non-standard end-of-data sequence inside DATA is followed by an SMTP command: SMTP smuggling, a second message hidden in the first.", \
 	  "RFC 5321 4.1.1.4, CVE-2023-51764, CVE-2023-51765, CVE-2023-51766") \
+	X(NONSTANDARD_DATA_END, "nonstandard_data_end", INFO,		\
+	  "The server accepted a message whose end of data was not <CR><LF>.<CR><LF> (a bare LF before or after the dot): the non-standard ending SMTP smuggling relies on works on this server.", \
+	  "RFC 5321 4.1.1.4, CVE-2023-51764")				\
 	X(LINE_TOO_LONG, "line_too_long", WARNING,			\
 	  "A command or reply line over 512 octets, or a message text line over 1000; servers may cut or refuse it.", \
 	  "RFC 5321 4.5.3.1")						\

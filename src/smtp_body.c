@@ -356,6 +356,10 @@ static void data_end(struct smtp_session *s, const char *seq, int64_t ts)
 	smtp_body_end(s, true, ts);
 	m = smtp_pend_pseudo(s, V_MESSAGE, ts);
 	smtp_pend_attach(m, s->cur);
+	if (seq) { /* judged by the reply, and by what follows it */
+		m->smuggle = xmalloc(sizeof(*m->smuggle));
+		*m->smuggle = s->after_end;
+	}
 	/* the client is done with it: a MAIL now starts the next one */
 	smtp_txn_detach(s, s->cur, false);
 }

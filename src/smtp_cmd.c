@@ -497,6 +497,7 @@ static void command_checks(struct smtp_session *s, struct pending *p,
 		if (!m->smuggle)
 			m->smuggle = xmalloc(sizeof(*m->smuggle));
 		*m->smuggle = s->after_end;
+		m->smuggle->followed = true;
 	}
 	s->after_end.seq = NULL;
 	if (s->bdat_open && p->id != V_BDAT) {

@@ -104,6 +104,7 @@ struct smuggle {
 	const char *seq; /* "<LF>.<CR><LF>" ... */
 	uint64_t offset; /* in the unstuffed body */
 	bool ended;	 /* the decoder ended the message there */
+	bool followed;	 /* by a command before the message's reply */
 };
 
 /*

@@ -96,7 +96,13 @@ static void message_reply(struct smtp_session *s, struct pending *p,
 		t->pub.ts_end = r->ts;
 		smtp_txn_detach(s, t, false);
 	}
-	if (p->smuggle)
+	if (p->smuggle && !p->smuggle->followed && r->code / 100 == 2)
+		smtp_alert_raise(s, SMTP_ALERT_NONSTANDARD_DATA_END, c, r, r->ts,
+				 "the server answered %d to a message ended "
+				 "by %s at body offset %llu",
+				 r->code, p->smuggle->seq,
+				 (unsigned long long)p->smuggle->offset);
+	else if (p->smuggle && p->smuggle->followed)
 		smtp_alert_raise(
 		    s, SMTP_ALERT_SMTP_SMUGGLING, c, r, r->ts,
 		    "%s ended the data at body offset %llu and SMTP "

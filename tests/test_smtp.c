@@ -1665,6 +1665,65 @@ static void test_starttls_hellos(void)
 	      NULL);
 }
 
+/*
+ * A message ended by <CR><LF>.<LF>, nothing after it, taken by the
+ * server (a real Sendmail does): nonstandard_data_end, no smuggling.
+ * Refused, or standard: no alert.
+ */
+static void test_nonstandard_data_end(void)
+{
+	static const struct seg taken[] = {
+		S("220 mx\r\n"),
+		C("HELO c\r\n"),
+		S("250 mx\r\n"),
+		C("MAIL FROM:<a@b.test>\r\n"),
+		S("250 2.1.0 Ok\r\n"),
+		C("RCPT TO:<c@d.test>\r\n"),
+		S("250 2.1.5 Ok\r\n"),
+		C("DATA\r\n"),
+		S("354 go\r\n"),
+		C("Subject: x\r\n\r\nhi\r\n.\n"),
+		S("250 2.0.0 Ok: queued as 7A\r\n"),
+		C("QUIT\r\n"),
+		S("221 2.0.0 Bye\r\n"),
+		END,
+	};
+	static const struct seg refused[] = {
+		S("220 mx\r\n"),
+		C("HELO c\r\n"),
+		S("250 mx\r\n"),
+		C("MAIL FROM:<a@b.test>\r\n"),
+		S("250 2.1.0 Ok\r\n"),
+		C("RCPT TO:<c@d.test>\r\n"),
+		S("250 2.1.5 Ok\r\n"),
+		C("DATA\r\n"),
+		S("354 go\r\n"),
+		C("Subject: x\r\n\r\nhi\n.\n"),
+		S("550 5.5.2 Error: bare <LF> received\r\n"),
+		C("QUIT\r\n"),
+		S("221 2.0.0 Bye\r\n"),
+		END,
+	};
+	const char *expect_taken[] = {
+		"reply <message> 250",
+		"alert nonstandard_data_end cmd=<message> code=250 detail=the "
+		"server answered 250 to a message ended by <CR><LF>.<LF> at body "
+		"offset 18\n",
+		"txn 1 status=queued",
+		NULL,
+	};
+	const char *absent[] = {"smtp_smuggling", NULL};
+	const char *expect_refused[] = {"reply <message> 550",
+					"txn 1 status=rejected", NULL};
+	const char *absent_refused[] = {"smtp_smuggling", "nonstandard",
+					NULL};
+
+	check("nonstandard_data_end", taken, SMTP_CLOSE_QUIT, expect_taken,
+	      absent);
+	check("nonstandard_data_end_refused", refused, SMTP_CLOSE_QUIT,
+	      expect_refused, absent_refused);
+}
+
 static void test_invalid_multiline(void)
 {
 	static const struct seg d[] = {
@@ -1732,6 +1791,7 @@ static void all_tests(void)
 	test_escapes();
 	test_nested_mail();
 	test_starttls_hellos();
+	test_nonstandard_data_end();
 }
 
 int main(void)
