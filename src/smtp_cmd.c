@@ -508,6 +508,17 @@ static void command_checks(struct smtp_session *s, struct pending *p,
 	}
 }
 
+/*
+ * RSET, or a greeting: for the client the transaction is over (what it
+ * sends next starts anew), for the server once it answers 2xx; a refusal
+ * changes nothing (smtp_reset_reply). Until then the command keeps it.
+ */
+static void reset_command(struct smtp_session *s, struct pending *p)
+{
+	smtp_pend_attach(p, s->cur);
+	s->cur = NULL;
+}
+
 static void add_rcpt(struct smtp_session *s, struct pending *p,
 		     const struct smtp_cmd *c, const char *arg, size_t alen,
 		     int64_t ts)
@@ -615,7 +626,7 @@ void smtp_client_line(struct smtp_session *s, struct line *l, bool bare_lf,
 		free(s->helo);
 		s->helo = wire_strndup(arg, alen);
 		/* RFC 5321 4.1.4: a new greeting resets the transaction */
-		smtp_txn_detach(s, s->cur, true);
+		reset_command(s, p);
 		break;
 	case V_MAIL:
 		open = s->cur && s->cur->pub.mail_from &&
@@ -657,7 +668,7 @@ void smtp_client_line(struct smtp_session *s, struct line *l, bool bare_lf,
 		start_bdat(s, p, &c, arg, alen, ts);
 		break;
 	case V_RSET:
-		smtp_txn_detach(s, s->cur, true);
+		reset_command(s, p);
 		break;
 	case V_QUIT:
 		s->quit_sent = true;

@@ -134,6 +134,15 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 	struct txn *t = p->txn;
 	int code = r->code;
 
+	/* a reset the server refused changes nothing: the one it kept */
+	if ((p->id == V_RSET || p->id == V_HELO || p->id == V_EHLO ||
+	     p->id == V_LHLO) &&
+	    t) {
+		if (code / 100 != 2 && code && !s->cur)
+			s->cur = t;
+		else if (code / 100 == 2 || !code)
+			smtp_txn_detach(s, t, true);
+	}
 	switch (p->id) {
 	case V_GREETING:
 		free(s->banner);

@@ -1530,8 +1530,39 @@ static void test_nested_mail(void)
 		NULL,
 	};
 
+	static const struct seg resets_refused[] = {
+		S("220 mx\r\n"),
+		C("EHLO c\r\n"),
+		S("250 mx\r\n"),
+		C("MAIL FROM:<alice@a.test>\r\n"),
+		S("250 2.1.0 Ok\r\n"),
+		C("RSET now\r\n"),
+		S("501 5.5.4 Syntax: RSET\r\n"),
+		C("EHLO\r\n"),
+		S("501 Syntax: EHLO hostname\r\n"),
+		C("RCPT TO:<bob@b.test>\r\n"),
+		S("250 2.1.5 Ok\r\n"),
+		C("RSET\r\n"),
+		S("250 2.0.0 Ok\r\n"),
+		C("QUIT\r\n"),
+		S("221 2.0.0 Bye\r\n"),
+		END,
+	};
+	const char *expect_resets[] = {
+		"reply RSET 501",
+		"reply EHLO 501",
+		"reply RCPT 250",
+		"reply RSET 250",
+		"txn 1 status=reset from=alice@a.test rcpt=bob@b.test:250",
+		"txns=1",
+		NULL,
+	};
+	const char *absent_resets[] = {"RCPT before MAIL", "txn 2", NULL};
+
 	check("nested_mail_refused", refused, SMTP_CLOSE_FIN, expect_refused,
 	      absent_refused);
+	check("reset_refused", resets_refused, SMTP_CLOSE_FIN, expect_resets,
+	      absent_resets);
 	check("nested_mail_taken", taken, SMTP_CLOSE_FIN, expect_taken, NULL);
 }
 
