@@ -138,7 +138,7 @@ static void reply_effect(struct smtp_session *s, struct pending *p,
 	if ((p->id == V_RSET || p->id == V_HELO || p->id == V_EHLO ||
 	     p->id == V_LHLO) &&
 	    t) {
-		if (code / 100 != 2 && code && !s->cur)
+		if (code / 100 != 2 && code && !s->cur && !t->detached)
 			s->cur = t;
 		else if (code / 100 == 2 || !code)
 			smtp_txn_detach(s, t, true);
