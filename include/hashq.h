@@ -53,6 +53,11 @@ void hq_sync(struct hq_job *j);
  * the packet path.
  */
 void hq_call(void (*fn)(void *arg), void *arg);
+/*
+ * A new job whose SHA-256 starts where j's stands now (after the octets
+ * given to j so far); j goes on unchanged. No tee.
+ */
+struct hq_job *hq_fork(struct hq_job *j);
 /* Waits for the worker to be done with j, then frees it; NULL is fine. */
 void hq_free(struct hq_job *j);
 

@@ -405,8 +405,6 @@ static void on_body(void *user, const struct smtp_txn *t)
 	struct ev_flow *f = user;
 
 	ex_close(&f->ex, f->ex_name, t->body_done && !t->gap);
-
-	f->messages++;
 	if (tr_on(f))
 		tr_body(f, t);
 }
@@ -468,6 +466,8 @@ static void on_transaction(void *user, const struct smtp_txn *t)
 	char hex[65];
 	size_t i;
 
+	if (t->has_body) /* counted when written: a message is one */
+		f->messages++;
 	if (!ev_json(f->ctx))
 		return;
 	ev = envelope(f, "smtp_transaction", t->ts_end);

@@ -47,6 +47,7 @@ struct hq_job {
 	struct sha256_ctx ctx; /* the worker's until it passes last */
 	void (*tee)(void *arg, const uint8_t *p, size_t n); /* or NULL */
 	void *arg;
+	struct hq_job *from;   /* hq_fork(): the job copied, until it is */
 	uint64_t last;	       /* ring position after its last record */
 	bool finished, done;
 	bool sync; /* a tee or an end call: hq_sync() waits for them */
@@ -428,6 +429,27 @@ void hq_digest(struct hq_job *j, uint8_t *out)
 		j->done = true;
 	}
 	memcpy(out, j->digest, sizeof(j->digest));
+}
+
+/* On the hashing thread, in order: the context j had at the fork. */
+static void fork_ctx(void *arg)
+{
+	struct hq_job *n = arg;
+
+	n->ctx = n->from->ctx;
+	n->from = NULL;
+}
+
+struct hq_job *hq_fork(struct hq_job *j)
+{
+	struct hq_job *n = hq_new();
+
+	n->from = j;
+	hq_call(fork_ctx, n); /* after j's octets, before n's */
+	if (q.running)
+		j->last = n->last = q.wpos_own; /* neither freed before it */
+	n->sync = true;
+	return n;
 }
 
 void hq_free(struct hq_job *j)

@@ -182,6 +182,8 @@ static void feed_client(struct smtp_session *s, const uint8_t *buf, size_t len,
 	size_t n;
 
 	while (len) {
+		struct shadow *w = s->shadow;
+
 		switch (s->cstate) {
 		case C_CMD:
 			n = line_take(&s->cline, buf, len, &done, &bare_lf);
@@ -208,6 +210,8 @@ static void feed_client(struct smtp_session *s, const uint8_t *buf, size_t len,
 			n = len;
 			break;
 		}
+		if (w && w == s->shadow) /* begun before these octets */
+			smtp_shadow_feed(s, buf, n);
 		buf += n;
 		len -= n;
 	}
@@ -326,6 +330,7 @@ void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len,
 	s->ts_last = ts;
 	s->gaps++;
 	s->gap_bytes += len;
+	smtp_shadow_settle(s); /* no reading can be told from a hole */
 	smtp_alert_raise(
 	    s, SMTP_ALERT_GAP, NULL, NULL, ts,
 	    "%llu bytes missing from the %s stream%s", (unsigned long long)len,
@@ -383,6 +388,7 @@ void smtp_end(struct smtp_session *s, enum smtp_close reason, int64_t ts)
 	if ((s->cstate == C_BODY && s->cur && s->cur->pub.has_body) ||
 	    s->cstate == C_CHUNK || s->bdat_open)
 		smtp_body_end(s, false, ts);
+	smtp_shadow_settle(s); /* no reply told: the decoder's reading */
 	drop_pending(s);
 	while (s->txns) {
 		s->txns->detached = true;
@@ -422,6 +428,7 @@ void smtp_session_free(struct smtp_session *s)
 
 	if (!s)
 		return;
+	smtp_shadow_drop(s);
 	while ((t = s->txns)) {
 		s->txns = t->next;
 		smtp_txn_free(t);

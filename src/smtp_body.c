@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* smtp_body.c - message bodies: DATA dot-stuffing, BDAT chunks, smuggling. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "hashq.h"
@@ -139,6 +140,7 @@ static void free_msg(void *m)
 
 void smtp_body_free(struct txn *t)
 {
+	hq_free(t->hash_all);
 	hq_free(t->hash); /* first: it may still feed t->msg */
 	/* most of what the parser holds was allocated on the hashing
 	 * thread: freed there, where it costs least */
@@ -197,11 +199,21 @@ void smtp_body_end(struct smtp_session *s, bool complete, int64_t ts)
 		t->hash_ended = true;
 	if (s->cb->body)
 		s->cb->body(s->user, &t->pub);
+	/* a message that may be text of one before it: once it is not */
 	if (complete && !s->tls.accepted && s->tls.offered)
-		smtp_alert_raise(
-		    s, SMTP_ALERT_CLEARTEXT_MAIL, NULL, NULL, ts,
-		    "message %u (%llu bytes) sent without STARTTLS",
-		    t->pub.index, (unsigned long long)t->pub.size);
+		t->cleartext = true;
+	if (t->cleartext && !s->shadow)
+		smtp_body_cleartext(s, t, ts);
+}
+
+void smtp_body_cleartext(struct smtp_session *s, struct txn *t, int64_t ts)
+{
+	if (!t->cleartext)
+		return;
+	t->cleartext = false;
+	smtp_alert_raise(s, SMTP_ALERT_CLEARTEXT_MAIL, NULL, NULL, ts,
+			 "message %u (%llu bytes) sent without STARTTLS",
+			 t->pub.index, (unsigned long long)t->pub.size);
 }
 
 /* Does text look like the start of an SMTP command line? */
@@ -343,6 +355,8 @@ static void line_end(struct smtp_session *s, const uint8_t *line,
 	s->blinelen = 0;
 }
 
+static void shadow_start(struct smtp_session *s, const char *nl);
+
 /* The body ended at a dot line; remember a non-standard ending. */
 static void data_end(struct smtp_session *s, const char *seq, int64_t ts)
 {
@@ -354,8 +368,12 @@ static void data_end(struct smtp_session *s, const char *seq, int64_t ts)
 	s->after_end.offset = body_size(s);
 	s->after_end.ended = true;
 	smtp_body_end(s, true, ts);
+	if (seq)
+		shadow_start(s, strstr(seq, ".<CR>") ? "\r\n" : "\n");
 	m = smtp_pend_pseudo(s, V_MESSAGE, ts);
 	smtp_pend_attach(m, s->cur);
+	if (seq)
+		s->shadow->first = s->pend_pushed;
 	if (seq) { /* judged by the reply, and by what follows it */
 		m->smuggle = xmalloc(sizeof(*m->smuggle));
 		*m->smuggle = s->after_end;
@@ -466,4 +484,316 @@ size_t smtp_feed_chunk(struct smtp_session *s, const uint8_t *buf, size_t len,
 		}
 	}
 	return n;
+}
+
+/* ---- the other reading of an <LF>-style end of data (struct shadow) ---- */
+
+enum { SH_TEXT, SH_BOL, SH_DOT, SH_DOT_CR };
+
+void smtp_smuggle_alert(struct smtp_session *s, const struct smuggle *sm,
+			const struct smtp_cmd *c, const struct smtp_reply *r)
+{
+	if (!sm->followed && r->code / 100 == 2)
+		smtp_alert_raise(s, SMTP_ALERT_NONSTANDARD_DATA_END, c, r, r->ts,
+				 "the server answered %d to a message ended "
+				 "by %s at body offset %llu",
+				 r->code, sm->seq,
+				 (unsigned long long)sm->offset);
+	else if (sm->followed)
+		smtp_alert_raise(
+		    s, SMTP_ALERT_SMTP_SMUGGLING, c, r, r->ts,
+		    "%s ended the data at body offset %llu and SMTP "
+		    "commands followed at once; the server answered %d to "
+		    "it: %s",
+		    sm->seq, (unsigned long long)sm->offset, r->code,
+		    r->code / 100 == 2
+			? "it took the sequence as end of data, what "
+			  "follows is a second message"
+			: "it refused the message");
+}
+
+/*
+ * The body ended at an <LF>-style sequence whose dot line ended with nl:
+ * the other reading takes that line as a stuffed dot (the line ending
+ * stays) and reads on. Called before the body's end, after its octets.
+ */
+static void shadow_start(struct smtp_session *s, const char *nl)
+{
+	struct txn *t = s->cur;
+	struct shadow *w;
+
+	smtp_shadow_settle(s); /* one at a time: the decoder's reading */
+	smtp_body_cleartext(s, t, t->pub.ts_end); /* a message either way */
+	w = xcalloc(1, sizeof(*w));
+	w->txn = t;
+	t->refs++;
+	w->hash = t->hash ? hq_fork(t->hash) : hq_new();
+	w->size = t->pub.size;
+	w->n_txn = s->n_txn;
+	w->crlf = nl[0] == '\r';
+	hq_update(w->hash, (const uint8_t *)nl, strlen(nl));
+	w->size += strlen(nl);
+	w->st = SH_BOL;
+	s->shadow = w;
+}
+
+static void shadow_put(struct shadow *w, const uint8_t *p, size_t n)
+{
+	hq_update(w->hash, p, n);
+	w->size += n;
+}
+
+/*
+ * Client octets after the sequence, as the decoder consumed them: the
+ * other reading's body (dots unstuffed) up to <CR><LF>.<CR><LF>.
+ */
+void smtp_shadow_feed(struct smtp_session *s, const uint8_t *buf, size_t len)
+{
+	struct shadow *w = s->shadow;
+	const uint8_t *p = buf, *end = buf + len, *nl;
+
+	while (p < end && !w->mark) {
+		switch (w->st) {
+		case SH_TEXT:
+			nl = memchr(p, '\n', end - p);
+			if (!nl) {
+				shadow_put(w, p, end - p);
+				w->crlf = end[-1] == '\r';
+				p = end;
+				break;
+			}
+			shadow_put(w, p, nl + 1 - p);
+			w->crlf = nl > p ? nl[-1] == '\r' : w->crlf;
+			p = nl + 1;
+			w->st = SH_BOL;
+			break;
+		case SH_BOL:
+			if (*p == '.') {
+				p++; /* a stuffed dot, or the end */
+				w->st = w->crlf ? SH_DOT : SH_TEXT;
+			} else {
+				w->st = SH_TEXT;
+			}
+			w->crlf = false;
+			break;
+		case SH_DOT:
+			if (*p == '\r') {
+				p++;
+				w->st = SH_DOT_CR;
+			} else {
+				w->st = SH_TEXT;
+			}
+			break;
+		case SH_DOT_CR:
+			if (*p == '\n') {
+				p++;
+				w->mark = s->pend_pushed;
+				w->n_txn_mark = s->n_txn;
+				/* the decoder ended a line or a body here */
+				w->aligned = p == end && s->cstate == C_CMD &&
+					     !s->cline.total;
+				hq_finish(w->hash);
+				break;
+			}
+			shadow_put(w, (const uint8_t *)"\r", 1);
+			w->crlf = true;
+			w->st = SH_TEXT;
+			break;
+		}
+	}
+}
+
+/*
+ * Could code answer a command id? Only the codes that belong to one kind
+ * of command tell (RFC 5321 4.2, 4.3.2); any other fits any command.
+ */
+static bool reply_fits(enum verb id, int code)
+{
+	switch (code) {
+	case 221:
+		return id == V_QUIT;
+	case 354:
+		return id == V_DATA;
+	case 334:
+	case 235:
+		return id == V_AUTH || id == V_AUTHDATA;
+	case 220:
+		return id == V_STARTTLS;
+	case 251:
+	case 252:
+		return id == V_RCPT || id == V_VRFY || id == V_EXPN;
+	case 211:
+	case 214:
+		return id == V_HELP;
+	default:
+		return true;
+	}
+}
+
+/* The reply to the message the shadow's sequence ended. */
+bool smtp_shadow_message_reply(struct smtp_session *s, struct txn *t,
+			       const struct smuggle *sm,
+			       const struct smtp_reply *r)
+{
+	struct shadow *w = s->shadow;
+
+	if (!w || w->txn != t || w->answered)
+		return false;
+	/* answered before the client sent <CR><LF>.<CR><LF>, or the two
+	 * readings part ways there: the server took the sequence */
+	if (!w->mark || !w->aligned) {
+		smtp_shadow_settle(s);
+		return false;
+	}
+	w->answered = true; /* the next reply tells */
+	w->smuggle = *sm;
+	smtp_save_reply(&w->r1, r);
+	w->r1_raw = wire_strndup(r->raw, r->raw_len < SMTP_SAVED_MAX
+					     ? r->raw_len
+					     : SMTP_SAVED_MAX);
+	w->r1_lines = r->lines;
+	w->r1_ts = r->ts;
+	return true;
+}
+
+/* The message's reply, kept by smtp_shadow_message_reply(), as a reply. */
+static void shadow_r1(const struct shadow *w, struct smtp_reply *r,
+		      struct smtp_cmd *c)
+{
+	memset(r, 0, sizeof(*r));
+	r->code = w->r1.code;
+	memcpy(r->enhanced, w->r1.enhanced, sizeof(r->enhanced));
+	r->text = w->r1.text;
+	r->text_len = strlen(w->r1.text);
+	r->raw = w->r1_raw;
+	r->raw_len = strlen(w->r1_raw);
+	r->lines = w->r1_lines;
+	r->ts = w->r1_ts;
+	memset(c, 0, sizeof(*c));
+	c->verb = smtp_verb_names[V_MESSAGE];
+	c->arg = "";
+	c->known = false;
+	c->ts = w->txn->pub.ts_end;
+}
+
+void smtp_shadow_drop(struct smtp_session *s)
+{
+	struct shadow *w = s->shadow;
+
+	if (!w)
+		return;
+	s->shadow = NULL;
+	hq_free(w->hash);
+	free(w->r1.text);
+	free(w->r1_raw);
+	free(w);
+}
+
+static void shadow_free(struct smtp_session *s)
+{
+	struct txn *t = s->shadow->txn;
+
+	smtp_shadow_drop(s);
+	smtp_txn_unref(s, t);
+}
+
+/* The decoder's reading stands: the server ended the data there. */
+void smtp_shadow_settle(struct smtp_session *s)
+{
+	struct shadow *w = s->shadow;
+	struct smtp_reply r;
+	struct smtp_cmd c;
+
+	if (!w)
+		return;
+	if (w->answered) {
+		shadow_r1(w, &r, &c);
+		smtp_smuggle_alert(s, &w->smuggle, &c, &r);
+	}
+	shadow_free(s);
+}
+
+/*
+ * The other reading stands: what followed the sequence up to the mark
+ * was message text. Its commands and transactions go, unanswered and
+ * unwritten; the message takes the size and digest of all of it.
+ */
+static void shadow_take(struct smtp_session *s)
+{
+	struct shadow *w = s->shadow;
+	struct txn *t = w->txn, *o, *next;
+	uint32_t gone = w->n_txn_mark - w->n_txn, lines = 0;
+	struct smtp_reply r;
+	size_t i;
+	struct smtp_cmd c;
+
+	for (o = s->txns; o; o = o->next)
+		if (o->pub.index > w->n_txn && o->pub.index <= w->n_txn_mark) {
+			o->void_ = o->detached = true;
+			if (s->cur == o)
+				s->cur = NULL;
+		} else if (o->pub.index > w->n_txn_mark) {
+			o->pub.index -= gone;
+		}
+	s->n_txn -= gone;
+	while (s->pend_len && s->pend_pushed - s->pend_len < w->mark) {
+		struct pending *p = smtp_pend_at(s, 0);
+
+		if (p->seq) /* a client line */
+			lines++;
+		smtp_pend_release(s, p);
+		smtp_pend_pop(s);
+	}
+	/* numbered as the server counted them */
+	s->commands -= lines < s->commands ? lines : s->commands;
+	s->seq -= lines < s->seq ? lines : s->seq;
+	for (i = 0; i < s->pend_len; i++)
+		if (smtp_pend_at(s, i)->seq > lines)
+			smtp_pend_at(s, i)->seq -= lines;
+	for (o = s->txns; o; o = next) { /* void ones nothing refers to */
+		next = o->next;
+		if (o->void_ && !o->refs)
+			smtp_txn_emit(s, o);
+	}
+	t->pub.size = w->size;
+	t->hash_all = w->hash;
+	w->hash = NULL;
+	if (w->smuggle.followed) {
+		shadow_r1(w, &r, &c);
+		smtp_alert_raise(
+		    s, SMTP_ALERT_SMTP_SMUGGLING, &c, &r, r.ts,
+		    "%s at body offset %llu and SMTP commands after it; the "
+		    "server did not take it as end of data: it read on to "
+		    "<CR><LF>.<CR><LF> as one message of %llu bytes and "
+		    "answered %d once (the commands were message text)",
+		    w->smuggle.seq, (unsigned long long)w->smuggle.offset,
+		    (unsigned long long)w->size, r.code);
+	}
+	shadow_free(s);
+}
+
+/*
+ * A reply while a shadow waits. The one after the message's answers,
+ * in the decoder's reading, the first line after the sequence; in the
+ * other, the first after the mark. A code that only the second can get
+ * (221 to QUIT, when the first is MAIL) says the server read on.
+ */
+void smtp_shadow_reply(struct smtp_session *s, int code)
+{
+	struct shadow *w = s->shadow;
+	uint64_t head = s->pend_pushed - s->pend_len; /* pushed before it */
+	struct pending *b;
+
+	if (!w->answered)
+		return;
+	if (!s->pend_len || head < w->first || head >= w->mark ||
+	    s->pend_pushed == w->mark) {
+		smtp_shadow_settle(s);
+		return;
+	}
+	b = smtp_pend_at(s, w->mark - head);
+	if (!reply_fits(smtp_pend_at(s, 0)->id, code) && reply_fits(b->id, code))
+		shadow_take(s);
+	else
+		smtp_shadow_settle(s);
 }

@@ -92,8 +92,10 @@ struct txn {
 	bool detached;	  /* the client moved on (RSET, MAIL, QUIT) */
 	bool reset;
 	bool too_many;	   /* too_many_recipients was raised */
+	bool cleartext;	   /* cleartext_mail is due, when it is written */
 	int data_cmd_code; /* reply to DATA itself (354 or a refusal) */
 	struct hq_job *hash; /* SHA-256 of the body, read at the end */
+	struct hq_job *hash_all; /* or of all the server read (smtp_shadow) */
 	bool hash_ended;     /* its body ended: another one starts afresh */
 	struct msg *msg; /* headers and MIME of the body (message.c) */
 	bool msg_open;	 /* its body ended, its findings not read yet */
@@ -105,6 +107,34 @@ struct smuggle {
 	uint64_t offset; /* in the unstuffed body */
 	bool ended;	 /* the decoder ended the message there */
 	bool followed;	 /* by a command before the message's reply */
+};
+
+/*
+ * After a body the decoder ended at <LF>.<LF> or <LF>.<CR><LF>: the other
+ * reading, a server's that does not end DATA there (Postfix with
+ * smtpd_forbid_bare_newline) and reads on as the same message to the next
+ * <CR><LF>.<CR><LF>. The replies say which reading the server had
+ * (smtp_shadow_reply); until then the message is not written.
+ */
+struct shadow {
+	struct txn *txn;     /* the message ended there (one reference) */
+	struct hq_job *hash; /* its SHA-256 going on past the sequence */
+	uint64_t size;	     /* its size so */
+	uint64_t first;	     /* pend_pushed after its <message>: later
+				entries are text in the other reading */
+	uint64_t mark;	     /* pend_pushed at <CR><LF>.<CR><LF>, or 0 */
+	uint32_t n_txn;	     /* s->n_txn at the sequence, and at the mark */
+	uint32_t n_txn_mark;
+	uint8_t st;	     /* the dot-stuffing scan (smtp_shadow_feed) */
+	bool crlf;	     /* the line before ended with <CR><LF> */
+	bool aligned;	     /* the decoder was at a command line's start
+				at the mark, as the other reading is */
+	bool answered;	     /* the message's reply came (r1, smuggle) */
+	struct smuggle smuggle;
+	struct smtp_saved_reply r1;
+	char *r1_raw;
+	unsigned r1_lines;
+	int64_t r1_ts;
 };
 
 /*
@@ -205,6 +235,7 @@ struct smtp_session {
 	char lookbuf[SMTP_LOOK_MAX];
 	size_t looklen;
 	struct smuggle after_end; /* an LF-style end: is a command next? */
+	struct shadow *shadow; /* that end read the other way; NULL */
 
 	struct txn *cur;  /* receives MAIL/RCPT/DATA */
 	struct txn *txns, *txns_tail; /* all live transactions */
@@ -320,5 +351,19 @@ void smtp_body_end(struct smtp_session *s, bool complete, int64_t ts);
 void smtp_body_results(struct smtp_session *s, struct txn *t);
 /* Frees what the body of t holds: its hash and its message parser. */
 void smtp_body_free(struct txn *t);
+/* cleartext_mail for t, if due (raised once). */
+void smtp_body_cleartext(struct smtp_session *s, struct txn *t, int64_t ts);
+/* The shadow reading (struct shadow): client octets, replies, the end. */
+void smtp_shadow_feed(struct smtp_session *s, const uint8_t *p, size_t n);
+bool smtp_shadow_message_reply(struct smtp_session *s, struct txn *t,
+			       const struct smuggle *sm,
+			       const struct smtp_reply *r);
+void smtp_shadow_reply(struct smtp_session *s, int code);
+void smtp_shadow_settle(struct smtp_session *s);
+/* Free it, its transaction left alone (the session is being freed). */
+void smtp_shadow_drop(struct smtp_session *s);
+/* What the reply r to a message ended by sm's sequence says. */
+void smtp_smuggle_alert(struct smtp_session *s, const struct smuggle *sm,
+			const struct smtp_cmd *c, const struct smtp_reply *r);
 
 #endif

@@ -96,24 +96,8 @@ static void message_reply(struct smtp_session *s, struct pending *p,
 		t->pub.ts_end = r->ts;
 		smtp_txn_detach(s, t, false);
 	}
-	if (p->smuggle && !p->smuggle->followed && r->code / 100 == 2)
-		smtp_alert_raise(s, SMTP_ALERT_NONSTANDARD_DATA_END, c, r, r->ts,
-				 "the server answered %d to a message ended "
-				 "by %s at body offset %llu",
-				 r->code, p->smuggle->seq,
-				 (unsigned long long)p->smuggle->offset);
-	else if (p->smuggle && p->smuggle->followed)
-		smtp_alert_raise(
-		    s, SMTP_ALERT_SMTP_SMUGGLING, c, r, r->ts,
-		    "%s ended the data at body offset %llu and SMTP "
-		    "commands followed at once; the server answered %d to "
-		    "it: %s",
-		    p->smuggle->seq, (unsigned long long)p->smuggle->offset,
-		    r->code,
-		    r->code / 100 == 2
-			? "it took the sequence as end of data, what "
-			  "follows is a second message"
-			: "it refused the message");
+	if (p->smuggle && !smtp_shadow_message_reply(s, t, p->smuggle, r))
+		smtp_smuggle_alert(s, p->smuggle, c, r);
 }
 
 /* Every recipient has its reply (none was lost in a gap). */
@@ -272,6 +256,8 @@ void smtp_reply_done(struct smtp_session *s, int64_t ts)
 	r.lines = s->rlines;
 	r.ts = ts;
 
+	if (s->shadow) /* which reading the server had */
+		smtp_shadow_reply(s, code);
 	if (s->pend_len) {
 		p = smtp_pend_at(s, 0);
 	} else {

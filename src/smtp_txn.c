@@ -155,6 +155,7 @@ void smtp_txn_emit(struct smtp_session *s, struct txn *t)
 		smtp_txn_free(t);
 		return;
 	}
+	smtp_body_cleartext(s, t, t->pub.ts_end);
 	t->pub.helo = s->helo;
 	t->pub.status = txn_status(t);
 	if (!t->pub.body_done && !t->pub.data_reply.code)
@@ -162,7 +163,8 @@ void smtp_txn_emit(struct smtp_session *s, struct txn *t)
 	if (t->pub.has_body) {
 		if (!t->hash)
 			t->hash = hq_new(); /* an empty body */
-		hq_digest(t->hash, t->pub.sha256);
+		hq_digest(t->hash_all ? t->hash_all : t->hash,
+			  t->pub.sha256);
 	}
 	smtp_body_results(s, t);
 	if (s->cb->transaction)

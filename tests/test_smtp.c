@@ -739,6 +739,130 @@ static void test_smuggling_cr(void)
 	check("smuggling_cr", d, SMTP_CLOSE_FIN, expect, absent);
 }
 
+/*
+ * The same attack against a server that does not end DATA at <LF>.<LF>
+ * (Postfix with smtpd_forbid_bare_newline = reject): one reply for all
+ * of it up to <CR><LF>.<CR><LF>, then QUIT's. One message, refused; the
+ * hidden commands were its text and are neither answered nor numbered.
+ */
+static void test_smuggling_refused(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("EHLO c\r\n"),
+		S("250-mx\r\n250 PIPELINING\r\n"),
+		C("MAIL FROM:<a@c>\r\nRCPT TO:<b@mx>\r\nDATA\r\n"),
+		S("250 ok\r\n250 ok\r\n354 go\r\n"),
+		C("Subject: hi\r\n\r\nhello\n.\nMAIL FROM:<admin@bank>\r\n"
+		  "RCPT TO:<b@mx>\r\nDATA\r\nSubject: fake\r\n\r\n..x\r\n.\r\n"
+		  "QUIT\r\n"),
+		S("550 5.5.2 Error: bare <LF> received\r\n221 2.0.0 Bye\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"reply <message> 550",
+		"alert smtp_smuggling cmd=<message> code=550 detail=<LF>.<LF> "
+		"at body offset 21 and SMTP commands after it; the server did "
+		"not take it as end of data: it read on to <CR><LF>.<CR><LF> as "
+		"one message of 89 bytes and answered 550 once",
+		"txn 1 status=rejected from=a@c rcpt=b@mx:250: accepted=1 "
+		"data=550",
+		"size=89 sha=ec2d9cee subject=hi\nreply QUIT 221",
+		"txns=1 cmds=5 replies=5/1/0/1",
+		NULL,
+	};
+	const char *absent[] = {"txn 2", "unknown_command", "nonstandard",
+				NULL};
+
+	check("smuggling_refused", d, SMTP_CLOSE_FIN, expect, absent);
+}
+
+/*
+ * Text after a bare-LF dot line, no command: a server that reads on
+ * takes it as one message (221 can only answer the QUIT after it).
+ */
+static void test_lf_dot_read_on(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("MAIL FROM:<a@c>\r\nRCPT TO:<b@mx>\r\nDATA\r\n"),
+		S("250 ok\r\n250 ok\r\n354 go\r\n"),
+		C("hello\n.\nmore text\r\n.\r\nQUIT\r\n"),
+		S("250 Ok: queued as Q\r\n221 bye\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"reply <message> 250",
+		"txn 1 status=queued from=a@c rcpt=b@mx:250: accepted=1 "
+		"data=250 queue=Q size=18",
+		"reply QUIT 221",
+		"txns=1 cmds=4",
+		NULL,
+	};
+	const char *absent[] = {"smtp_smuggling", "nonstandard",
+				"unknown_command", "reply more", NULL};
+
+	check("lf_dot_read_on", d, SMTP_CLOSE_FIN, expect, absent);
+}
+
+/*
+ * The server answered the message before the client sent any
+ * <CR><LF>.<CR><LF>: it took <LF>.<LF> as the end, whatever follows.
+ */
+static void test_smuggling_answered_first(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("MAIL FROM:<a@c>\r\nRCPT TO:<b@mx>\r\nDATA\r\n"),
+		S("250 ok\r\n250 ok\r\n354 go\r\n"),
+		C("hello\n.\nMAIL FROM:<x@y>\r\n"),
+		S("250 Ok: queued as Q\r\n"),
+		C("RCPT TO:<b@mx>\r\nDATA\r\nhidden\r\n.\r\nQUIT\r\n"),
+		S("250 ok\r\n250 ok\r\n354 go\r\n250 Ok: queued as R\r\n"
+		  "221 bye\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"alert smtp_smuggling cmd=<message> code=250 detail=<LF>.<LF> "
+		"ended the data at body offset 6 and SMTP commands followed",
+		"txn 1 status=queued from=a@c",
+		"txn 2 status=queued from=x@y rcpt=b@mx:250: accepted=1 "
+		"data=250 queue=R size=8",
+		"reply QUIT 221",
+		"txns=2 cmds=7",
+		NULL,
+	};
+
+	check("smuggling_answered_first", d, SMTP_CLOSE_FIN, expect, NULL);
+}
+
+/*
+ * The connection ends after the message's reply: nothing says the
+ * server read on, the decoder's reading stands and is alerted on.
+ */
+static void test_smuggling_unanswered(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("MAIL FROM:<a@c>\r\nRCPT TO:<b@mx>\r\nDATA\r\n"),
+		S("250 ok\r\n250 ok\r\n354 go\r\n"),
+		C("hello\n.\r\nMAIL FROM:<x@y>\r\nDATA\r\nhidden\r\n.\r\n"),
+		S("250 Ok: queued as Q\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"reply <message> 250",
+		"alert smtp_smuggling cmd=<message> code=250 "
+		"detail=<LF>.<CR><LF> ended the data at body offset 6",
+		"txn 1 status=queued from=a@c",
+		"size=6",
+		"txn 2",
+		NULL,
+	};
+
+	check("smuggling_unanswered", d, SMTP_CLOSE_FIN, expect, NULL);
+}
+
 /* A client that ends every line with LF alone is odd, not an attacker. */
 static void test_bare_lf_client_no_smuggling(void)
 {
@@ -1800,6 +1924,10 @@ static void all_tests(void)
 	test_smuggling_lf();
 	test_smuggling_crlf_lf();
 	test_smuggling_cr();
+	test_smuggling_refused();
+	test_lf_dot_read_on();
+	test_smuggling_answered_first();
+	test_smuggling_unanswered();
 	test_bare_lf_client_no_smuggling();
 	test_bdat_invalid_and_missing_last();
 	test_bdat_then_data();

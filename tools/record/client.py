@@ -261,6 +261,44 @@ def mid_data_close():
     c.sock.close()
 
 
+# --- SMTP smuggling (record.sh sets smtpd_forbid_bare_newline) -------------
+
+SMUGGLE_ENDS = {"lf": b"\n.\n", "lfcrlf": b"\n.\r\n", "cr": b"\r.\n"}
+
+
+def smuggle(form):
+    """A message ended by a non-standard sequence and a second, hidden
+    transaction, all in one write, as an attacker sends it. How many
+    replies come back is the server's reading: one for the message if it
+    read on to <CR><LF>.<CR><LF>, five if it took the sequence as the end.
+    """
+    c = Raw()
+    expect("greeting", c.reply(), 220)
+    expect("EHLO", c.cmd("EHLO " + CLIENT_NAME), 250)
+    for line in ("MAIL FROM:<%s>" % SENDER, "RCPT TO:<bob@example.test>",
+                 "DATA"):
+        c.send(line)
+    expect("MAIL", c.reply(), 250)
+    expect("RCPT", c.reply(), 250)
+    expect("DATA", c.reply(), 354)
+    hidden = ("MAIL FROM:<ceo@bank.example>\r\nRCPT TO:<bob@example.test>\r\n"
+              "DATA\r\nFrom: ceo@bank.example\r\nTo: bob@example.test\r\n"
+              "Subject: Urgent wire transfer\r\n\r\nPay the invoice today."
+              "\r\n.\r\nQUIT\r\n").encode("ascii")
+    data = (b"From: alice@client.test\r\nTo: bob@example.test\r\n"
+            b"Subject: Hello\r\nMessage-ID: <smuggle-" + form.encode() +
+            b"@client.test>\r\n\r\nHi Bob" + SMUGGLE_ENDS[form] + hidden)
+    log("C: (one write) %r" % data)
+    c.sock.sendall(data)
+    codes = []
+    while not codes or codes[-1] != 221:
+        codes.append(c.reply())
+    log("replies: %s" % codes)
+    if codes not in ([250, 250, 250, 354, 250, 221], [250, 221], [550, 221]):
+        raise SystemExit("unexpected replies %s" % codes)
+    c.sock.close()
+
+
 # --- MIME scenarios (email package + smtplib) --------------------------------
 #
 # Everything below is deterministic: the attachments are made from fixed
@@ -472,6 +510,9 @@ SCENARIOS = {
     "mime-alternative": mime_alternative,
     "mime-attached-eml": mime_attached_eml,
     "mime-encoded-headers": mime_encoded_headers,
+    "smuggle-lf": lambda: smuggle("lf"),
+    "smuggle-lfcrlf": lambda: smuggle("lfcrlf"),
+    "smuggle-cr": lambda: smuggle("cr"),
 }
 
 

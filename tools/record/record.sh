@@ -13,12 +13,20 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ALL_SCENARIOS=(helo-plain ehlo-pipelining rcpt-rejections errors-421 rset-noop-vrfy
                starttls auth-plain auth-login-fail two-messages mid-data-close ipv6
-               mime-attachments mime-alternative mime-attached-eml mime-encoded-headers)
+               mime-attachments mime-alternative mime-attached-eml mime-encoded-headers
+               smuggling-accept-lf smuggling-accept-lfcrlf smuggling-accept-cr
+               smuggling-reject-lf smuggling-reject-lfcrlf smuggling-reject-cr
+               smuggling-normalize-lf)
+SMUGGLING=(smuggling-accept-lf smuggling-accept-lfcrlf smuggling-accept-cr
+           smuggling-reject-lf smuggling-reject-lfcrlf smuggling-reject-cr
+           smuggling-normalize-lf)
 OUTDIR=
 SELECTED=()
 for arg in "$@"; do
     if [ "$arg" = mime ]; then
         SELECTED+=(mime-attachments mime-alternative mime-attached-eml mime-encoded-headers)
+    elif [ "$arg" = smuggling ]; then
+        SELECTED+=("${SMUGGLING[@]}")
     elif printf '%s\n' "${ALL_SCENARIOS[@]}" | grep -qxF -- "$arg"; then
         SELECTED+=("$arg")
     elif [ -z "$OUTDIR" ]; then
@@ -181,6 +189,26 @@ capture ipv6             "${SWAKS[@]}" --server ::1 --port 25 \
 for m in mime-attachments mime-alternative mime-attached-eml mime-encoded-headers; do
     capture "$m"         "$PY" "$CLIENT" "$m" "$OUTDIR/mime-files"
 done
+
+# SMTP smuggling against each reading of a bare-LF end of data
+# (smtpd_forbid_bare_newline, Postfix >= 3.7.10): "no" takes <LF>.<LF> and
+# <LF>.<CR><LF> as the end, "reject" and "normalize" read on to
+# <CR><LF>.<CR><LF>. The exclusions default to $mynetworks, which holds
+# the loopback client: emptied.
+bare_newline() {
+    postconf -c "$TMP/conf" -e "smtpd_forbid_bare_newline = $1" \
+        "smtpd_forbid_bare_newline_exclusions ="
+    postfix -c "$TMP/conf" reload >/dev/null 2>&1
+    sleep 1   # new smtpd processes read it
+}
+for m in accept reject normalize; do
+    if [ $m = accept ]; then bare_newline no; else bare_newline $m; fi
+    for f in lf lfcrlf cr; do
+        [ $m = normalize ] && [ $f != lf ] && continue
+        capture "smuggling-$m-$f" "$PY" "$CLIENT" "smuggle-$f"
+    done
+done
+bare_newline no
 
 # Delivered mail must have stayed in the temp dir.
 say "delivered messages: $(find "$TMP/mail" -type f -path '*/new/*' | wc -l) (in \$TMP/mail, removed at exit)"
