@@ -78,9 +78,31 @@ struct msg_part {
 };
 
 /* An alert for the caller to turn into an smtp_alert event. */
+/*
+ * What the parser alerts on. Each is an smtp_alert kind of the same name
+ * too (include/smtp.h), which says what it means: the decoder maps them
+ * by these names, so one missing there does not build.
+ */
+#define MSG_ALERT_LIST(X)						\
+	X(MIME_HEADER_LIMIT, "mime_header_limit")			\
+	X(MIME_DEPTH_LIMIT, "mime_depth_limit")				\
+	X(MALFORMED_MIME, "malformed_mime")				\
+	X(ATTACHMENT_EXECUTABLE, "attachment_executable")		\
+	X(HEADER_FROM_MISMATCH, "header_from_mismatch")			\
+	X(MISSING_DATE_OR_MSGID, "missing_date_or_msgid")
+
+enum msg_alert_kind {
+#define X(k, name) MSG_ALERT_##k,
+	MSG_ALERT_LIST(X)
+#undef X
+	    MSG_ALERT_COUNT
+};
+
+const char *msg_alert_kind_str(enum msg_alert_kind k);
+
 struct msg_alert {
-	const char *kind; /* mime_header_limit, mime_depth_limit, … */
-	char *detail;	  /* one line saying what exactly was seen */
+	enum msg_alert_kind kind;
+	char *detail; /* one line saying what exactly was seen */
 };
 
 struct msg;

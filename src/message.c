@@ -31,7 +31,18 @@ char *msg_dup(struct msg *m, const char *s, size_t n)
 	return d;
 }
 
-void msg_alert(struct msg *m, const char *kind, const char *fmt, ...)
+const char *msg_alert_kind_str(enum msg_alert_kind k)
+{
+	static const char *const names[] = {
+#define X(k, name) name,
+	    MSG_ALERT_LIST(X)
+#undef X
+	};
+
+	return (unsigned)k < MSG_ALERT_COUNT ? names[k] : "?";
+}
+
+void msg_alert(struct msg *m, enum msg_alert_kind kind, const char *fmt, ...)
 {
 	char buf[DETAIL_MAX];
 	va_list ap;
@@ -109,7 +120,7 @@ static int new_record(struct msg *m, const struct ent *e)
 
 	if (m->nparts >= m->lim.parts) {
 		if (!m->over_parts)
-			msg_alert(m, "mime_depth_limit",
+			msg_alert(m, MSG_ALERT_MIME_DEPTH_LIMIT,
 				  "more than %u MIME parts: the rest are not "
 				  "recorded",
 				  m->lim.parts);
@@ -142,7 +153,7 @@ static void add_multi(struct msg *m, enum msg_hdr h, const char *v)
 	if (m->nmulti[h] >= m->lim.received) {
 		if (!m->over_received)
 			msg_alert(
-			    m, "mime_header_limit",
+			    m, MSG_ALERT_MIME_HEADER_LIMIT,
 			    "more than %u %s fields: the rest are not kept",
 			    m->lim.received, hdr_names[h]);
 		m->over_received = true;
@@ -172,7 +183,7 @@ static void field_done(struct msg *m)
 		return;
 	if (m->fld.truncated && !m->over_field) {
 		m->over_field = true;
-		msg_alert(m, "mime_header_limit",
+		msg_alert(m, MSG_ALERT_MIME_HEADER_LIMIT,
 			  "a header field longer than %zu octets was cut",
 			  m->lim.field_bytes);
 	}
@@ -222,7 +233,7 @@ static void parse_addrs(struct msg *m, enum msg_hdr h)
 			   (tmp[i].group ? strlen(tmp[i].group) + 1 : 0);
 	if (dropped && !m->over_addrs) {
 		m->over_addrs = true;
-		msg_alert(m, "mime_header_limit",
+		msg_alert(m, MSG_ALERT_MIME_HEADER_LIMIT,
 			  "%s has more than %u addresses: %zu not kept",
 			  hdr_names[h], m->lim.addresses, dropped);
 	}
@@ -253,7 +264,7 @@ static void top_done(struct msg *m, bool ended)
 	if (m->hdr[MSG_HDR_REFERENCES])
 		m->refs = msg_count_ids(m->hdr[MSG_HDR_REFERENCES]);
 	if (ended && (!m->hdr[MSG_HDR_DATE] || !m->hdr[MSG_HDR_MESSAGE_ID]))
-		msg_alert(m, "missing_date_or_msgid", "no %s header field",
+		msg_alert(m, MSG_ALERT_MISSING_DATE_OR_MSGID, "no %s header field",
 			  !m->hdr[MSG_HDR_DATE] ? (!m->hdr[MSG_HDR_MESSAGE_ID]
 						       ? "Date nor Message-ID"
 						       : "Date")
@@ -280,7 +291,7 @@ static void ent_start(struct msg *m, unsigned depth, int parent, bool digest)
 	if (depth > m->lim.depth) {
 		if (!m->over_depth)
 			msg_alert(
-			    m, "mime_depth_limit",
+			    m, MSG_ALERT_MIME_DEPTH_LIMIT,
 			    "MIME parts nested deeper than %u: not parsed",
 			    m->lim.depth);
 		m->over_depth = true;
@@ -355,20 +366,20 @@ static void ent_headers_done(struct msg *m, bool body)
 	if (multi && body) {
 		sb_reset(&b);
 		if (!msg_param(sb_str(&e->ctype), "boundary", &b) || !b.len) {
-			msg_alert(m, "malformed_mime",
+			msg_alert(m, MSG_ALERT_MALFORMED_MIME,
 				  "%s without a boundary parameter", type);
 		} else if (b.len > BOUNDARY_MAX) {
-			msg_alert(m, "malformed_mime",
+			msg_alert(m, MSG_ALERT_MALFORMED_MIME,
 				  "%s boundary of %zu octets, over %d", type,
 				  b.len, BOUNDARY_RFC);
 		} else if (m->nfr >= FRAMES) {
 			if (!m->over_depth)
-				msg_alert(m, "mime_depth_limit",
+				msg_alert(m, MSG_ALERT_MIME_DEPTH_LIMIT,
 					  "MIME parts nested too deep");
 			m->over_depth = true;
 		} else {
 			if (b.len > BOUNDARY_RFC)
-				msg_alert(m, "malformed_mime",
+				msg_alert(m, MSG_ALERT_MALFORMED_MIME,
 					  "%s boundary of %zu octets, over %d",
 					  type, b.len, BOUNDARY_RFC);
 			push_frame(m, false, b.p, b.len);
@@ -438,7 +449,7 @@ static void frame_pop(struct msg *m, const char *why)
 	if (why) {
 		if (p)
 			p->truncated = true;
-		msg_alert(m, "malformed_mime",
+		msg_alert(m, MSG_ALERT_MALFORMED_MIME,
 			  "multipart boundary \"%.80s\" %s", f->boundary, why);
 	}
 }
@@ -499,7 +510,7 @@ static void header_line(struct msg *m, const uint8_t *s, size_t len,
 		if (m->fld_open)
 			field_done(m);
 		if (!m->over_header)
-			msg_alert(m, "mime_header_limit",
+			msg_alert(m, MSG_ALERT_MIME_HEADER_LIMIT,
 				  "header section over %zu octets: the rest is "
 				  "not read",
 				  m->lim.header_bytes);
@@ -806,7 +817,7 @@ void msg_check_from(struct msg *m, const char *envelope_from)
 	en = strcspn(ed, "> \t");
 	if (!domains_align(ed, en, hd, strlen(hd)))
 		msg_alert(
-		    m, "header_from_mismatch",
+		    m, MSG_ALERT_HEADER_FROM_MISMATCH,
 		    "envelope sender domain %.*s, header From domain %.100s",
 		    (int)(en > 100 ? 100 : en), ed, hd);
 }

@@ -158,7 +158,7 @@ struct msg {
 void *msg_alloc(struct msg *m, size_t n); /* zeroed, counted in msg_mem */
 char *msg_dup(struct msg *m, const char *s, size_t n);
 /* Record an alert (capped at lim.alerts); detail cut at DETAIL_MAX. */
-void msg_alert(struct msg *m, const char *kind, const char *fmt, ...)
+void msg_alert(struct msg *m, enum msg_alert_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* attachment_executable by name, or by content if e is the leaf's. */
 void msg_check_exec(struct msg *m, int rec, const struct ent *e);

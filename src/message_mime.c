@@ -62,11 +62,11 @@ void msg_check_exec(struct msg *m, int rec, const struct ent *e)
 		return;
 	p->executable = true;
 	if (ext)
-		msg_alert(m, "attachment_executable",
+		msg_alert(m, MSG_ALERT_ATTACHMENT_EXECUTABLE,
 			  "part %d (%s) named \"%.100s\": .%s file", rec,
 			  p->type, p->filename, ext);
 	else
-		msg_alert(m, "attachment_executable",
+		msg_alert(m, MSG_ALERT_ATTACHMENT_EXECUTABLE,
 			  "part %d (%s%s%.100s%s) is %s", rec, p->type,
 			  p->filename ? " \"" : "",
 			  p->filename ? p->filename : "",
@@ -556,7 +556,7 @@ void msg_leaf_end(struct msg *m, bool truncated, bool eol)
 	if (e->dec == D_BASE64) {
 		b64_flush(m, o);
 		if (e->b64bad)
-			msg_alert(m, "malformed_mime",
+			msg_alert(m, MSG_ALERT_MALFORMED_MIME,
 				  "part %d: characters outside the base64 "
 				  "alphabet",
 				  e->rec);

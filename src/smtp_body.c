@@ -150,22 +150,22 @@ void smtp_body_free(struct txn *t)
 
 void smtp_body_results(struct smtp_session *s, struct txn *t)
 {
+	static const enum smtp_alert_kind kinds[] = {
+#define X(k, name) [MSG_ALERT_##k] = SMTP_ALERT_##k,
+	    MSG_ALERT_LIST(X)
+#undef X
+	};
 	const struct msg_alert *a;
 	size_t i, n;
-	int k;
 
 	if (!t->msg)
 		return;
 	message_close(t);
 	n = msg_alerts(t->msg, &a);
 	for (i = 0; i < n; i++)
-		for (k = 0; k < SMTP_ALERT_COUNT; k++)
-			if (!strcmp(a[i].kind, smtp_alert_kind_str(k))) {
-				smtp_alert_raise(s, k, NULL, NULL, s->ts_last,
-						 "message %u: %s", t->pub.index,
-						 a[i].detail ? a[i].detail : "");
-				break;
-			}
+		smtp_alert_raise(s, kinds[a[i].kind], NULL, NULL, s->ts_last,
+				 "message %u: %s", t->pub.index,
+				 a[i].detail ? a[i].detail : "");
 }
 
 void smtp_body_end(struct smtp_session *s, bool complete, int64_t ts)

@@ -102,7 +102,8 @@ static void summary(struct sbuf *out, const struct msg *m)
 	sb_append(out, s, strlen(s));
 	for (i = 0; i < n; i++) {
 		sb_append(out, "\n", 1);
-		sb_append(out, a[i].kind, strlen(a[i].kind));
+		sb_append(out, msg_alert_kind_str(a[i].kind),
+			  strlen(msg_alert_kind_str(a[i].kind)));
 		sb_append(out, ": ", 2);
 		sb_append(out, a[i].detail, strlen(a[i].detail));
 	}
@@ -215,7 +216,7 @@ static int alert_count(const struct msg *m, const char *kind)
 	int c = 0;
 
 	for (i = 0; i < n; i++)
-		c += !strcmp(a[i].kind, kind);
+		c += !strcmp(msg_alert_kind_str(a[i].kind), kind);
 	return c;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hashq.h"
+#include "message.h"
 #include "smtp.h"
 #include "util.h"
 
@@ -1953,8 +1954,31 @@ static void all_tests(void)
 	test_nonstandard_data_end();
 }
 
+/*
+ * The message parser's alerts become smtp_alerts of the same kind: the
+ * names agree (the enums are matched by the build).
+ */
+static void test_message_alert_names(void)
+{
+	char why[256] = "";
+	int k;
+
+	for (k = 0; k < MSG_ALERT_COUNT && !why[0]; k++) {
+		int j;
+
+		for (j = 0; j < SMTP_ALERT_COUNT; j++)
+			if (!strcmp(msg_alert_kind_str(k), smtp_alert_kind_str(j)))
+				break;
+		if (j == SMTP_ALERT_COUNT)
+			snprintf(why, sizeof(why), "%s is no smtp_alert kind",
+				 msg_alert_kind_str(k));
+	}
+	result("message_alert_names", !why[0], why);
+}
+
 int main(void)
 {
+	test_message_alert_names();
 	/* bodies hashed and parsed in the caller */
 	all_tests();
 	/* and as smtpscope runs: on the hashing thread, behind the caller;
