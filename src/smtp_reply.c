@@ -272,18 +272,22 @@ void smtp_reply_done(struct smtp_session *s, int64_t ts)
 	if (s->cb->reply)
 		s->cb->reply(s->user, &c, &r);
 	reply_effect(s, p, &c, &r);
-	if (s->rinvalid)
+	if (s->rinvalid && s->rbadcode)
 		smtp_alert_raise(s, SMTP_ALERT_INVALID_REPLY, &c, &r, ts,
-				 s->rbadcode ? "a multi-line reply mixes codes "
-					       "%d and %d"
-					     : NULL,
+				 "a multi-line reply mixes codes %d and %d",
 				 code, s->rbadcode);
-	if (code == 421)
-		smtp_alert_raise(s, SMTP_ALERT_REPLY_421, &c, &r, ts, NULL);
-	else if (code / 100 == 4)
-		smtp_alert_raise(s, SMTP_ALERT_REPLY_4XX, &c, &r, ts, NULL);
-	else if (code / 100 == 5)
-		smtp_alert_raise(s, SMTP_ALERT_REPLY_5XX, &c, &r, ts, NULL);
+	else if (s->rinvalid)
+		smtp_alert_raise(s, SMTP_ALERT_INVALID_REPLY, &c, &r, ts,
+				 "a reply line that does not start with a code "
+				 "from 200 to 599");
+	if (code / 100 == 4 || code / 100 == 5)
+		smtp_alert_raise(s,
+				 code == 421	     ? SMTP_ALERT_REPLY_421
+				 : code / 100 == 4 ? SMTP_ALERT_REPLY_4XX
+						   : SMTP_ALERT_REPLY_5XX,
+				 &c, &r, ts, "%d%s%s to %s", code,
+				 r.enhanced[0] ? " " : "", r.enhanced,
+				 c.verb[0] ? c.verb : "an empty line");
 	/* a 354 nothing asked for (a DATA lost in a gap): a body follows */
 	if (p->id == V_UNSOLICITED && code == 354 &&
 	    (s->cstate == C_CMD || s->cstate == C_RESYNC)) {
@@ -300,10 +304,13 @@ void smtp_reply_done(struct smtp_session *s, int64_t ts)
 	/* after a gap replies answer what was lost: not unsolicited */
 	if (p->id == V_UNSOLICITED && code != 421 && !resync)
 		smtp_alert_raise(s, SMTP_ALERT_UNSOLICITED_REPLY, &c, &r, ts,
-				 NULL);
+				 "%d with no command waiting for a reply",
+				 code);
 	if (p->id == V_UNKNOWN && c.verb[0])
 		smtp_alert_raise(s, SMTP_ALERT_UNKNOWN_COMMAND, &c, &r, ts,
-				 NULL);
+				 "a verb of no SMTP standard or extension, "
+				 "answered %d",
+				 code);
 	if (p != &unsolicited) {
 		smtp_pend_release(s, p);
 		smtp_pend_pop(s);
