@@ -9,7 +9,7 @@
 
 #define DET_BUF	   2048 /* bytes held per side while a connection is looked at */
 #define DET_LINE   512	/* an SMTP first line must be told apart within this */
-#define DET_CHUNKS 32	/* arrivals remembered, to replay both sides in order */
+#define DET_CHUNKS 32	/* turns of the sides remembered, to replay in order */
 #define DET_TARGET 272	/* "host:port" of a tunnel, NUL included */
 
 /* What the bytes so far say. */
@@ -52,7 +52,7 @@ struct det {
 	struct {
 		uint8_t side;
 		uint16_t end; /* end offset in buf[side] */
-		int64_t ts;   /* when it came, and in which packet */
+		int64_t ts;   /* when its last byte came, and in which packet */
 		uint64_t pkt;
 	} chunk[DET_CHUNKS];
 	uint8_t buf[2][DET_BUF];

@@ -495,9 +495,12 @@ enum det_verdict det_push(struct det *d, int side, const uint8_t *p, size_t n,
 	d->kept = 0;
 	if (!n)
 		return DET_MORE;
-	same = d->nchunks && d->chunk[d->nchunks - 1].side == side &&
-	       d->chunk[d->nchunks - 1].ts == ts &&
-	       d->chunk[d->nchunks - 1].pkt == pkt;
+	/*
+	 * Arrivals of one side in a row are one chunk, with the time and
+	 * packet of the last: the decoder ends a line, and emits its event,
+	 * when its last byte comes.
+	 */
+	same = d->nchunks && d->chunk[d->nchunks - 1].side == side;
 	if (!same && d->nchunks == DET_CHUNKS)
 		k = 0;
 	if (k > n)
@@ -507,13 +510,11 @@ enum det_verdict det_push(struct det *d, int side, const uint8_t *p, size_t n,
 			d->first = (int8_t)side;
 		memcpy(d->buf[side] + d->len[side], p, k);
 		d->len[side] += (uint16_t)k;
-		if (!same) {
-			d->chunk[d->nchunks].side = (uint8_t)side;
-			d->chunk[d->nchunks].ts = ts;
-			d->chunk[d->nchunks].pkt = pkt;
-			d->nchunks++;
-		}
+		if (!same)
+			d->chunk[d->nchunks++].side = (uint8_t)side;
 		d->chunk[d->nchunks - 1].end = d->len[side];
+		d->chunk[d->nchunks - 1].ts = ts;
+		d->chunk[d->nchunks - 1].pkt = pkt;
 		d->kept = k;
 	}
 	if (k < n)
