@@ -485,6 +485,24 @@ enum det_verdict det_give_up(const struct det *d)
 	return d->listed ? DET_SMTP : DET_NOT_SMTP;
 }
 
+/*
+ * The table is full: arrivals of one side in a row become one chunk, with
+ * the time and packet of the last (the decoder ends a line, and emits its
+ * event, when its last byte comes). Many small segments then still fit.
+ */
+static void compact(struct det *d)
+{
+	unsigned i, j = 0;
+
+	for (i = 0; i < d->nchunks; i++) {
+		if (j && d->chunk[j - 1].side == d->chunk[i].side)
+			d->chunk[j - 1] = d->chunk[i];
+		else
+			d->chunk[j++] = d->chunk[i];
+	}
+	d->nchunks = (uint8_t)j;
+}
+
 enum det_verdict det_push(struct det *d, int side, const uint8_t *p, size_t n,
 			  int64_t ts, uint64_t pkt)
 {
@@ -495,12 +513,13 @@ enum det_verdict det_push(struct det *d, int side, const uint8_t *p, size_t n,
 	d->kept = 0;
 	if (!n)
 		return DET_MORE;
-	/*
-	 * Arrivals of one side in a row are one chunk, with the time and
-	 * packet of the last: the decoder ends a line, and emits its event,
-	 * when its last byte comes.
-	 */
-	same = d->nchunks && d->chunk[d->nchunks - 1].side == side;
+	same = d->nchunks && d->chunk[d->nchunks - 1].side == side &&
+	       d->chunk[d->nchunks - 1].ts == ts &&
+	       d->chunk[d->nchunks - 1].pkt == pkt;
+	if (!same && d->nchunks == DET_CHUNKS)
+		compact(d);
+	same = d->nchunks && d->chunk[d->nchunks - 1].side == side &&
+	       (same || d->nchunks == DET_CHUNKS);
 	if (!same && d->nchunks == DET_CHUNKS)
 		k = 0;
 	if (k > n)
