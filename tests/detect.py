@@ -382,6 +382,26 @@ def _():
           "target %r" % [s["smtp"].get("tunnel_target") for s in ss])
 
 
+@case("corpus-any-port-same")
+def _():
+    """Every Zeek trace (../shared/corpus/zeek, or $SMTPSCOPE_CORPUS) and
+    every capture of pcaps/: --ports any finds exactly the SMTP sessions
+    the default ports give, event for event, and nothing else."""
+    corpus = Path(os.environ.get("SMTPSCOPE_CORPUS", ROOT.parent / "shared" / "corpus" / "zeek"))
+    traces = sorted(p for p in corpus.glob("*.pcap*")) if corpus.is_dir() else []
+    traces += sorted(ROOT.glob("pcaps/*.pcap")) + sorted(CRAFTED.glob("*.pcap"))
+    ours = {"any-port", "any-port-midstream", "http-connect", "socks4", "socks5-auth"}
+    n = 0
+    for t in traces:
+        if t.name == "connect-with-smtp.pcap" or t.stem in ours:
+            continue
+        a = session_events(run(t, "--commands"))
+        b = session_events(run(t, "--commands", "--ports", "any"))
+        check(a == b, "%s: --ports any differs from the default ports" % t.name)
+        n += 1
+    check(n >= 20, "only %d captures compared" % n)
+
+
 def main():
     global BIN, TMP
     BIN, TMP = SUITE.start()
