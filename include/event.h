@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "detect.h"
 #include "smtp.h"
 #include "util.h"
 
@@ -53,6 +54,8 @@ struct ev_flow {
 	char ex_name[48];
 	struct ev_part_file *parts; /* attachments being extracted */
 	size_t nparts;
+	const char *tunnel; /* "http-connect", "socks4", "socks5", or NULL */
+	char tunnel_target[DET_TARGET]; /* where it went: "host:port", or "" */
 	uint32_t errors; /* 4xx and 5xx replies, for the transcript footer */
 	uint32_t messages;
 };

@@ -3,6 +3,7 @@
 #ifndef SMTPSCOPE_REASSEMBLY_H
 #define SMTPSCOPE_REASSEMBLY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +15,8 @@
 struct rs_options {
 	uint16_t ports[RS_MAX_PORTS]; /* server ports treated as SMTP */
 	size_t n_ports;
+	/* every other TCP connection is looked at: SMTP by its first bytes */
+	bool detect;
 	uint16_t tls_port; /* implicit TLS (465): counted, not decoded */
 	int max_sessions; /* TCP connections held at once, half-open included */
 	uint64_t memcap;  /* estimated bytes of session state; 0: no cap */
@@ -39,6 +42,10 @@ struct rs_stats {
 	uint64_t evicted_sessions, evicted_half_open;
 	/* --memcap reached: connections shed, and their estimated bytes */
 	uint64_t memcap_sessions, memcap_half_open, memcap_bytes;
+	/* --detect: connections looked at by content, found SMTP, found
+	 * not SMTP, ended undecided; tunnel handshakes stepped over */
+	uint64_t detect_examined, detect_smtp, detect_not_smtp;
+	uint64_t detect_undecided, tunnels;
 };
 
 /*

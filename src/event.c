@@ -196,6 +196,7 @@ static struct json_object *smtp_obj(struct json_object *ev,
 	struct json_object *s = json_object_new_object();
 
 	add_int(s, "session", (int64_t)f->session);
+	add_str(s, "tunnel", f->tunnel);
 	add(ev, "smtp", s);
 	return s;
 }
@@ -540,6 +541,8 @@ static void on_session(void *user, const struct smtp_session_info *si)
 		return;
 	ev = envelope(f, "smtp_session", si->ts_end);
 	s = smtp_obj(ev, f);
+	if (f->tunnel_target[0])
+		add_str(s, "tunnel_target", f->tunnel_target);
 	add_str(s, "banner", si->banner);
 	add_str(s, "helo", si->helo);
 	o = json_object_new_array();

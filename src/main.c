@@ -201,7 +201,12 @@ static void usage(FILE *out)
 	    "      --ports LIST       SMTP server ports (default " DEFAULT_PORTS
 	    ");\n"
 	    "                         465 is implicit TLS: counted, not "
-	    "decoded\n"
+	    "decoded;\n"
+	    "                         'any': SMTP found by content on any port\n"
+	    "      --detect           also find SMTP by content on the other\n"
+	    "                         ports (a 220 greeting answered by\n"
+	    "                         EHLO/HELO...), through HTTP CONNECT and\n"
+	    "                         SOCKS4/5 tunnels too\n"
 	    "  -c, --count N          stop after N packets\n"
 	    "  -B, --buffer-size KB   kernel capture buffer (live capture)\n"
 	    "  -Z, --user USER        drop root for USER once the capture\n"
@@ -236,7 +241,8 @@ static void usage(FILE *out)
 	    "  -h, --help             this help\n"
 	    "  -V, --version          print the version\n"
 	    "\n"
-	    "A trailing BPF expression is ANDed with the SMTP ports.\n",
+	    "A trailing BPF expression is ANDed with the SMTP ports (with\n"
+	    "--detect or --ports any: with tcp).\n",
 	    out);
 }
 
@@ -279,12 +285,16 @@ static uint64_t parse_size(const char *opt, const char *s)
 	return (uint64_t)v << shift;
 }
 
-static void parse_ports(const char *list, struct rs_options *ro)
+/* A list of ports, or "any" (true: no list, every port is looked at). */
+static bool parse_ports(const char *list, struct rs_options *ro)
 {
-	char *copy = xstrndup(list, strlen(list)), *tok, *save = NULL;
+	char *copy, *tok, *save = NULL;
 
 	ro->n_ports = 0;
 	ro->tls_port = 0;
+	if (!strcmp(list, "any"))
+		return true;
+	copy = xstrndup(list, strlen(list));
 	for (tok = strtok_r(copy, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		uint16_t p = (uint16_t)parse_num("--ports", tok, 1, 65535);
@@ -298,6 +308,7 @@ static void parse_ports(const char *list, struct rs_options *ro)
 	free(copy);
 	if (!ro->n_ports)
 		die(2, "--ports: empty list%s%s", "", "");
+	return false;
 }
 
 /*
@@ -311,6 +322,8 @@ static char *ports_filter(const struct rs_options *ro)
 	char port[32];
 	size_t i;
 
+	if (ro->detect) /* any port may carry SMTP */
+		return xstrndup("tcp or (ip and ip[6:2] & 0x3fff != 0)", 38);
 	for (i = 0; i < ro->n_ports; i++) {
 		int n = snprintf(port, sizeof(port), "%stcp port %u",
 				 i ? " or " : "", ro->ports[i]);
@@ -334,6 +347,9 @@ static char *join_args(int argc, char **argv)
 	}
 	return b.p;
 }
+
+/* --detect or --ports any: the stats event has the detection counters */
+static bool stats_detect;
 
 static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx)
 {
@@ -372,6 +388,14 @@ static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx)
 	N("memcap_shed_sessions", rs.memcap_sessions);
 	N("memcap_shed_half_open", rs.memcap_half_open);
 	N("memcap_shed_bytes", rs.memcap_bytes);
+	if (stats_detect) {
+		N("detect_examined", rs.detect_examined);
+		N("detect_smtp", rs.detect_smtp);
+		N("detect_not_smtp", rs.detect_not_smtp);
+		N("detect_undecided", rs.detect_undecided);
+	}
+	if (stats_detect || rs.tunnels)
+		N("tunnels", rs.tunnels);
 	N("output_dropped", out_dropped(ctx->sinks));
 	ex_get_stats(&es);
 	N("extracted_files", es.files);
@@ -498,6 +522,7 @@ int main(int argc, char **argv)
 	    {"output", required_argument, NULL, 'o'},
 	    {"commands", no_argument, NULL, 1},
 	    {"ports", required_argument, NULL, 2},
+	    {"detect", no_argument, NULL, 17},
 	    {"max-sessions", required_argument, NULL, 3},
 	    {"memcap", required_argument, NULL, 16},
 	    {"show-auth-user", no_argument, NULL, 4},
@@ -522,7 +547,7 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	int64_t auth_window = DEFAULT_AUTH_WINDOW, stats_interval = 0;
 	uint64_t extract_max = DEFAULT_EXTRACT_MAX_BYTES;
-	bool extract_max_set = false;
+	bool extract_max_set = false, ports_any = false, detect = false;
 	char *conf_filter = NULL;
 	bool outpath_conf = false, file_conf = false, iface_conf = false;
 	int nconf;
@@ -590,7 +615,10 @@ int main(int argc, char **argv)
 			ctx.commands = true;
 			break;
 		case 2:
-			parse_ports(optarg, &ro);
+			ports_any = parse_ports(optarg, &ro);
+			break;
+		case 17:
+			detect = true;
 			break;
 		case 3:
 			ro.max_sessions = (int)parse_num("--max-sessions",
@@ -694,6 +722,7 @@ int main(int argc, char **argv)
 	else
 		free(conf_filter);
 	co.filter = filter;
+	ro.detect = stats_detect = detect || ports_any;
 	co.ports_filter = ports_filter(&ro);
 
 	/* every file and stdout is a sink: drops counted, the run goes on */

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include "detect.h"
 #include "ip6map.h"
 #include "util.h"
 
@@ -66,10 +67,21 @@ struct rs_hole {
 	bool reported;
 };
 
-/* One SMTP connection: the event flow and its decoder. Index: smtp_dir. */
+/*
+ * One connection we follow: an SMTP one (the event flow and its decoder),
+ * or one being looked at (det) before it has a decoder. Index: libnids'
+ * side (client: the SYN's sender), an smtp_dir once swap is applied.
+ */
 struct rs_session {
-	struct ev_flow flow;
+	struct ev_flow flow; /* set up with smtp */
 	struct smtp_session *smtp;
+	struct det *det; /* the first bytes, while undecided (detect.c) */
+	bool listed;	 /* on an SMTP port (--ports): SMTP from the start */
+	bool looked;	 /* its first bytes went by */
+	bool swap;	 /* the SMTP client is libnids' server */
+	bool dropped;	 /* not SMTP: nothing more is decoded */
+	bool midstream;	 /* its SYN was synthesised */
+	int64_t ts_start;
 	struct tcp_stream *t;
 	struct rs_session *prev, *next; /* open sessions, idle longest first */
 	int64_t last;			/* packet time of its last data */
@@ -130,6 +142,9 @@ static struct {
 	 * a stream it may create */
 	struct rs_session *cur;
 	struct tcp_stream *half_t;
+	/* a connection found not SMTP by this packet: freed after it */
+	struct tcp_stream *drop_t;
+	struct tuple4 drop_addr;
 	struct tuple4 half_addr, born_addr;
 	uint32_t half_isn;
 	bool born;
@@ -319,9 +334,15 @@ static void session_end(struct tcp_stream *t, enum smtp_close reason)
 	if (rs.cur == s)
 		rs.cur = NULL;
 	rs.mem -= RS_SESSION_COST + s->qmem;
-	smtp_end(s->smtp, reason, rs.ts);
-	smtp_session_free(s->smtp);
-	ev_flow_free(&s->flow);
+	if (s->det) {
+		free(s->det);
+		rs.mem -= sizeof(struct det);
+	}
+	if (s->smtp) {
+		smtp_end(s->smtp, reason, rs.ts);
+		smtp_session_free(s->smtp);
+		ev_flow_free(&s->flow);
+	}
 	free(s);
 	t->user = NULL;
 	rs.st.open--;
@@ -329,7 +350,7 @@ static void session_end(struct tcp_stream *t, enum smtp_close reason)
 
 /* The event flow of a connection (IPv6 ones are mapped for libnids). */
 static void flow_init(struct ev_flow *f, const struct tuple4 *a,
-		      uint64_t session)
+		      uint64_t session, int64_t ts)
 {
 	uint32_t caddr = a->saddr, saddr = a->daddr;
 	uint8_t c6[16], s6[16];
@@ -337,32 +358,183 @@ static void flow_init(struct ev_flow *f, const struct tuple4 *a,
 	if (ip6map_lookup(rs.v6, ntohl(caddr), c6) &&
 	    ip6map_lookup(rs.v6, ntohl(saddr), s6))
 		ev_flow_init(f, rs.ctx, session, AF_INET6, c6, s6, a->source,
-			     a->dest, rs.ts);
+			     a->dest, ts);
 	else
 		ev_flow_init(f, rs.ctx, session, AF_INET,
 			     (const uint8_t *)&caddr, (const uint8_t *)&saddr,
-			     a->source, a->dest, rs.ts);
+			     a->source, a->dest, ts);
 }
 
-static void session_start(struct tcp_stream *t)
+/* The decoder of s, whose SMTP client is libnids' side client. */
+static void smtp_start(struct rs_session *s, int client)
 {
-	struct rs_session *s = xcalloc(1, sizeof(*s));
+	struct tuple4 a = s->t->addr;
 	struct smtp_options so = rs.opt.smtp;
 
+	s->swap = client != SMTP_FROM_CLIENT;
+	if (s->swap)
+		a = (struct tuple4){a.dest, a.source, a.daddr, a.saddr};
 	rs.st.sessions++;
+	flow_init(&s->flow, &a, rs.st.sessions, s->ts_start);
+	so.implicit_tls = s->listed && a.dest == rs.opt.tls_port;
+	so.ts_start = s->ts_start;
+	so.midstream = s->midstream;
+	s->smtp = smtp_session_new(&ev_smtp_callbacks, &s->flow, &so);
+}
+
+/* listed: on an SMTP port, decoded from the start; else looked at first. */
+static void session_start(struct tcp_stream *t, bool listed)
+{
+	struct rs_session *s = xcalloc(1, sizeof(*s));
+
 	rs.st.open++;
 	rs.mem += RS_SESSION_COST;
-	flow_init(&s->flow, &t->addr, rs.st.sessions);
-	so.implicit_tls = t->addr.dest == rs.opt.tls_port;
-	so.ts_start = rs.ts;
-	so.midstream = rs.midstream;
-	s->smtp = smtp_session_new(&ev_smtp_callbacks, &s->flow, &so);
 	s->t = t;
 	s->last = rs.ts;
+	s->ts_start = rs.ts;
+	s->midstream = rs.midstream;
+	s->listed = listed;
 	lru_append(s);
 	t->user = s;
 	t->client.collect++;
 	t->server.collect++;
+	if (listed)
+		smtp_start(s, SMTP_FROM_CLIENT);
+}
+
+static struct det *det_new(bool listed)
+{
+	struct det *d = xmalloc(sizeof(*d));
+
+	det_init(d, listed, SMTP_FROM_CLIENT);
+	rs.mem += sizeof(*d);
+	return d;
+}
+
+static void det_free(struct rs_session *s)
+{
+	free(s->det);
+	s->det = NULL;
+	rs.mem -= sizeof(struct det);
+}
+
+/*
+ * Not SMTP: nothing more is decoded. A connection under detection is
+ * forgotten once the packet at hand is done (drop_pending): libnids stops
+ * collecting it, and its late packets meet a tombstone. One on an SMTP
+ * port whose tunnel handshake failed keeps its (silent) session.
+ */
+static void drop(struct rs_session *s)
+{
+	if (s->det)
+		det_free(s);
+	s->dropped = true;
+	if (s->listed)
+		return;
+	rs.st.detect_not_smtp++;
+	rs.drop_t = s->t;
+	rs.drop_addr = s->t->addr;
+}
+
+/* Bytes held while undecided, to the decoder with their packet's number. */
+static void replay_one(void *user, int side, const uint8_t *p, size_t n,
+		       int64_t ts, uint64_t pkt)
+{
+	struct rs_session *s = user;
+	uint64_t now = rs.ctx->pcap_cnt;
+
+	rs.ctx->pcap_cnt = pkt;
+	smtp_feed(s->smtp, side ^ s->swap, p, n, ts);
+	rs.ctx->pcap_cnt = now;
+}
+
+/*
+ * What the first bytes said. SMTP: the decoder gets every byte looked at,
+ * in order, a tunnel handshake left out, then the rest of p (dir's).
+ */
+static void decide(struct rs_session *s, enum det_verdict v, int dir,
+		   const uint8_t *p, size_t n)
+{
+	struct det *d = s->det;
+
+	if (v == DET_MORE)
+		return;
+	if (v == DET_NOT_SMTP) {
+		drop(s);
+		return;
+	}
+	if (!s->smtp) {
+		smtp_start(s, d->client >= 0 ? d->client : SMTP_FROM_CLIENT);
+		rs.st.detect_smtp++;
+	}
+	if (d->tunnel != DET_TUNNEL_NONE) {
+		s->flow.tunnel = det_tunnel_str(d->tunnel);
+		memcpy(s->flow.tunnel_target, d->target,
+		       sizeof(s->flow.tunnel_target));
+		rs.st.tunnels++;
+	}
+	det_replay(d, replay_one, s);
+	if (p && d->kept < n)
+		smtp_feed(s->smtp, dir ^ s->swap, p + d->kept, n - d->kept,
+			  rs.ts);
+	det_free(s);
+}
+
+/*
+ * In-order bytes of libnids' side dir. A connection on an SMTP port whose
+ * client speaks first with what may start a tunnel handshake is looked at
+ * until the handshake is over; one under detection, until it is told SMTP
+ * or not.
+ */
+static void dfeed(struct rs_session *s, int dir, const uint8_t *p, size_t n)
+{
+	if (!n || s->dropped)
+		return;
+	if (!s->looked) {
+		s->looked = true;
+		if (!s->listed) {
+			s->det = det_new(false);
+			rs.st.detect_examined++;
+		} else if (dir == SMTP_FROM_CLIENT && det_tunnel_start(p[0]) &&
+			   s->t->addr.dest != rs.opt.tls_port) {
+			s->det = det_new(true);
+		}
+	}
+	if (!s->det) {
+		smtp_feed(s->smtp, dir ^ s->swap, p, n, rs.ts);
+		return;
+	}
+	decide(s, det_push(s->det, dir, p, n, rs.ts, rs.ctx->pcap_cnt), dir, p,
+	       n);
+}
+
+/* A hole in dir: one seen while undecided decides. */
+static void dgap(struct rs_session *s, int dir, uint32_t len)
+{
+	if (s->dropped)
+		return;
+	s->looked = true;
+	if (s->det)
+		decide(s, det_give_up(s->det), dir, NULL, 0);
+	else if (!s->smtp)
+		drop(s); /* under detection, a hole before any byte */
+	if (s->smtp && !s->dropped)
+		smtp_gap(s->smtp, dir ^ s->swap, len, rs.ts);
+}
+
+/* The connection found not SMTP by this packet: free it in libnids. */
+static void drop_pending(void)
+{
+	struct tcp_stream *t = rs.drop_t;
+	struct rs_session *s;
+
+	rs.drop_t = NULL;
+	if (!t || nids_find_tcp_stream(&rs.drop_addr) != t ||
+	    !(s = t->user) || !s->dropped)
+		return;
+	session_end(t, SMTP_CLOSE_FIN); /* no decoder: no event */
+	tomb_add(&rs.drop_addr);
+	nids_free_tcp_stream(t);
 }
 
 /*
@@ -380,12 +552,12 @@ static void feed(struct rs_session *s, int dir, const uint8_t *p, uint32_t n,
 
 		if ((int32_t)k > 0) {
 			k = k < n ? k : n;
-			smtp_feed(s->smtp, dir, p, k, rs.ts);
+			dfeed(s, dir, p, k);
 			p += k, n -= k, start += k;
 		}
 		if (n && start == h->at) {
 			if (!h->reported)
-				smtp_gap(s->smtp, dir, h->len, rs.ts);
+				dgap(s, dir, h->len);
 			h->reported = true;
 			k = h->left < n ? h->left : n;
 			p += k, n -= k;
@@ -394,7 +566,7 @@ static void feed(struct rs_session *s, int dir, const uint8_t *p, uint32_t n,
 		}
 	}
 	if (n)
-		smtp_feed(s->smtp, dir, p, n, rs.ts);
+		dfeed(s, dir, p, n);
 }
 
 /* Hand over what libnids has; server.count_new is data sent by the client. */
@@ -436,16 +608,15 @@ static bool drain(struct tcp_stream *t, int dir)
 		if (after(q->seq, exp)) {
 			if (q->seq - exp > RS_WINDOW)
 				break;
-			smtp_gap(s->smtp, dir, q->seq - exp, rs.ts);
+			dgap(s, dir, q->seq - exp);
 			rs.st.gaps++;
 			rs.st.gap_bytes += q->seq - exp;
 			exp = q->seq;
 			gap = true;
 		}
 		if (after(end, exp)) {
-			smtp_feed(s->smtp, dir,
-				  (const uint8_t *)q->data + (exp - q->seq),
-				  end - exp, rs.ts);
+			dfeed(s, dir, (const uint8_t *)q->data + (exp - q->seq),
+			      end - exp);
 			exp = end;
 		}
 	}
@@ -455,13 +626,22 @@ static bool drain(struct tcp_stream *t, int dir)
 /* Deliver, empty the queues, end: a stall at the end closes with "gap". */
 static void finish(struct tcp_stream *t, enum smtp_close reason)
 {
+	struct rs_session *s = t->user;
 	bool gap;
 
-	if (!t->user)
+	if (!s)
 		return;
 	deliver(t);
 	gap = drain(t, SMTP_FROM_CLIENT);
 	gap |= drain(t, SMTP_FROM_SERVER);
+	/* still undecided at its end: SMTP only on an SMTP port */
+	if (s->det && s->listed) {
+		decide(s, det_give_up(s->det), SMTP_FROM_CLIENT, NULL, 0);
+	} else if (s->det) {
+		det_free(s);
+		s->dropped = true;
+		rs.st.detect_undecided++;
+	}
 	if (gap && (reason == SMTP_CLOSE_EOF || reason == SMTP_CLOSE_TIMEOUT ||
 		    reason == SMTP_CLOSE_SHUTDOWN))
 		reason = SMTP_CLOSE_GAP;
@@ -479,7 +659,9 @@ static void tcp_callback(struct tcp_stream *t, void **param)
 		if (rs.half_t == t)
 			rs.half_t = NULL;
 		if (smtp_port(t->addr.dest))
-			session_start(t);
+			session_start(t, true);
+		else if (rs.opt.detect)
+			session_start(t, false);
 		else
 			tomb_add(&t->addr);
 		break;
@@ -641,7 +823,7 @@ static void memcap_alert(struct ev_flow *f, const struct tuple4 *a)
 		ev_smtp_callbacks.alert(f, &al);
 		return;
 	}
-	flow_init(&tmp, a, 0); /* no session yet: session 0 */
+	flow_init(&tmp, a, 0, rs.ts); /* no session yet: session 0 */
 	ev_smtp_callbacks.alert(&tmp, &al);
 	ev_flow_free(&tmp);
 }
@@ -667,7 +849,7 @@ static void shed(uint64_t limit, const struct rs_session *keep)
 			s = rs.head == keep && keep ? keep->next : rs.head;
 			if (!s)
 				break;
-			memcap_alert(&s->flow, NULL);
+			memcap_alert(s->smtp ? &s->flow : NULL, &s->t->addr);
 			evict(s);
 			rs.st.memcap_sessions++;
 		}
@@ -1167,10 +1349,13 @@ static enum rs_kind classify(const uint8_t *ip, size_t len, struct rs_pkt *p)
 	p->dport = (uint16_t)(tcp[2] << 8 | tcp[3]);
 	sp = smtp_port(p->sport);
 	dp = smtp_port(p->dport);
-	if (!sp && !dp)
+	if (!sp && !dp && !rs.opt.detect)
 		return RS_SKIP;
-	/* the server has the SMTP port; when both do, the lower one */
-	p->from_client = sp && dp ? p->dport <= p->sport : dp;
+	/*
+	 * The server has the SMTP port; when both or neither do, the lower
+	 * one (a guess: detection swaps sides if the bytes say otherwise).
+	 */
+	p->from_client = sp != dp ? dp : p->dport <= p->sport;
 	p->iplen = (uint32_t)(ip[2] << 8 | ip[3]);
 	if (ihl < 20 || len < p->iplen || p->iplen < ihl + 20)
 		return RS_PASS;
@@ -1378,6 +1563,7 @@ void rs_packet(void *user, int version, const uint8_t *ip, size_t caplen,
 	rs.st.packets++;
 	rs.cur = NULL;
 	rs.half_t = NULL;
+	rs.drop_t = NULL;
 	rs.born = false;
 	if (kind == RS_TCP)
 		before_nids(&p);
@@ -1387,6 +1573,7 @@ void rs_packet(void *user, int version, const uint8_t *ip, size_t caplen,
 	h.len = wirelen;
 	nids_pcap_handler(NULL, &h, (u_char *)ip);
 	rs.nids_ts = ts;
+	drop_pending();
 	if (kind != RS_TCP)
 		return;
 	if (p.flags & TH_FIN)

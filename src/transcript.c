@@ -108,8 +108,10 @@ void tr_end(struct ev_flow *f, const struct smtp_session_info *si)
 	ev_format_time(t, sizeof(t), si->ts_start);
 	fmt_endpoint(cl, sizeof(cl), f->src_ip, f->src_port);
 	fmt_endpoint(sv, sizeof(sv), f->dest_ip, f->dest_port);
-	fprintf(out, "=== session %" PRIu64 "  %s  %s -> %s%s ===\n",
-		f->session, t, cl, sv,
+	fprintf(out, "=== session %" PRIu64 "  %s  %s -> %s%s%s%s%s%s%s ===\n",
+		f->session, t, cl, sv, f->tunnel ? "  (tunnel " : "",
+		f->tunnel ? f->tunnel : "", f->tunnel_target[0] ? " to " : "",
+		f->tunnel ? f->tunnel_target : "", f->tunnel ? ")" : "",
 		si->midstream ? "  (capture began mid-session)" : "");
 	fputs(sb_str(&f->transcript), out);
 	if (f->transcript.truncated)

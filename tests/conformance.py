@@ -166,9 +166,18 @@ def find_trace(corpus, name):
 
 # ---- our side ----
 
+# Options a trace needs besides --commands: SMTP that no port tells apart
+# (an HTTP CONNECT tunnel to a proxy on 8240) is found by content.
+TRACE_OPTIONS = {
+    "connect-with-smtp.pcap": ["--ports", "any"],
+}
+
+
 def run_tool(binary, trace):
     # a .pcap.gz is read as it is: smtpscope decompresses it
-    proc = subprocess.run([str(binary), "-r", str(trace), "--commands"],
+    name = trace.name[:-3] if trace.name.endswith(".gz") else trace.name
+    proc = subprocess.run([str(binary), "-r", str(trace), "--commands"] +
+                          TRACE_OPTIONS.get(name, []),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=300, check=False)
     if proc.returncode != 0:

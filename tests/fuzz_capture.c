@@ -53,6 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ro.ports[ro.n_ports++] = ports[i];
 	ro.smtp.ts_start = -1;
 	ro.smtp.message_at_body_end = true; /* as with -T */
+	/* content detection and tunnel stepping for half the inputs */
+	ro.detect = data[size - 1] & 1;
 	co.fp = fmemopen((void *)data, size, "rb");
 	if (!co.fp)
 		return 0;

@@ -44,7 +44,7 @@ kafka() {
 }
 suite "Kafka through librdkafka's mock cluster (ASan/UBSan)" kafka
 suite "fuzz targets: every corpus input, then 20 s of fuzzing each" sh tests/fuzz.sh
-for t in cli capture_hostile compressed conformance email_object extract live hostile load; do
+for t in cli capture_hostile compressed conformance detect email_object extract live hostile load; do
 	[ -f tests/$t.py ] && suite "$t tests (ASan/UBSan)" python3 tests/$t.py build/smtpscope-san
 done
 

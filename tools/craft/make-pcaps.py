@@ -346,6 +346,163 @@ def auth_pipelined(p):
     c.server(BYE)
     c.close()
 
+
+# ---- SMTP on other ports and in tunnels (--ports any, --detect) ----
+
+SOCKS_PASSWORD = b"Tr0ub4dor&3-proxy"  # must appear in no output
+SOCKS_USER = b"proxyuser7"
+
+
+def any_port(p):
+    """SMTP on port 2626: found by its first bytes with --ports any."""
+    c = Conn(p, client=("192.0.2.80", 40040), server=("198.51.100.26", 2626))
+    c.handshake()
+    dialogue(c, b"SMTP on port 2626")
+    c.close()
+
+
+def any_port_midstream(p):
+    """The capture starts after the handshake, the server's greeting
+    first; the server's port (50025) is the higher one, so the side
+    that answers, not the port, says who the server is. A second
+    connection starts later still: a MAIL answered by 250."""
+    c = Conn(p, client=("192.0.2.81", 40050), server=("198.51.100.27", 50025))
+    c.capture(False)
+    c.handshake()
+    c.capture(True)
+    dialogue(c, b"Seen from the greeting on")
+    c.close()
+    c = Conn(p, client=("192.0.2.82", 40051), server=("198.51.100.27", 50025))
+    c.capture(False)
+    c.handshake()
+    c.server(BANNER)
+    c.client(EHLO)
+    c.server(EHLO_REPLY)
+    c.capture(True)
+    c.client(MAIL)
+    c.server(OK_MAIL)
+    c.client(RCPT)
+    c.server(OK_RCPT)
+    c.client(DATA)
+    c.server(GO_AHEAD)
+    c.client(message(b"Seen from MAIL on") + b".\r\n")
+    c.server(QUEUED)
+    c.client(QUIT)
+    c.server(BYE)
+    c.close()
+
+
+def http_connect(p):
+    """SMTP through an HTTP proxy on 3128: CONNECT, 200, then the
+    dialogue with the mail server."""
+    c = Conn(p, client=("192.0.2.83", 40060), server=("203.0.113.8", 3128))
+    c.handshake()
+    c.client(b"CONNECT mx.example.test:25 HTTP/1.1\r\n"
+             b"Host: mx.example.test:25\r\n"
+             b"Proxy-Authorization: Basic cHJveHl1c2VyNzpzZWNyZXQ=\r\n"
+             b"User-Agent: crafted/1.0\r\n\r\n")
+    c.server(b"HTTP/1.1 200 Connection established\r\n"
+             b"Via: 1.1 proxy.example.test\r\n\r\n")
+    dialogue(c, b"Through an HTTP CONNECT proxy")
+    c.close()
+
+
+def socks5_auth(p):
+    """SMTP through a SOCKS5 proxy on 1080 with username/password
+    authentication (RFC 1929), then a second client that sends its whole
+    handshake at once and names the server by IPv4."""
+    c = Conn(p, client=("192.0.2.84", 40070), server=("203.0.113.9", 1080))
+    c.handshake()
+    c.client(b"\x05\x02\x00\x02")
+    c.server(b"\x05\x02")
+    c.client(b"\x01" + bytes([len(SOCKS_USER)]) + SOCKS_USER +
+             bytes([len(SOCKS_PASSWORD)]) + SOCKS_PASSWORD)
+    c.server(b"\x01\x00")
+    c.client(b"\x05\x01\x00\x03\x0fmx.example.test\x00\x19")
+    c.server(b"\x05\x00\x00\x01\xcb\x00\x71\x09\x9c\x41")
+    dialogue(c, b"Through a SOCKS5 proxy")
+    c.close()
+    c = Conn(p, client=("192.0.2.85", 40071), server=("203.0.113.9", 1080))
+    c.handshake()
+    c.client(b"\x05\x01\x00" + b"\x05\x01\x00\x01\xc6\x33\x64\x19\x00\x19")
+    c.server(b"\x05\x00" + b"\x05\x00\x00\x01\xcb\x00\x71\x09\x9c\x42")
+    dialogue(c, b"SOCKS5 sent at once")
+    c.close()
+
+
+def socks4(p):
+    """SMTP through SOCKS4 (an IPv4 address) and SOCKS4a (a host name)."""
+    c = Conn(p, client=("192.0.2.86", 40080), server=("203.0.113.10", 1080))
+    c.handshake()
+    c.client(b"\x04\x01\x00\x19\xc6\x33\x64\x19ident7\x00")
+    c.server(b"\x00\x5a\x00\x00\x00\x00\x00\x00")
+    dialogue(c, b"Through SOCKS4")
+    c.close()
+    c = Conn(p, client=("192.0.2.86", 40081), server=("203.0.113.10", 1080))
+    c.handshake()
+    c.client(b"\x04\x01\x02\x4b\x00\x00\x00\x01\x00mail.example.test\x00")
+    c.server(b"\x00\x5a\x00\x00\x00\x00\x00\x00")
+    dialogue(c, b"Through SOCKS4a")
+    c.close()
+
+
+def not_smtp(p):
+    """What is not SMTP, on ports under detection: HTTP, TLS, SSH, an FTP
+    server greeting 220 answered by USER, a CONNECT tunnel carrying TLS, a
+    SOCKS5 proxy refusing the password, a client and a server that both
+    send numbers, and binary junk."""
+    c = Conn(p, client=("192.0.2.90", 40090), server=("203.0.113.20", 80))
+    c.handshake()
+    c.client(b"GET / HTTP/1.1\r\nHost: www.example.test\r\n\r\n")
+    c.server(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+    c.close()
+    c = Conn(p, client=("192.0.2.90", 40091), server=("203.0.113.20", 443))
+    c.handshake()
+    c.client(b"\x16\x03\x01\x00\x2a\x01\x00\x00\x26\x03\x03" + bytes(38))
+    c.server(b"\x16\x03\x03\x00\x30\x02" + bytes(47))
+    c.close()
+    c = Conn(p, client=("192.0.2.90", 40092), server=("203.0.113.20", 22))
+    c.handshake()
+    c.server(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+    c.client(b"SSH-2.0-OpenSSH_9.6\r\n")
+    c.close()
+    c = Conn(p, client=("192.0.2.90", 40093), server=("203.0.113.20", 21))
+    c.handshake()
+    c.server(b"220 (vsFTPd 3.0.3)\r\n")
+    c.client(b"USER anonymous\r\n")
+    c.server(b"331 Please specify the password.\r\n")
+    c.client(b"PASS guest\r\n")
+    c.server(b"230 Login successful.\r\n")
+    c.client(b"QUIT\r\n")
+    c.server(b"221 Goodbye.\r\n")
+    c.close()
+    c = Conn(p, client=("192.0.2.90", 40094), server=("203.0.113.21", 3128))
+    c.handshake()
+    c.client(b"CONNECT www.example.test:443 HTTP/1.1\r\n"
+             b"Host: www.example.test:443\r\n\r\n")
+    c.server(b"HTTP/1.1 200 Connection established\r\n\r\n")
+    c.client(b"\x16\x03\x01\x00\x2a\x01\x00\x00\x26\x03\x03" + bytes(38))
+    c.server(b"\x16\x03\x03\x00\x30\x02" + bytes(47))
+    c.close()
+    c = Conn(p, client=("192.0.2.90", 40095), server=("203.0.113.21", 1080))
+    c.handshake()
+    c.client(b"\x05\x01\x02")
+    c.server(b"\x05\x02")
+    c.client(b"\x01" + bytes([len(SOCKS_USER)]) + SOCKS_USER +
+             bytes([len(SOCKS_PASSWORD)]) + SOCKS_PASSWORD)
+    c.server(b"\x01\x01")
+    c.close()
+    c = Conn(p, client=("192.0.2.90", 40096), server=("203.0.113.22", 7000))
+    c.handshake()
+    c.client(b"200 hello\r\n")
+    c.server(b"250 hello\r\n")
+    c.close()
+    c = Conn(p, client=("192.0.2.90", 40097), server=("203.0.113.22", 7001))
+    c.handshake()
+    c.client(bytes(range(256)) * 12)
+    c.server(bytes(range(255, -1, -1)) * 12)
+    c.close()
+
 CAPTURES = [
     ("midstream.pcap", midstream),
     ("no-syn.pcap", no_syn),
@@ -363,6 +520,12 @@ CAPTURES = [
     ("nested-mail.pcap", nested_mail),
     ("starttls-stripped.pcap", starttls_stripped),
     ("auth-pipelined.pcap", auth_pipelined),
+    ("any-port.pcap", any_port),
+    ("any-port-midstream.pcap", any_port_midstream),
+    ("http-connect.pcap", http_connect),
+    ("socks5-auth.pcap", socks5_auth),
+    ("socks4.pcap", socks4),
+    ("not-smtp.pcap", not_smtp),
 ]
 
 
