@@ -145,7 +145,8 @@ FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude \
 MESSAGE_SRCS := src/message.c src/message_hdr.c src/message_mime.c \
 	src/message_json.c src/util.c
 DECODER_SRCS := src/smtp.c src/smtp_body.c src/smtp_cmd.c src/smtp_reply.c \
-	src/smtp_tls.c src/smtp_txn.c src/hashq.c $(MESSAGE_SRCS)
+	src/smtp_tls.c src/smtp_txn.c src/smtp_verbs.c src/hashq.c \
+	$(MESSAGE_SRCS)
 PIPELINE_SRCS := $(filter-out src/main.c,$(SRCS))
 HAVE_CLANG = command -v clang >/dev/null || { echo "the fuzz targets" \
 	"need clang and libFuzzer: sh tools/deps.sh"; exit 1; }

@@ -112,6 +112,9 @@ enum smtp_close {
 	X(VRFY_EXPN_PROBE, "vrfy_expn_probe", WARNING,			\
 	  "The client used VRFY or EXPN: address harvesting or reconnaissance.", \
 	  "RFC 5321 3.5, 7.3")						\
+	X(ETRN_REQUEST, "etrn_request", INFO,				\
+	  "The client asked the server to deliver the mail it queues for a domain (ETRN); from a client that is not that domain's mail server it probes which domains the server holds mail for.", \
+	  "RFC 1985")							\
 	X(TOO_MANY_RECIPIENTS, "too_many_recipients", WARNING,		\
 	  "A transaction has more recipients than the configured limit; bulk mail or spam.", \
 	  "RFC 5321 4.5.3.1.8")						\

@@ -10,17 +10,6 @@
 
 #include "smtp_int.h"
 
-const char *const smtp_verb_names[] = {
-#define X(v) #v,
-    SMTP_VERB_LIST(X)
-#undef X
-	"",
-    "<greeting>",
-    "<message>",
-    "<auth>",
-    "<unsolicited>",
-};
-
 static const struct {
 	const char *kind;
 	enum smtp_severity sev;
@@ -186,6 +175,8 @@ static void feed_client(struct smtp_session *s, const uint8_t *buf, size_t len,
 
 		switch (s->cstate) {
 		case C_CMD:
+		case C_STARTTLS:
+		case C_BDAT_OPEN:
 			n = line_take(&s->cline, buf, len, &done, &bare_lf);
 			if (done) {
 				smtp_client_line(s, &s->cline, bare_lf, ts);
@@ -199,6 +190,7 @@ static void feed_client(struct smtp_session *s, const uint8_t *buf, size_t len,
 			n = smtp_feed_chunk(s, buf, len, ts);
 			break;
 		case C_RESYNC:
+		case C_RESYNC_NEXT:
 			n = line_take(&s->cline, buf, len, &done, &bare_lf);
 			if (done) {
 				smtp_resync_line(s, &s->cline, bare_lf, ts);
@@ -270,13 +262,13 @@ struct smtp_session *smtp_session_new(const struct smtp_callbacks *cb,
 	s->ts_first = s->opt.ts_start;
 	if (s->opt.implicit_tls) {
 		s->tls.implicit = s->tls.accepted = true;
-		s->cstate = C_TLS;
-		s->sstate = S_TLS;
+		smtp_set_cstate(s, C_TLS);
+		smtp_set_sstate(s, S_TLS);
 		smtp_tls_start(s, false);
 	} else if (s->opt.midstream) {
 		/* the dialogue is already going: find a reply, then a line */
-		s->cstate = C_RESYNC;
-		s->sstate = S_RESYNC;
+		smtp_set_cstate(s, C_RESYNC);
+		smtp_set_sstate(s, S_RESYNC);
 		s->sasl.wary = true;
 	} else {
 		smtp_pend_pseudo(s, V_GREETING, s->ts_first);
@@ -355,13 +347,12 @@ void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len,
 			s->sasl.sent = 1;
 		s->sasl.expect = s->sasl.sent;
 		s->sasl.wary = true;
-		s->resync_done = false;
-		s->cstate = C_RESYNC;
+		smtp_set_cstate(s, C_RESYNC);
 	} else {
 		line_reset(&s->sline);
 		if (s->rlines)
 			smtp_reply_reset(s);
-		s->sstate = S_RESYNC;
+		smtp_set_sstate(s, S_RESYNC);
 	}
 	drop_pending(s);
 }
@@ -386,7 +377,7 @@ void smtp_end(struct smtp_session *s, enum smtp_close reason, int64_t ts)
 		smtp_reply_done(s, ts);
 	}
 	if ((s->cstate == C_BODY && s->cur && s->cur->pub.has_body) ||
-	    s->cstate == C_CHUNK || s->bdat_open)
+	    s->cstate == C_CHUNK || s->cstate == C_BDAT_OPEN)
 		smtp_body_end(s, false, ts);
 	smtp_shadow_settle(s); /* no reply told: the decoder's reading */
 	drop_pending(s);

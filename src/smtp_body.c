@@ -14,7 +14,7 @@ void smtp_body_start(struct smtp_session *s)
 	s->blinelen = 0;
 	s->blast = '\n';
 	s->bol_bare = false;
-	s->crstate = 0;
+	s->crstate = CR_NONE;
 	s->look.seq = NULL;
 	s->looklen = 0;
 }
@@ -172,8 +172,7 @@ void smtp_body_end(struct smtp_session *s, bool complete, int64_t ts)
 {
 	struct txn *t = s->cur;
 
-	s->cstate = C_CMD;
-	s->bdat_open = false;
+	smtp_set_cstate(s, C_CMD);
 	if (!t)
 		t = s->cur = smtp_txn_new(s, ts);
 	t->pub.has_body = true;
@@ -288,8 +287,7 @@ static void cr_candidate(struct smtp_session *s, uint8_t third, uint64_t offset,
 /*
  * Bare CRs of a run of body lines, and the CR-style smuggling sequences
  * <CR>.<CR> and <CR>.<LF> (a dot after a CR is never at a line start, so
- * both lie inside runs). s->crstate carries a sequence cut by a feed:
- * 1 after a CR, 2 after a bare CR and a dot.
+ * both lie inside runs). s->crstate carries a sequence cut by a feed.
  */
 static void scan_cr(struct smtp_session *s, const uint8_t *run, size_t n,
 		    uint64_t base, int64_t ts)
@@ -298,33 +296,33 @@ static void scan_cr(struct smtp_session *s, const uint8_t *run, size_t n,
 
 	if (!n)
 		return;
-	if (s->crstate == 1) {
-		s->crstate = 0;
+	if (s->crstate == CR_CR) {
+		s->crstate = CR_NONE;
 		if (run[0] != '\n') {
 			body_anomaly(s, SEEN_BARE_CR, SMTP_ALERT_BARE_CR, ts,
 				     base - 1);
 			if (run[0] == '.' && n == 1)
-				s->crstate = 2;
+				s->crstate = CR_CR_DOT;
 			else if (run[0] == '.' &&
 				 (run[1] == '\r' || run[1] == '\n'))
 				cr_candidate(s, run[1], base - 1, run + 2,
 					     n - 2, ts);
 		}
-	} else if (s->crstate == 2) {
-		s->crstate = 0;
+	} else if (s->crstate == CR_CR_DOT) {
+		s->crstate = CR_NONE;
 		if (run[0] == '\r' || run[0] == '\n')
 			cr_candidate(s, run[0], base - 2, run + 1, n - 1, ts);
 	}
 	while ((q = memchr(q, '\r', end - q))) {
 		if (q + 1 == end) {
-			s->crstate = 1;
+			s->crstate = CR_CR;
 			break;
 		}
 		if (q[1] != '\n') {
 			body_anomaly(s, SEEN_BARE_CR, SMTP_ALERT_BARE_CR, ts,
 				     base + (q - run));
 			if (q[1] == '.' && q + 2 == end)
-				s->crstate = 2;
+				s->crstate = CR_CR_DOT;
 			else if (q[1] == '.' && (q[2] == '\r' || q[2] == '\n'))
 				cr_candidate(s, q[2], base + (q - run), q + 3,
 					     end - q - 3, ts);
@@ -477,7 +475,7 @@ size_t smtp_feed_chunk(struct smtp_session *s, const uint8_t *buf, size_t len,
 	body_data(s, buf, n, ts);
 	s->chunk_left -= n;
 	if (!s->chunk_left) {
-		s->cstate = C_CMD;
+		smtp_set_cstate(s, s->chunk_last ? C_CMD : C_BDAT_OPEN);
 		if (s->chunk_last) {
 			smtp_body_end(s, true, ts);
 			smtp_txn_detach(s, s->cur, false);
@@ -590,7 +588,8 @@ void smtp_shadow_feed(struct smtp_session *s, const uint8_t *buf, size_t len)
 				w->mark = s->pend_pushed;
 				w->n_txn_mark = s->n_txn;
 				/* the decoder ended a line or a body here */
-				w->aligned = p == end && s->cstate == C_CMD &&
+				w->aligned = p == end &&
+					     smtp_in_commands(s->cstate) &&
 					     !s->cline.total;
 				hq_finish(w->hash);
 				break;
@@ -600,33 +599,6 @@ void smtp_shadow_feed(struct smtp_session *s, const uint8_t *buf, size_t len)
 			w->st = SH_TEXT;
 			break;
 		}
-	}
-}
-
-/*
- * Could code answer a command id? Only the codes that belong to one kind
- * of command tell (RFC 5321 4.2, 4.3.2); any other fits any command.
- */
-static bool reply_fits(enum verb id, int code)
-{
-	switch (code) {
-	case 221:
-		return id == V_QUIT;
-	case 354:
-		return id == V_DATA;
-	case 334:
-	case 235:
-		return id == V_AUTH || id == V_AUTHDATA;
-	case 220:
-		return id == V_STARTTLS;
-	case 251:
-	case 252:
-		return id == V_RCPT || id == V_VRFY || id == V_EXPN;
-	case 211:
-	case 214:
-		return id == V_HELP;
-	default:
-		return true;
 	}
 }
 
@@ -670,7 +642,7 @@ static void shadow_r1(const struct shadow *w, struct smtp_reply *r,
 	r->lines = w->r1_lines;
 	r->ts = w->r1_ts;
 	memset(c, 0, sizeof(*c));
-	c->verb = smtp_verb_names[V_MESSAGE];
+	c->verb = smtp_verbs[V_MESSAGE].name;
 	c->arg = "";
 	c->known = false;
 	c->ts = w->txn->pub.ts_end;
@@ -792,7 +764,8 @@ void smtp_shadow_reply(struct smtp_session *s, int code)
 		return;
 	}
 	b = smtp_pend_at(s, w->mark - head);
-	if (!reply_fits(smtp_pend_at(s, 0)->id, code) && reply_fits(b->id, code))
+	if (!smtp_reply_fits(smtp_pend_at(s, 0)->id, code) &&
+	    smtp_reply_fits(b->id, code))
 		shadow_take(s);
 	else
 		smtp_shadow_settle(s);

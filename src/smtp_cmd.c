@@ -17,22 +17,6 @@ static bool is_sep(char c)
 	return c == ' ' || c == '\t';
 }
 
-enum verb smtp_verb_lookup(const char *v, size_t n)
-{
-	size_t i, k;
-
-	for (i = 0; i < V_UNKNOWN; i++) {
-		const char *name = smtp_verb_names[i];
-
-		for (k = 0; k < n && name[k] && smtp_upper(v[k]) == name[k];
-		     k++)
-			;
-		if (k == n && !name[k])
-			return i;
-	}
-	return V_UNKNOWN;
-}
-
 /* "FROM:<addr> PARAMS" or "TO:<addr> PARAMS"; returns the params. */
 static const char *parse_path(const char *a, size_t n, const char *prefix,
 			      char **addr)
@@ -472,7 +456,7 @@ static void command_checks(struct smtp_session *s, struct pending *p,
 	/* only when we saw what the server offered (its HELO/EHLO reply) */
 	if (p->pipelined && s->ext_known && !s->pipelining &&
 	    !(s->seen & SEEN_PIPELINING) &&
-	    smtp_pend_at(s, 0)->id != V_GREETING && !s->tls_wait) {
+	    smtp_pend_at(s, 0)->id != V_GREETING && s->cstate != C_STARTTLS) {
 		s->seen |= SEEN_PIPELINING;
 		smtp_alert_raise(s, SMTP_ALERT_PIPELINING_NOT_OFFERED, c, NULL,
 				 ts,
@@ -486,7 +470,7 @@ static void command_checks(struct smtp_session *s, struct pending *p,
 				 "%zu commands waiting for replies (limit %u)",
 				 s->pend_len, s->opt.max_pending);
 	}
-	if (s->tls_wait)
+	if (s->cstate == C_STARTTLS)
 		smtp_alert_raise(s, SMTP_ALERT_STARTTLS_INJECTION, c, NULL, ts,
 				 "%s sent after STARTTLS, before the server's "
 				 "reply",
@@ -500,7 +484,7 @@ static void command_checks(struct smtp_session *s, struct pending *p,
 		m->smuggle->followed = true;
 	}
 	s->after_end.seq = NULL;
-	if (s->bdat_open && p->id != V_BDAT) {
+	if (s->cstate == C_BDAT_OPEN && p->id != V_BDAT) {
 		smtp_alert_raise(s, SMTP_ALERT_BDAT_MISSING_LAST, c, NULL, ts,
 				 "%s arrived after BDAT chunks without LAST",
 				 c->verb);
@@ -508,20 +492,107 @@ static void command_checks(struct smtp_session *s, struct pending *p,
 	}
 }
 
+/* ---- what each command does (the table's on_command) ---- */
+
 /*
  * RSET, or a greeting: for the client the transaction is over (what it
  * sends next starts anew), for the server once it answers 2xx; a refusal
- * changes nothing (smtp_reset_reply). Until then the command keeps it.
+ * changes nothing (reply_effect). Until then the command keeps it.
  */
-static void reset_command(struct smtp_session *s, struct pending *p)
+void cmd_rset(struct smtp_session *s, struct pending *p,
+	      const struct smtp_cmd *c, const char *arg, size_t alen,
+	      int64_t ts)
 {
+	(void)c, (void)arg, (void)alen, (void)ts;
 	smtp_pend_attach(p, s->cur);
 	s->cur = NULL;
 }
 
-static void add_rcpt(struct smtp_session *s, struct pending *p,
-		     const struct smtp_cmd *c, const char *arg, size_t alen,
-		     int64_t ts)
+void cmd_hello(struct smtp_session *s, struct pending *p,
+	       const struct smtp_cmd *c, const char *arg, size_t alen,
+	       int64_t ts)
+{
+	free(s->helo);
+	s->helo = wire_strndup(arg, alen);
+	/* RFC 5321 4.1.4: a new greeting resets the transaction */
+	cmd_rset(s, p, c, arg, alen, ts);
+}
+
+void cmd_mail(struct smtp_session *s, struct pending *p,
+	      const struct smtp_cmd *c, const char *arg, size_t alen,
+	      int64_t ts)
+{
+	const char *end = arg + alen;
+	struct txn *nested = NULL;
+	bool open = s->cur && s->cur->pub.mail_from &&
+		    (s->cur->pub.mail_reply.code == 0 ||
+		     s->cur->pub.mail_reply.code / 100 == 2);
+
+	if (open) {
+		smtp_alert_raise(s, SMTP_ALERT_COMMAND_OUT_OF_SEQUENCE, c, NULL,
+				 ts, "MAIL inside an open transaction");
+		/* kept until the reply says if it goes on */
+		nested = s->cur;
+		nested->refs++;
+		s->cur = NULL;
+	} else {
+		smtp_txn_detach(s, s->cur, false);
+	}
+	s->cur = smtp_txn_new(s, ts);
+	if (open) {
+		s->cur->nested = nested;
+		nested->nested_in = s->cur;
+	}
+	arg = parse_path(arg, alen, "FROM:", &s->cur->pub.mail_from);
+	parse_params(&s->cur->pub, arg, end);
+	smtp_pend_attach(p, s->cur);
+}
+
+/*
+ * Go to body mode now: a client sends the body only after 354, and a
+ * refusal with no body seen returns to commands.
+ */
+void cmd_data(struct smtp_session *s, struct pending *p,
+	      const struct smtp_cmd *c, const char *arg, size_t alen,
+	      int64_t ts)
+{
+	(void)c, (void)arg, (void)alen, (void)ts;
+	smtp_pend_attach(p, s->cur);
+	smtp_set_cstate(s, C_BODY);
+	smtp_body_start(s);
+}
+
+void cmd_quit(struct smtp_session *s, struct pending *p,
+	      const struct smtp_cmd *c, const char *arg, size_t alen,
+	      int64_t ts)
+{
+	(void)p, (void)c, (void)arg, (void)alen, (void)ts;
+	s->quit_sent = true;
+	smtp_txn_detach(s, s->cur, false);
+}
+
+void cmd_auth(struct smtp_session *s, struct pending *p,
+	      const struct smtp_cmd *c, const char *arg, size_t alen,
+	      int64_t ts)
+{
+	(void)p, (void)arg, (void)alen;
+	if (!s->tls.accepted)
+		smtp_alert_raise(s, SMTP_ALERT_AUTH_PLAINTEXT, c, NULL, ts,
+				 "AUTH %s without TLS", s->auth_mech);
+}
+
+void cmd_starttls(struct smtp_session *s, struct pending *p,
+		  const struct smtp_cmd *c, const char *arg, size_t alen,
+		  int64_t ts)
+{
+	(void)p, (void)c, (void)arg, (void)alen, (void)ts;
+	s->tls.requested = true;
+	smtp_set_cstate(s, C_STARTTLS);
+}
+
+void cmd_rcpt(struct smtp_session *s, struct pending *p,
+	      const struct smtp_cmd *c, const char *arg, size_t alen,
+	      int64_t ts)
 {
 	struct smtp_txn *t;
 	struct smtp_rcpt *r;
@@ -551,9 +622,9 @@ static void add_rcpt(struct smtp_session *s, struct pending *p,
 	smtp_pend_attach(p, s->cur);
 }
 
-static void start_bdat(struct smtp_session *s, struct pending *p,
-		       const struct smtp_cmd *c, const char *arg, size_t alen,
-		       int64_t ts)
+void cmd_bdat(struct smtp_session *s, struct pending *p,
+	      const struct smtp_cmd *c, const char *arg, size_t alen,
+	      int64_t ts)
 {
 	uint64_t size;
 	bool last;
@@ -568,16 +639,15 @@ static void start_bdat(struct smtp_session *s, struct pending *p,
 	}
 	if (!s->cur)
 		s->cur = smtp_txn_new(s, ts);
-	if (!s->bdat_open) {
+	if (s->cstate != C_BDAT_OPEN) {
 		s->cur->pub.bdat = true;
 		s->cur->pub.has_body = true;
 		smtp_body_start(s);
 	}
 	smtp_pend_attach(p, s->cur);
-	s->bdat_open = !last;
 	s->chunk_left = size;
 	s->chunk_last = last;
-	s->cstate = C_CHUNK;
+	smtp_set_cstate(s, C_CHUNK);
 	if (!size)
 		smtp_feed_chunk(s, NULL, 0, ts); /* BDAT 0 LAST */
 }
@@ -588,10 +658,8 @@ void smtp_client_line(struct smtp_session *s, struct line *l, bool bare_lf,
 	char shown[SMTP_VERB_MAX + SMTP_VERB_MAX + sizeof(AUTH_MASK) + 3];
 	const char *line = l->buf, *arg;
 	size_t len = l->len, vlen, alen;
-	struct txn *nested = NULL;
 	struct pending *p;
 	struct smtp_cmd c;
-	bool open;
 	enum verb id;
 
 	for (vlen = 0; vlen < len && !is_sep(line[vlen]); vlen++)
@@ -619,99 +687,11 @@ void smtp_client_line(struct smtp_session *s, struct line *l, bool bare_lf,
 			    ts);
 	command_checks(s, p, &c, ts);
 
-	switch (id) {
-	case V_HELO:
-	case V_EHLO:
-	case V_LHLO:
-		free(s->helo);
-		s->helo = wire_strndup(arg, alen);
-		/* RFC 5321 4.1.4: a new greeting resets the transaction */
-		reset_command(s, p);
-		break;
-	case V_MAIL:
-		open = s->cur && s->cur->pub.mail_from &&
-		       (s->cur->pub.mail_reply.code == 0 ||
-			s->cur->pub.mail_reply.code / 100 == 2);
-		if (open) {
-			smtp_alert_raise(s, SMTP_ALERT_COMMAND_OUT_OF_SEQUENCE,
-					 &c, NULL, ts,
-					 "MAIL inside an open transaction");
-			/* kept until the reply says if it goes on */
-			nested = s->cur;
-			nested->refs++;
-			s->cur = NULL;
-		} else {
-			smtp_txn_detach(s, s->cur, false);
-		}
-		s->cur = smtp_txn_new(s, ts);
-		if (open) {
-			s->cur->nested = nested;
-			nested->nested_in = s->cur;
-		}
-		arg = parse_path(arg, alen, "FROM:", &s->cur->pub.mail_from);
-		parse_params(&s->cur->pub, arg, line + len);
-		smtp_pend_attach(p, s->cur);
-		break;
-	case V_RCPT:
-		add_rcpt(s, p, &c, arg, alen, ts);
-		break;
-	case V_DATA:
-		/*
-		 * Go to body mode now: a client sends the body only after
-		 * 354, and a refusal with no body seen returns to commands.
-		 */
-		smtp_pend_attach(p, s->cur);
-		s->cstate = C_BODY;
-		smtp_body_start(s);
-		break;
-	case V_BDAT:
-		start_bdat(s, p, &c, arg, alen, ts);
-		break;
-	case V_RSET:
-		reset_command(s, p);
-		break;
-	case V_QUIT:
-		s->quit_sent = true;
-		smtp_txn_detach(s, s->cur, false);
-		break;
-	case V_AUTH:
-		if (!s->tls.accepted)
-			smtp_alert_raise(s, SMTP_ALERT_AUTH_PLAINTEXT, &c, NULL,
-					 ts, "AUTH %s without TLS",
-					 s->auth_mech);
-		break;
-	case V_STARTTLS:
-		s->tls.requested = true;
-		s->tls_wait = true;
-		break;
-	default:
-		break;
-	}
+	if (smtp_verbs[id].on_command)
+		smtp_verbs[id].on_command(s, p, &c, arg, alen, ts);
 }
 
 /* ---- after a gap ---- */
-
-/*
- * A line what came after a gap (or before the capture began) may be
- * anything: a line that can only be a command ends the resync, and a lone
- * "." the message the gap cut. The rest is dropped.
- */
-static bool resync_command(const char *l, size_t n)
-{
-	static const char *const alone[] = {"DATA", "QUIT", "RSET", "NOOP",
-					    "STARTTLS"};
-	size_t i;
-
-	for (i = 0; i < sizeof(alone) / sizeof(alone[0]); i++)
-		if (n == strlen(alone[i]) && smtp_ieq_prefix(l, n, alone[i]))
-			return true;
-	return smtp_ieq_prefix(l, n, "MAIL FROM:") ||
-	       smtp_ieq_prefix(l, n, "RCPT TO:") ||
-	       (n > 5 && (smtp_ieq_prefix(l, n, "EHLO ") ||
-			  smtp_ieq_prefix(l, n, "HELO ") ||
-			  smtp_ieq_prefix(l, n, "AUTH "))) ||
-	       (n > 5 && smtp_ieq_prefix(l, n, "BDAT ") && smtp_is_digit(l[5]));
-}
 
 void smtp_resync_line(struct smtp_session *s, struct line *l, bool bare_lf,
 		      int64_t ts)
@@ -720,18 +700,18 @@ void smtp_resync_line(struct smtp_session *s, struct line *l, bool bare_lf,
 
 	if (l->len == 1 && l->buf[0] == '.' && s->cur && s->cur->pub.gap) {
 		/* the end of the message the gap cut: its reply is coming */
-		s->cstate = C_CMD;
+		smtp_set_cstate(s, C_CMD);
 		m = smtp_pend_pseudo(s, V_MESSAGE, ts);
 		smtp_pend_attach(m, s->cur);
 		s->cur->pub.body_done = false;
 		smtp_txn_detach(s, s->cur, false);
 		return;
 	}
-	if (resync_command(l->buf, l->len)) {
-		s->cstate = C_CMD;
+	if (smtp_resync_command(l->buf, l->len)) {
+		smtp_set_cstate(s, C_CMD);
 		smtp_client_line(s, l, bare_lf, ts);
 		return;
 	}
-	if (s->resync_done) /* a server reply came: the next line is ours */
-		s->cstate = C_CMD;
+	if (s->cstate == C_RESYNC_NEXT) /* the next line is ours */
+		smtp_set_cstate(s, C_CMD);
 }

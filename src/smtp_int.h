@@ -28,44 +28,135 @@
 
 #define AUTH_MASK "********"
 
-/* Verb table: one row per command (STYLE: adding a verb is one row). */
+/*
+ * The command table (smtp_verbs.c), one row per verb: what its command
+ * line does (after the checks every command gets), what its reply does,
+ * whether a line of it after a gap is surely a command (resync), and the
+ * reply codes only this kind of command gets (codes). The parser, the
+ * reply pairing and the resync all read it; docs/decoder.md says how to
+ * add a verb. The pseudo-commands that replies answer follow the verbs.
+ */
 // clang-format off
 #define SMTP_VERB_LIST(X)						\
-	X(HELO) X(EHLO) X(LHLO) X(MAIL) X(RCPT) X(DATA) X(BDAT) X(RSET)	\
-	X(NOOP) X(QUIT) X(VRFY) X(EXPN) X(HELP) X(STARTTLS) X(AUTH)	\
-	X(ETRN) X(TURN) X(ATRN) X(SEND) X(SOML) X(SAML) X(XCLIENT)	\
-	X(XFORWARD)
+	/* verb     on_command    on_reply         resync    codes */	\
+	X(HELO,     cmd_hello,    reply_hello,     RS_ARG,   NULL)		\
+	X(EHLO,     cmd_hello,    reply_ehlo,      RS_ARG,   NULL)		\
+	X(LHLO,     cmd_hello,    reply_ehlo,      RS_NEVER, NULL)		\
+	X(MAIL,     cmd_mail,     reply_mail,      RS_FROM,  NULL)		\
+	X(RCPT,     cmd_rcpt,     reply_rcpt,      RS_TO,    "251 252")	\
+	X(DATA,     cmd_data,     reply_data,      RS_ALONE, "354")	\
+	X(BDAT,     cmd_bdat,     reply_bdat,      RS_SIZE,  NULL)		\
+	X(RSET,     cmd_rset,     reply_rset,      RS_ALONE, NULL)		\
+	X(NOOP,     NULL,         NULL,            RS_ALONE, NULL)		\
+	X(QUIT,     cmd_quit,     NULL,            RS_ALONE, "221")	\
+	X(VRFY,     NULL,         reply_probe,     RS_NEVER, "251 252")	\
+	X(EXPN,     NULL,         reply_probe,     RS_NEVER, "252")	\
+	X(HELP,     NULL,         NULL,            RS_NEVER, "211 214")	\
+	X(STARTTLS, cmd_starttls, reply_starttls,  RS_ALONE, "220")	\
+	X(AUTH,     cmd_auth,     smtp_auth_reply, RS_ARG,   "334 235")	\
+	X(ETRN,     NULL,         reply_etrn,      RS_NEVER, "251 252 253 458 459") \
+	X(TURN,     NULL,         NULL,            RS_NEVER, NULL)		\
+	X(ATRN,     NULL,         NULL,            RS_NEVER, NULL)		\
+	X(SEND,     NULL,         NULL,            RS_NEVER, NULL)		\
+	X(SOML,     NULL,         NULL,            RS_NEVER, NULL)		\
+	X(SAML,     NULL,         NULL,            RS_NEVER, NULL)		\
+	X(XCLIENT,  NULL,         NULL,            RS_NEVER, NULL)		\
+	X(XFORWARD, NULL,         NULL,            RS_NEVER, NULL)
+#define SMTP_PSEUDO_LIST(X)						\
+	X(UNKNOWN,     "",              NULL,            NULL)		\
+	X(GREETING,    "<greeting>",    reply_greeting,  "220")		\
+	X(MESSAGE,     "<message>",     reply_message,   NULL)		\
+	X(AUTHDATA,    "<auth>",        smtp_auth_reply, "334 235")	\
+	X(UNSOLICITED, "<unsolicited>", reply_unsolicited, NULL)
 // clang-format on
 
 enum verb {
-#define X(v) V_##v,
+#define X(v, cmd, reply, resync, codes) V_##v,
 	SMTP_VERB_LIST(X)
 #undef X
-	    V_UNKNOWN,
-	/* pseudo-commands: what else a reply can answer */
-	V_GREETING,
-	V_MESSAGE,
-	V_AUTHDATA,
-	V_UNSOLICITED,
+	/* pseudo-commands: what else a reply can answer; UNKNOWN first */
+#define X(v, name, reply, codes) V_##v,
+	SMTP_PSEUDO_LIST(X)
+#undef X
+	V_COUNT
 };
+
+/* After a gap, a line of this verb is surely a command when it is: */
+enum resync {
+	RS_NEVER, /* (never: it may be message text) */
+	RS_ALONE, /* the verb alone */
+	RS_ARG,	  /* the verb, one space and an argument */
+	RS_FROM,  /* "MAIL FROM:" */
+	RS_TO,	  /* "RCPT TO:" */
+	RS_SIZE,  /* the verb, one space and a digit */
+};
+
+struct smtp_session;
+struct pending;
+typedef void smtp_on_command(struct smtp_session *s, struct pending *p,
+			     const struct smtp_cmd *c, const char *arg,
+			     size_t alen, int64_t ts);
+typedef void smtp_on_reply(struct smtp_session *s, struct pending *p,
+			   const struct smtp_cmd *c,
+			   const struct smtp_reply *r);
+
+struct verb_row {
+	const char *name;
+	smtp_on_command *on_command; /* or NULL: nothing but the checks */
+	smtp_on_reply *on_reply;     /* or NULL: nothing but the reset rule */
+	enum resync resync;
+	const char *codes; /* "NNN NNN": codes only this kind gets, or NULL */
+};
+
+extern const struct verb_row smtp_verbs[V_COUNT];
+
+/* the handlers the table names */
+smtp_on_command cmd_hello, cmd_mail, cmd_rcpt, cmd_data, cmd_bdat, cmd_rset,
+    cmd_quit, cmd_starttls, cmd_auth;
+smtp_on_reply reply_rset, reply_hello, reply_ehlo, reply_mail, reply_rcpt, reply_data,
+    reply_bdat, reply_probe, reply_starttls, smtp_auth_reply, reply_etrn,
+    reply_greeting, reply_message, reply_unsolicited;
+
+/*
+ * Where the client's side stands. Every change goes through
+ * smtp_set_cstate() (traced as old -> new with -DSMTP_TRACE).
+ */
+#define SMTP_CSTATE_LIST(X)						\
+	X(CMD)	    /* command lines */					\
+	X(STARTTLS) /* STARTTLS sent, its reply not seen: a line now is	\
+		       injected (commands still parsed) */		\
+	X(BDAT_OPEN) /* between BDAT chunks, LAST not sent: a line that	\
+			is not BDAT ends the message cut */		\
+	X(BODY)	    /* DATA body, dot-stuffed */			\
+	X(CHUNK)    /* BDAT chunk octets */				\
+	X(TLS)	    /* after STARTTLS: opaque */			\
+	X(RESYNC)   /* after a gap: lines dropped until one is surely a	\
+		       command, or a server reply came */		\
+	X(RESYNC_NEXT) /* a reply came after the gap: the line after the \
+			  one under way is a command */
 
 enum cstate {
-	C_CMD,	  /* command lines */
-	C_BODY,	  /* DATA body, dot-stuffed */
-	C_CHUNK,  /* BDAT chunk octets */
-	C_TLS,	  /* after STARTTLS: opaque */
-	C_RESYNC, /* after a gap: lines dropped until one is surely a
-		     command, or until the line after a server reply */
+#define X(n) C_##n,
+	SMTP_CSTATE_LIST(X)
+#undef X
 };
 
+/* The server's side; changed through smtp_set_sstate(). */
+#define SMTP_SSTATE_LIST(X)						\
+	X(REPLY)  /* reply lines */					\
+	X(TLS)	  /* opaque */						\
+	X(RESYNC) /* after a gap: dropped until a line that starts a reply */
+
 enum sstate {
-	S_REPLY,  /* reply lines */
-	S_TLS,	  /* opaque */
-	S_RESYNC, /* after a gap: dropped until a line that starts a reply */
+#define X(n) S_##n,
+	SMTP_SSTATE_LIST(X)
+#undef X
 };
 
 /* Where the DATA body scanner stands: dot-stuffing, RFC 5321 4.5.2. */
 enum bstate { B_BOL, B_TEXT, B_DOT, B_DOT_CR };
+/* The bare-CR scan between feeds: after a CR, after a bare CR and a dot. */
+enum crstate { CR_NONE, CR_CR, CR_CR_DOT };
 
 /* Which line anomalies were already reported (once per session each). */
 enum {
@@ -213,9 +304,9 @@ struct smtp_session {
 
 	struct sasl sasl;    /* the AUTH exchange under way, if any */
 	struct tls_peek *peek; /* the start of TLS being read; NULL */
-	bool tls_wait;	     /* STARTTLS sent, its reply not yet seen */
+	/* a fact for the close reason, not a state: lines after QUIT are
+	 * parsed as before it */
 	bool quit_sent;
-	bool resync_done; /* C_RESYNC: a server reply came, next line is ours */
 	char early_verb[SMTP_VERB_MAX + 1]; /* a command before the greeting */
 	bool pipelining; /* the server advertised PIPELINING */
 	bool ext_known;	 /* a HELO/EHLO reply was seen */
@@ -226,11 +317,10 @@ struct smtp_session {
 	enum bstate bstate;
 	uint64_t chunk_left;
 	bool chunk_last;
-	bool bdat_open; /* BDAT chunks sent, LAST not yet */
 	size_t blinelen;     /* length of the body line being scanned */
 	uint8_t blast;	     /* the body byte before the current one */
 	bool bol_bare;	     /* the line before the dot ended with a bare LF */
-	int crstate;	     /* a CR sequence cut by a feed (scan_cr) */
+	enum crstate crstate; /* a CR sequence cut by a feed (scan_cr) */
 	struct smuggle look; /* a CR-style sequence: looking at what follows */
 	char lookbuf[SMTP_LOOK_MAX];
 	size_t looklen;
@@ -269,8 +359,21 @@ static inline bool smtp_is_digit(int c)
 	return c >= '0' && c <= '9';
 }
 
-/* smtp.c: tables, alerts, line assembly, the public API */
-extern const char *const smtp_verb_names[];
+/* smtp_verbs.c: the command table */
+enum verb smtp_verb_lookup(const char *v, size_t n);
+/* Could a reply code answer a command id (see verb_row.codes)? */
+bool smtp_reply_fits(enum verb id, int code);
+/* A line after a gap that can only be a command. */
+bool smtp_resync_command(const char *l, size_t n);
+void smtp_set_cstate(struct smtp_session *s, enum cstate to);
+void smtp_set_sstate(struct smtp_session *s, enum sstate to);
+/* Command lines are parsed (not a body, chunk, TLS or resync). */
+static inline bool smtp_in_commands(enum cstate c)
+{
+	return c == C_CMD || c == C_STARTTLS || c == C_BDAT_OPEN;
+}
+
+/* smtp.c: alerts, line assembly, the public API */
 void smtp_alert_raise(struct smtp_session *s, enum smtp_alert_kind kind,
 		      const struct smtp_cmd *cmd,
 		      const struct smtp_reply *reply, int64_t ts,
@@ -310,7 +413,6 @@ const char *smtp_pend_arg(const struct pending *p);
 struct pending *smtp_pend_last_message(struct smtp_session *s);
 
 /* smtp_cmd.c: client command lines */
-enum verb smtp_verb_lookup(const char *v, size_t n);
 void smtp_client_line(struct smtp_session *s, struct line *l, bool bare_lf,
 		      int64_t ts);
 void smtp_resync_line(struct smtp_session *s, struct line *l, bool bare_lf,
@@ -318,8 +420,6 @@ void smtp_resync_line(struct smtp_session *s, struct line *l, bool bare_lf,
 void smtp_line_anomalies(struct smtp_session *s, const struct line *l,
 			 bool bare_lf, const char *where, size_t limit,
 			 const struct smtp_cmd *c, int64_t ts);
-void smtp_auth_reply(struct smtp_session *s, struct pending *p,
-		     const struct smtp_cmd *c, const struct smtp_reply *r);
 
 /* smtp_reply.c: server replies */
 void smtp_server_line(struct smtp_session *s, struct line *l, bool bare_lf,

@@ -84,8 +84,8 @@ static void save_extensions(struct smtp_session *s, const char *text)
 	}
 }
 
-static void message_reply(struct smtp_session *s, struct pending *p,
-			  const struct smtp_cmd *c, const struct smtp_reply *r)
+void reply_message(struct smtp_session *s, struct pending *p,
+		   const struct smtp_cmd *c, const struct smtp_reply *r)
 {
 	struct txn *t = p->txn;
 
@@ -111,132 +111,188 @@ static bool all_answered(const struct smtp_txn *t)
 	return true;
 }
 
-/* What a reply means for the state, by the command it answers. */
-static void reply_effect(struct smtp_session *s, struct pending *p,
-			 const struct smtp_cmd *c, const struct smtp_reply *r)
+/* ---- what each reply does (the table's on_reply) ---- */
+
+/*
+ * The reply to RSET or a greeting: 2xx ends the transaction the command
+ * kept; a refusal changes nothing, the transaction goes on.
+ */
+void reply_rset(struct smtp_session *s, struct pending *p,
+		const struct smtp_cmd *c, const struct smtp_reply *r)
 {
 	struct txn *t = p->txn;
-	int code = r->code;
 
-	/* a reset the server refused changes nothing: the one it kept */
-	if ((p->id == V_RSET || p->id == V_HELO || p->id == V_EHLO ||
-	     p->id == V_LHLO) &&
-	    t) {
-		if (code / 100 != 2 && code && !s->cur && !t->detached)
-			s->cur = t;
-		else if (code / 100 == 2 || !code)
-			smtp_txn_detach(s, t, true);
+	(void)c;
+	if (!t)
+		return;
+	if (r->code / 100 != 2 && r->code && !s->cur && !t->detached)
+		s->cur = t;
+	else if (r->code / 100 == 2 || !r->code)
+		smtp_txn_detach(s, t, true);
+}
+
+void reply_hello(struct smtp_session *s, struct pending *p,
+		 const struct smtp_cmd *c, const struct smtp_reply *r)
+{
+	reply_rset(s, p, c, r);
+	if (r->code / 100 == 2) {
+		save_extensions(s, ""); /* HELO: no extensions */
+		s->ext_known = true;
 	}
-	switch (p->id) {
-	case V_GREETING:
-		free(s->banner);
-		s->banner = wire_strndup(r->text, r->text_len);
-		if (s->early_verb[0])
-			smtp_alert_raise(s, SMTP_ALERT_EARLY_TALKER, c, r,
-					 r->ts,
-					 "%s sent before the server's greeting",
-					 s->early_verb);
-		break;
-	case V_HELO:
-		if (code / 100 == 2) {
-			save_extensions(s, ""); /* HELO: no extensions */
-			s->ext_known = true;
-		}
-		break;
-	case V_EHLO:
-	case V_LHLO:
-		if (code / 100 == 2) {
-			save_extensions(s, r->text);
-			s->ext_known = true;
-		}
-		break;
-	case V_MAIL:
-		if (t) {
-			smtp_save_reply(&t->pub.mail_reply, r);
-			smtp_txn_nested_reply(s, t, code);
-		}
-		break;
-	case V_RCPT:
-		/*
-		 * Replies come in order: the n-th answers the n-th recipient,
-		 * an invalid one (code 0) too, so none is answered twice.
-		 */
-		if (t && t->rcpts_answered < t->pub.n_rcpts) {
-			struct smtp_rcpt *rc =
-			    &t->pub.rcpts[t->rcpts_answered++];
+}
 
-			rc->code = code;
-			memcpy(rc->enhanced, r->enhanced, sizeof(rc->enhanced));
-			rc->text = wire_strndup(r->text,
-						r->text_len < SMTP_SAVED_MAX
-						    ? r->text_len
-						    : SMTP_SAVED_MAX);
-			if (code / 100 == 2)
-				t->pub.accepted_rcpts++;
-		}
-		break;
-	case V_DATA:
-		if (!t || (!t->pub.accepted_rcpts && all_answered(&t->pub)))
-			smtp_alert_raise(s, SMTP_ALERT_COMMAND_OUT_OF_SEQUENCE,
-					 c, r, r->ts,
-					 "DATA without an accepted recipient");
-		if (t) {
-			t->data_cmd_code = code;
-			/* a refused DATA ends the transaction: keep its reply
-			 */
-			if (code != 354 && !t->pub.has_body) {
-				smtp_save_reply(&t->pub.data_reply, r);
-				t->pub.ts_end = r->ts;
-			}
-		}
-		if (code != 354 && s->cstate == C_BODY && s->bstate == B_BOL &&
-		    !(s->cur && s->cur->pub.has_body))
-			s->cstate = C_CMD; /* refused before any body */
-		break;
-	case V_BDAT:
-		if (t && (code / 100 != 2 || t->pub.body_done) &&
-		    !t->pub.data_reply.code) {
+void reply_ehlo(struct smtp_session *s, struct pending *p,
+		const struct smtp_cmd *c, const struct smtp_reply *r)
+{
+	reply_rset(s, p, c, r);
+	if (r->code / 100 == 2) {
+		save_extensions(s, r->text);
+		s->ext_known = true;
+	}
+}
+
+void reply_greeting(struct smtp_session *s, struct pending *p,
+		    const struct smtp_cmd *c, const struct smtp_reply *r)
+{
+	(void)p;
+	free(s->banner);
+	s->banner = wire_strndup(r->text, r->text_len);
+	if (s->early_verb[0])
+		smtp_alert_raise(s, SMTP_ALERT_EARLY_TALKER, c, r, r->ts,
+				 "%s sent before the server's greeting",
+				 s->early_verb);
+}
+
+void reply_mail(struct smtp_session *s, struct pending *p,
+		const struct smtp_cmd *c, const struct smtp_reply *r)
+{
+	(void)c;
+	if (p->txn) {
+		smtp_save_reply(&p->txn->pub.mail_reply, r);
+		smtp_txn_nested_reply(s, p->txn, r->code);
+	}
+}
+
+/*
+ * Replies come in order: the n-th answers the n-th recipient, an invalid
+ * one (code 0) too, so none is answered twice.
+ */
+void reply_rcpt(struct smtp_session *s, struct pending *p,
+		const struct smtp_cmd *c, const struct smtp_reply *r)
+{
+	struct txn *t = p->txn;
+	struct smtp_rcpt *rc;
+
+	(void)s, (void)c;
+	if (!t || t->rcpts_answered >= t->pub.n_rcpts)
+		return;
+	rc = &t->pub.rcpts[t->rcpts_answered++];
+	rc->code = r->code;
+	memcpy(rc->enhanced, r->enhanced, sizeof(rc->enhanced));
+	rc->text = wire_strndup(r->text, r->text_len < SMTP_SAVED_MAX
+					     ? r->text_len
+					     : SMTP_SAVED_MAX);
+	if (r->code / 100 == 2)
+		t->pub.accepted_rcpts++;
+}
+
+void reply_data(struct smtp_session *s, struct pending *p,
+		const struct smtp_cmd *c, const struct smtp_reply *r)
+{
+	struct txn *t = p->txn;
+
+	if (!t || (!t->pub.accepted_rcpts && all_answered(&t->pub)))
+		smtp_alert_raise(s, SMTP_ALERT_COMMAND_OUT_OF_SEQUENCE, c, r,
+				 r->ts, "DATA without an accepted recipient");
+	if (t) {
+		t->data_cmd_code = r->code;
+		/* a refused DATA ends the transaction: keep its reply */
+		if (r->code != 354 && !t->pub.has_body) {
 			smtp_save_reply(&t->pub.data_reply, r);
-			free(t->pub.queue_id); /* an invalid reply came first */
-			t->pub.queue_id = smtp_queue_id(r->text);
 			t->pub.ts_end = r->ts;
 		}
-		if (t && t->pub.body_done)
-			smtp_txn_detach(s, t, false);
-		break;
-	case V_MESSAGE:
-		message_reply(s, p, c, r);
-		break;
-	case V_STARTTLS:
-		s->tls_wait = false;
-		if (code == 220) {
-			s->tls.accepted = true;
-			s->cstate = C_TLS;
-			s->sstate = S_TLS;
-			smtp_tls_start(s, true);
-		} else {
-			smtp_alert_raise(s, SMTP_ALERT_STARTTLS_FAILED, c, r,
-					 r->ts, "STARTTLS answered %d", code);
-		}
-		break;
-	case V_AUTH:
-	case V_AUTHDATA:
-		smtp_auth_reply(s, p, c, r);
-		break;
-	case V_UNSOLICITED:
-		/* a 334 asks for a response whatever asked for it; a final
-		 * reply whose AUTH a gap took ends the exchange */
-		if (code == 334 || s->sasl.open)
-			smtp_auth_reply(s, p, c, r);
-		break;
-	case V_VRFY:
-	case V_EXPN:
-		smtp_alert_raise(s, SMTP_ALERT_VRFY_EXPN_PROBE, c, r, r->ts,
-				 "%s %s answered %d", c->verb, c->arg, code);
-		break;
-	default:
-		break;
 	}
+	if (r->code != 354 && s->cstate == C_BODY && s->bstate == B_BOL &&
+	    !(s->cur && s->cur->pub.has_body))
+		smtp_set_cstate(s, C_CMD); /* refused before any body */
+}
+
+void reply_bdat(struct smtp_session *s, struct pending *p,
+		const struct smtp_cmd *c, const struct smtp_reply *r)
+{
+	struct txn *t = p->txn;
+
+	(void)c;
+	if (t && (r->code / 100 != 2 || t->pub.body_done) &&
+	    !t->pub.data_reply.code) {
+		smtp_save_reply(&t->pub.data_reply, r);
+		free(t->pub.queue_id); /* an invalid reply came first */
+		t->pub.queue_id = smtp_queue_id(r->text);
+		t->pub.ts_end = r->ts;
+	}
+	if (t && t->pub.body_done)
+		smtp_txn_detach(s, t, false);
+}
+
+void reply_starttls(struct smtp_session *s, struct pending *p,
+		    const struct smtp_cmd *c, const struct smtp_reply *r)
+{
+	(void)p;
+	if (r->code == 220) {
+		s->tls.accepted = true;
+		smtp_set_cstate(s, C_TLS);
+		smtp_set_sstate(s, S_TLS);
+		smtp_tls_start(s, true);
+		return;
+	}
+	if (s->cstate == C_STARTTLS)
+		smtp_set_cstate(s, C_CMD);
+	smtp_alert_raise(s, SMTP_ALERT_STARTTLS_FAILED, c, r, r->ts,
+			 "STARTTLS answered %d", r->code);
+}
+
+void reply_unsolicited(struct smtp_session *s, struct pending *p,
+		       const struct smtp_cmd *c, const struct smtp_reply *r)
+{
+	/* a 334 asks for a response whatever asked for it; a final reply
+	 * whose AUTH a gap took ends the exchange */
+	if (r->code == 334 || s->sasl.open)
+		smtp_auth_reply(s, p, c, r);
+}
+
+/* RFC 1985 3: what the server said it would do with its queue. */
+void reply_etrn(struct smtp_session *s, struct pending *p,
+		const struct smtp_cmd *c, const struct smtp_reply *r)
+{
+	static const struct {
+		int code;
+		const char *meaning;
+	} said[] = {
+	    {250, "queuing for the node started"},
+	    {251, "no messages waiting for the node"},
+	    {252, "pending messages for the node started"},
+	    {253, "pending messages for the node started"},
+	    {458, "unable to queue messages for the node"},
+	    {459, "node not allowed"},
+	};
+	const char *meaning = "refused";
+	size_t i;
+
+	(void)p;
+	for (i = 0; i < sizeof(said) / sizeof(said[0]); i++)
+		if (said[i].code == r->code)
+			meaning = said[i].meaning;
+	smtp_alert_raise(s, SMTP_ALERT_ETRN_REQUEST, c, r, r->ts,
+			 "ETRN %s answered %d: %s", c->arg[0] ? c->arg : "-",
+			 r->code, meaning);
+}
+
+void reply_probe(struct smtp_session *s, struct pending *p,
+		 const struct smtp_cmd *c, const struct smtp_reply *r)
+{
+	(void)p;
+	smtp_alert_raise(s, SMTP_ALERT_VRFY_EXPN_PROBE, c, r, r->ts,
+			 "%s %s answered %d", c->verb, c->arg, r->code);
 }
 
 void smtp_reply_done(struct smtp_session *s, int64_t ts)
@@ -245,7 +301,7 @@ void smtp_reply_done(struct smtp_session *s, int64_t ts)
 	struct smtp_reply r;
 	struct smtp_cmd c;
 	int code = s->rcode;
-	bool resync = s->cstate == C_RESYNC;
+	bool resync = s->cstate == C_RESYNC || s->cstate == C_RESYNC_NEXT;
 
 	r.code = code;
 	memcpy(r.enhanced, s->renh, sizeof(r.enhanced));
@@ -271,7 +327,8 @@ void smtp_reply_done(struct smtp_session *s, int64_t ts)
 	smtp_cmd_view(p, &c);
 	if (s->cb->reply)
 		s->cb->reply(s->user, &c, &r);
-	reply_effect(s, p, &c, &r);
+	if (smtp_verbs[p->id].on_reply)
+		smtp_verbs[p->id].on_reply(s, p, &c, &r);
 	if (s->rinvalid && s->rbadcode)
 		smtp_alert_raise(s, SMTP_ALERT_INVALID_REPLY, &c, &r, ts,
 				 "a multi-line reply mixes codes %d and %d",
@@ -290,9 +347,10 @@ void smtp_reply_done(struct smtp_session *s, int64_t ts)
 				 c.verb[0] ? c.verb : "an empty line");
 	/* a 354 nothing asked for (a DATA lost in a gap): a body follows */
 	if (p->id == V_UNSOLICITED && code == 354 &&
-	    (s->cstate == C_CMD || s->cstate == C_RESYNC)) {
+	    (smtp_in_commands(s->cstate) || s->cstate == C_RESYNC ||
+	     s->cstate == C_RESYNC_NEXT)) {
 		resync = false;
-		s->cstate = C_BODY;
+		smtp_set_cstate(s, C_BODY);
 		smtp_body_start(s);
 		if (s->cur) {
 			hq_free(s->cur->hash); /* a new body */
@@ -320,14 +378,15 @@ void smtp_reply_done(struct smtp_session *s, int64_t ts)
 	 * A reply after a client gap: commands start at the next line, or
 	 * a body if the reply was 354.
 	 */
-	if (resync && s->cstate == C_RESYNC) {
+	if (resync && (s->cstate == C_RESYNC || s->cstate == C_RESYNC_NEXT)) {
 		if (code == 354) {
-			s->cstate = C_BODY;
+			smtp_set_cstate(s, C_BODY);
 			smtp_body_start(s);
 		} else if (s->cline.total) {
-			s->resync_done = true; /* after the line under way */
+			/* after the line under way */
+			smtp_set_cstate(s, C_RESYNC_NEXT);
 		} else {
-			s->cstate = C_CMD;
+			smtp_set_cstate(s, C_CMD);
 		}
 	}
 }
@@ -353,7 +412,7 @@ void smtp_server_line(struct smtp_session *s, struct line *l, bool bare_lf,
 	if (s->sstate == S_RESYNC) {
 		if (!valid)
 			return; /* still inside what the gap cut */
-		s->sstate = S_REPLY;
+		smtp_set_sstate(s, S_REPLY);
 	}
 	smtp_line_anomalies(s, l, bare_lf, "reply", SMTP_REPLY_LINE_LIMIT, NULL,
 			    ts);

@@ -180,8 +180,8 @@ static void not_tls(struct smtp_session *s, const uint8_t *rest, size_t n,
 
 	s->peek = NULL;
 	s->tls.cleartext = true;
-	s->cstate = C_CMD;
-	s->sstate = S_REPLY;
+	smtp_set_cstate(s, C_CMD);
+	smtp_set_sstate(s, S_REPLY);
 	smtp_alert_raise(s, SMTP_ALERT_STARTTLS_NOT_TLS, NULL, NULL, ts,
 			 "the client's first bytes after the server's 220 are "
 			 "not a TLS record (0x%02x): the dialogue goes on in "

@@ -216,7 +216,7 @@ struct pending *smtp_pend_at(struct smtp_session *s, size_t i)
 const char *smtp_pend_verb(const struct pending *p)
 {
 	return p->id == V_UNKNOWN && p->text ? p->text
-					     : smtp_verb_names[p->id];
+					     : smtp_verbs[p->id].name;
 }
 
 const char *smtp_pend_arg(const struct pending *p)

@@ -865,6 +865,43 @@ static void test_smuggling_unanswered(void)
 	check("smuggling_unanswered", d, SMTP_CLOSE_FIN, expect, NULL);
 }
 
+/*
+ * ETRN (RFC 1985): the verb's row names reply_etrn, which says what the
+ * server will do with its queue; 253 and 458 are ETRN's codes only.
+ */
+static void test_etrn(void)
+{
+	static const struct seg d[] = {
+		S("220 mx\r\n"),
+		C("EHLO relay.example\r\n"),
+		S("250-mx\r\n250 ETRN\r\n"),
+		C("ETRN example.org\r\n"),
+		S("253 OK, 3 pending messages for node example.org started\r\n"),
+		C("ETRN @other.example\r\n"),
+		S("459 Node other.example not allowed\r\n"),
+		C("ETRN\r\n"),
+		S("501 5.5.4 Syntax: ETRN domain\r\n"),
+		C("QUIT\r\n"),
+		S("221 bye\r\n"),
+		END,
+	};
+	const char *expect[] = {
+		"reply ETRN 253",
+		"alert etrn_request cmd=ETRN code=253 detail=ETRN example.org "
+		"answered 253: pending messages for the node started\n",
+		"alert etrn_request cmd=ETRN code=459 detail=ETRN @other.example "
+		"answered 459: node not allowed\n",
+		"alert reply_4xx cmd=ETRN code=459 detail=459 to ETRN\n",
+		"alert etrn_request cmd=ETRN code=501 detail=ETRN - answered 501: "
+		"refused\n",
+		"reply QUIT 221",
+		NULL,
+	};
+	const char *absent[] = {"unknown_command", NULL};
+
+	check("etrn", d, SMTP_CLOSE_FIN, expect, absent);
+}
+
 /* A client that ends every line with LF alone is odd, not an attacker. */
 static void test_bare_lf_client_no_smuggling(void)
 {
@@ -1927,6 +1964,7 @@ static void all_tests(void)
 	test_smuggling_crlf_lf();
 	test_smuggling_cr();
 	test_smuggling_refused();
+	test_etrn();
 	test_lf_dot_read_on();
 	test_smuggling_answered_first();
 	test_smuggling_unanswered();
