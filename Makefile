@@ -93,9 +93,17 @@ alerts-doc: build/alerts-doc
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-build/smtpscope.8: dist/smtpscope.8.in build/alerts-doc
+build/options-doc: tools/options-doc.c build/options.o build/util.o | build
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ tools/options-doc.c \
+		build/options.o build/util.o
+
+# the option and alert lists come from the code's tables
+build/smtpscope.8: dist/smtpscope.8.in build/alerts-doc build/options-doc
 	build/alerts-doc --man >build/alerts.man
-	sed -e '/^ALERT_LIST$$/{r build/alerts.man' -e 'd}' dist/smtpscope.8.in >$@
+	build/options-doc >build/options.man
+	sed -e '/^ALERT_LIST$$/{r build/alerts.man' -e 'd}' \
+		-e '/^OPTION_LIST$$/{r build/options.man' -e 'd}' \
+		dist/smtpscope.8.in >$@
 
 install: smtpscope build/smtpscope.8
 	install -D -m 0755 smtpscope $(DESTDIR)$(PREFIX)/sbin/smtpscope

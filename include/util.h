@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* "smtpscope: " and the message on stderr, then exit(code). */
+void die(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,18 @@ static void oom(void)
 {
 	fputs("smtpscope: out of memory\n", stderr);
 	abort();
+}
+
+void die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("smtpscope: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
 }
 
 void *xmalloc(size_t n)
