@@ -84,7 +84,7 @@ build/kafka_check: tests/kafka_check.c | build
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -o $@ tests/kafka_check.c \
 		$(shell pkg-config --libs rdkafka)
 
-build/alerts-doc: tools/alerts-doc.c | build
+build/alerts-doc: tools/alerts-doc.c include/smtp.h | build
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ tools/alerts-doc.c
 
 alerts-doc: build/alerts-doc

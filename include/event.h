@@ -9,6 +9,7 @@
 
 #include "detect.h"
 #include "smtp.h"
+#include "transcript.h"
 #include "util.h"
 
 struct json_object;
@@ -49,15 +50,13 @@ struct ev_flow {
 	char community_id[48];
 	uint64_t session;
 	int64_t ts_start;
-	struct sbuf transcript;
+	struct tr tr; /* the dialogue, for -T and --transcript */
 	struct ex_file *ex; /* the message being extracted */
 	char ex_name[48];
 	struct ev_part_file *parts; /* attachments being extracted */
 	size_t nparts;
 	const char *tunnel; /* "http-connect", "socks4", "socks5", or NULL */
 	char tunnel_target[DET_TARGET]; /* where it went: "host:port", or "" */
-	uint32_t errors; /* 4xx and 5xx replies, for the transcript footer */
-	uint32_t messages;
 };
 
 /* The decoder callbacks; user is a struct ev_flow. */
@@ -76,6 +75,5 @@ void ev_flow_free(struct ev_flow *f);
 void ev_write_stats(struct ev_ctx *ctx, int64_t ts, struct json_object *stats);
 
 /* ISO 8601 UTC with microseconds and +0000 (out: at least 32 bytes). */
-void ev_format_time(char *out, size_t n, int64_t ts);
 
 #endif

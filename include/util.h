@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Microseconds since the epoch as 2024-01-01T12:00:00.000000+0000. */
+void format_time(char *out, size_t n, int64_t ts);
 /* "smtpscope: " and the message on stderr, then exit(code). */
 void die(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));

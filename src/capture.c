@@ -35,7 +35,7 @@
 #define LINKTYPE_RAW 101
 /*
  * Packet times we take, in microseconds: 1970-01-01T00:00:00 to
- * 9999-12-31T23:59:59.999999, the years ev_format_time() prints in four
+ * 9999-12-31T23:59:59.999999, the years format_time() prints in four
  * digits. Within it no difference of two times overflows an int64_t.
  */
 #define CAP_TS_MIN 0

@@ -20,22 +20,6 @@
 
 #define FLOW_ID_MASK ((UINT64_C(1) << 51) - 1)
 
-void ev_format_time(char *out, size_t n, int64_t ts)
-{
-	time_t sec = (time_t)(ts / 1000000);
-	long usec = (long)(ts % 1000000);
-	struct tm tm;
-
-	if (usec < 0) {
-		usec += 1000000;
-		sec--;
-	}
-	gmtime_r(&sec, &tm);
-	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%06ld+0000",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, usec);
-}
-
 /* FNV-1a, then a final mix: fixed seed, so runs are reproducible. */
 static uint64_t hash64(uint64_t h, const void *data, size_t n)
 {
@@ -101,8 +85,9 @@ void ev_flow_init(struct ev_flow *f, struct ev_ctx *ctx, uint64_t session,
 		  int family, const uint8_t *caddr, const uint8_t *saddr,
 		  uint16_t cport, uint16_t sport, int64_t ts)
 {
-	size_t alen = family == AF_INET6 ? 16 : 4;
+	size_t alen = family == AF_INET6 ? 16 : 4, i;
 	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	uint8_t le[12]; /* the ports and time, little-endian on any host */
 
 	memset(f, 0, sizeof(*f));
 	f->ctx = ctx;
@@ -112,11 +97,15 @@ void ev_flow_init(struct ev_flow *f, struct ev_ctx *ctx, uint64_t session,
 	f->ts_start = ts;
 	inet_ntop(family, caddr, f->src_ip, sizeof(f->src_ip));
 	inet_ntop(family, saddr, f->dest_ip, sizeof(f->dest_ip));
+	for (i = 0; i < 2; i++) {
+		le[i] = (uint8_t)(cport >> 8 * i);
+		le[2 + i] = (uint8_t)(sport >> 8 * i);
+	}
+	for (i = 0; i < 8; i++)
+		le[4 + i] = (uint8_t)((uint64_t)ts >> 8 * i);
 	h = hash64(h, caddr, alen);
 	h = hash64(h, saddr, alen);
-	h = hash64(h, &cport, sizeof(cport));
-	h = hash64(h, &sport, sizeof(sport));
-	h = hash64(h, &ts, sizeof(ts));
+	h = hash64(h, le, sizeof(le));
 	f->flow_id = mix64(h) & FLOW_ID_MASK;
 	community_id(f->community_id, alen, caddr, saddr, cport, sport);
 }
@@ -130,7 +119,7 @@ void ev_flow_free(struct ev_flow *f)
 	for (i = 0; i < f->nparts; i++)
 		ex_close(&f->parts[i].ex, f->parts[i].name, false);
 	free(f->parts);
-	sb_free(&f->transcript);
+	tr_free(&f->tr);
 }
 
 /* ---- JSON helpers ---- */
@@ -174,7 +163,7 @@ static struct json_object *envelope(const struct ev_flow *f, const char *type,
 	struct json_object *o = json_object_new_object();
 	char t[40];
 
-	ev_format_time(t, sizeof(t), ts);
+	format_time(t, sizeof(t), ts);
 	add(o, "timestamp", json_object_new_string(t));
 	add_int(o, "flow_id", (int64_t)f->flow_id);
 	add(o, "event_type", json_object_new_string(type));
@@ -295,7 +284,7 @@ static bool tr_on(const struct ev_flow *f)
 static struct json_object *transcript_json(const struct ev_flow *f)
 {
 	struct json_object *a = json_object_new_array();
-	const char *p = sb_str(&f->transcript), *nl;
+	const char *p = sb_str(&f->tr.text), *nl;
 
 	for (; (nl = strchr(p, '\n')); p = nl + 1)
 		if (nl - p > 2) /* already escaped by the transcript */
@@ -309,7 +298,7 @@ static void on_command(void *user, const struct smtp_cmd *c)
 	struct ev_flow *f = user;
 
 	if (tr_on(f))
-		tr_command(f, c);
+		tr_command(&f->tr, c);
 }
 
 static void on_reply(void *user, const struct smtp_cmd *c,
@@ -319,9 +308,9 @@ static void on_reply(void *user, const struct smtp_cmd *c,
 	struct json_object *ev, *s;
 
 	if (r->code >= 400 && r->code <= 599)
-		f->errors++;
+		f->tr.errors++;
 	if (tr_on(f) && r->lines)
-		tr_reply(f, c, r);
+		tr_reply(&f->tr, c, r);
 	if (!f->ctx->commands || !ev_json(f->ctx))
 		return;
 	ev = envelope(f, "smtp_command", r->lines ? r->ts : c->ts);
@@ -407,7 +396,7 @@ static void on_body(void *user, const struct smtp_txn *t)
 
 	ex_close(&f->ex, f->ex_name, t->body_done && !t->gap);
 	if (tr_on(f))
-		tr_body(f, t);
+		tr_body(&f->tr, t);
 }
 
 static void write_alert(struct ev_flow *f, const struct smtp_alert *a)
@@ -438,7 +427,7 @@ static void on_alert(void *user, const struct smtp_alert *a)
 	char detail[160];
 
 	if (tr_on(f))
-		tr_alert(f, a);
+		tr_alert(&f->tr, a);
 	if (ev_json(f->ctx))
 		write_alert(f, a);
 	/* one client guessing passwords over many connections */
@@ -454,7 +443,7 @@ static void on_alert(void *user, const struct smtp_alert *a)
 	b.kind = SMTP_ALERT_AUTH_BRUTEFORCE;
 	b.detail = detail;
 	if (tr_on(f))
-		tr_alert(f, &b);
+		tr_alert(&f->tr, &b);
 	if (ev_json(f->ctx))
 		write_alert(f, &b);
 }
@@ -468,7 +457,7 @@ static void on_transaction(void *user, const struct smtp_txn *t)
 	size_t i;
 
 	if (t->has_body) /* counted when written: a message is one */
-		f->messages++;
+		f->tr.messages++;
 	if (!ev_json(f->ctx))
 		return;
 	ev = envelope(f, "smtp_transaction", t->ts_end);
@@ -535,8 +524,13 @@ static void on_session(void *user, const struct smtp_session_info *si)
 	char ver[8];
 	size_t i;
 
-	if (f->ctx->transcript)
-		tr_end(f, si);
+	if (f->ctx->transcript) {
+		struct tr_head h = {f->session,	 f->src_ip,  f->dest_ip,
+				    f->src_port, f->dest_port, f->tunnel,
+				    f->tunnel_target};
+
+		tr_end(&f->tr, f->ctx->transcript, &h, si);
+	}
 	if (!ev_json(f->ctx))
 		return;
 	ev = envelope(f, "smtp_session", si->ts_end);
@@ -619,7 +613,7 @@ void ev_write_stats(struct ev_ctx *ctx, int64_t ts, struct json_object *stats)
 	struct json_object *o = json_object_new_object();
 	char t[40];
 
-	ev_format_time(t, sizeof(t), ts);
+	format_time(t, sizeof(t), ts);
 	add(o, "timestamp", json_object_new_string(t));
 	add(o, "event_type", json_object_new_string("stats"));
 	add(o, "stats", stats);

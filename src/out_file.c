@@ -169,7 +169,7 @@ static void file_close(struct sink *s)
 	free(f);
 }
 
-void out_file_share_stdout(struct sink *s)
+static void share_stdout(struct sink *s)
 {
 	struct file_sink *f = (struct file_sink *)s;
 
@@ -182,6 +182,8 @@ void out_file_share_stdout(struct sink *s)
 }
 
 const struct sink_ops out_file_ops = {
+    .is_file = true,
+    .share_stdout = share_stdout,
     .open = file_open,
     .write = file_write,
     .flush = file_flush,

@@ -119,6 +119,7 @@ static void kafka_close(struct sink *s)
 }
 
 const struct sink_ops out_kafka_ops = {
+    .keyed = true,
     .open = kafka_open,
     .write = kafka_write,
     .flush = kafka_flush,

@@ -44,7 +44,7 @@ bool out_is_sink(const char *spec)
 {
 	const struct sink_ops *ops = kind_of(spec);
 
-	return ops && ops != &out_file_ops;
+	return ops && !ops->is_file;
 }
 
 void out_sink_warn(struct sink *s, const char *why)
@@ -182,8 +182,8 @@ void out_share_stdout(struct out *o)
 	struct sink *s;
 
 	for (s = o ? o->sinks : NULL; s; s = s->next)
-		if (s->ops == &out_file_ops)
-			out_file_share_stdout(s);
+		if (s->ops->share_stdout)
+			s->ops->share_stdout(s);
 }
 
 bool out_keyed(const struct out *o)
@@ -191,7 +191,7 @@ bool out_keyed(const struct out *o)
 	const struct sink *s;
 
 	for (s = o ? o->sinks : NULL; s; s = s->next)
-		if (s->ops == &out_kafka_ops)
+		if (s->ops->keyed)
 			return true;
 	return false;
 }

@@ -39,6 +39,11 @@ struct sink {
 };
 
 struct sink_ops {
+	/* What it is: a file (-o FILE, stdout; not a socket sink); one that
+	 * uses each event's key (a partition key: the flow) */
+	bool is_file, keyed;
+	/* Give stdout to the transcript too; NULL: it never writes stdout. */
+	void (*share_stdout)(struct sink *s);
 	/* Parse spec and make the sink; NULL with a reason in err. */
 	struct sink *(*open)(const char *spec, char *err);
 	/*
@@ -80,9 +85,6 @@ void out_sink_lost_at_exit(struct sink *s, uint64_t n);
 uint64_t out_lines(const char *p, size_t n);
 /* Milliseconds of the monotonic clock, for the deadlines of close. */
 int64_t out_now_ms(void);
-
-/* -T prints on stdout too: make the stdout sink (if s is) keep its order. */
-void out_file_share_stdout(struct sink *s);
 
 /* A unix socket sink: unix:, unix-stream:, and syslog's transport. */
 struct unix_sink {

@@ -5,6 +5,7 @@
 #include <nids.h>
 #include <pcap.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,16 @@
 
 /*
  * libnids 1.26's private struct skbuff (tcp.h), one out-of-order segment
- * of half_stream.list, sorted by seq. Mirrored here to read the queue when
- * a connection ends; the layout (48 bytes: seq at 40, fin at 36) was
- * checked against tcp_queue() in Debian 12's libnids.a.
+ * of half_stream.list, sorted by seq. Why a mirror: libnids never hands
+ * out the segments it holds beyond a hole, and nids.h does not declare
+ * their type; reading the queue when a connection ends is the only way to
+ * report that hole (a gap) and deliver what follows it. The layout (48
+ * bytes: seq at 40, fin at 36) was checked against tcp_queue() in Debian
+ * 12's libnids.a; another libnids must be checked again before it builds.
  */
+#if NIDS_MAJOR != 1 || NIDS_MINOR != 26
+#error "struct nids_skbuff mirrors libnids 1.26's struct skbuff: check it"
+#endif
 struct nids_skbuff {
 	struct nids_skbuff *next;
 	struct nids_skbuff *prev;
@@ -33,6 +40,13 @@ struct nids_skbuff {
 	u_int seq;
 	u_int ack;
 };
+
+#if UINTPTR_MAX == 0xffffffffffffffffu
+_Static_assert(sizeof(struct nids_skbuff) == 48 &&
+		   offsetof(struct nids_skbuff, fin) == 36 &&
+		   offsetof(struct nids_skbuff, seq) == 40,
+	       "struct nids_skbuff: not libnids 1.26's layout");
+#endif
 
 /* libnids' own half_stream states (tcp.h), next to <netinet/tcp.h>'s. */
 #define NIDS_FIN_SENT	   120

@@ -9,10 +9,10 @@
 /* Text kept per session; sessions interleave, so blocks print at the end. */
 #define TR_SESSION_MAX (1024 * 1024)
 
-static void tr_line(struct ev_flow *f, char margin, const char *who,
+static void tr_line(struct tr *f, char margin, const char *who,
 		    const char *text, size_t n)
 {
-	struct sbuf *b = &f->transcript;
+	struct sbuf *b = &f->text;
 	char pre[5] = {margin, ' ', who[0], ':', ' '};
 
 	b->max = TR_SESSION_MAX;
@@ -21,12 +21,12 @@ static void tr_line(struct ev_flow *f, char margin, const char *who,
 	sb_append(b, "\n", 1);
 }
 
-void tr_command(struct ev_flow *f, const struct smtp_cmd *c)
+void tr_command(struct tr *f, const struct smtp_cmd *c)
 {
 	tr_line(f, ' ', "C", c->line, c->line_len);
 }
 
-void tr_reply(struct ev_flow *f, const struct smtp_cmd *c,
+void tr_reply(struct tr *f, const struct smtp_cmd *c,
 	      const struct smtp_reply *r)
 {
 	const char *p = r->raw, *end = r->raw + r->raw_len, *nl;
@@ -49,11 +49,11 @@ void tr_reply(struct ev_flow *f, const struct smtp_cmd *c,
 		n = snprintf(note, sizeof(note),
 			     "! ** %u more lines of this reply not kept\n",
 			     r->lines - shown);
-		sb_append(&f->transcript, note, n);
+		sb_append(&f->text, note, n);
 	}
 }
 
-void tr_body(struct ev_flow *f, const struct smtp_txn *t)
+void tr_body(struct tr *f, const struct smtp_txn *t)
 {
 	char head[96];
 	struct sbuf line = {0};
@@ -73,9 +73,9 @@ void tr_body(struct ev_flow *f, const struct smtp_txn *t)
 	sb_free(&line);
 }
 
-void tr_alert(struct ev_flow *f, const struct smtp_alert *a)
+void tr_alert(struct tr *f, const struct smtp_alert *a)
 {
-	struct sbuf *b = &f->transcript;
+	struct sbuf *b = &f->text;
 	const char *kind = smtp_alert_kind_str(a->kind);
 
 	if (a->kind == SMTP_ALERT_REPLY_421 || a->kind == SMTP_ALERT_REPLY_4XX ||
@@ -99,22 +99,22 @@ static void fmt_endpoint(char *out, size_t n, const char *ip, uint16_t port)
 		snprintf(out, n, "%s:%u", ip, port);
 }
 
-void tr_end(struct ev_flow *f, const struct smtp_session_info *si)
+void tr_end(const struct tr *f, FILE *out, const struct tr_head *h,
+	    const struct smtp_session_info *si)
 {
-	FILE *out = f->ctx->transcript;
 	char t[40], cl[64], sv[64];
 	int64_t d = si->ts_end - si->ts_start;
 
-	ev_format_time(t, sizeof(t), si->ts_start);
-	fmt_endpoint(cl, sizeof(cl), f->src_ip, f->src_port);
-	fmt_endpoint(sv, sizeof(sv), f->dest_ip, f->dest_port);
+	format_time(t, sizeof(t), si->ts_start);
+	fmt_endpoint(cl, sizeof(cl), h->src_ip, h->src_port);
+	fmt_endpoint(sv, sizeof(sv), h->dest_ip, h->dest_port);
 	fprintf(out, "=== session %" PRIu64 "  %s  %s -> %s%s%s%s%s%s%s ===\n",
-		f->session, t, cl, sv, f->tunnel ? "  (tunnel " : "",
-		f->tunnel ? f->tunnel : "", f->tunnel_target[0] ? " to " : "",
-		f->tunnel ? f->tunnel_target : "", f->tunnel ? ")" : "",
+		h->session, t, cl, sv, h->tunnel ? "  (tunnel " : "",
+		h->tunnel ? h->tunnel : "", h->tunnel_target[0] ? " to " : "",
+		h->tunnel ? h->tunnel_target : "", h->tunnel ? ")" : "",
 		si->midstream ? "  (capture began mid-session)" : "");
-	fputs(sb_str(&f->transcript), out);
-	if (f->transcript.truncated)
+	fputs(sb_str(&f->text), out);
+	if (f->text.truncated)
 		fputs("  ... (transcript truncated)\n", out);
 	if (si->tls.accepted && !si->tls.cleartext)
 		fprintf(out,
@@ -126,4 +126,9 @@ void tr_end(struct ev_flow *f, const struct smtp_session_info *si)
 		" s, %u message(s), %u error repl%s ---\n\n",
 		smtp_close_str(si->close), d / 1000000, d % 1000000,
 		f->messages, f->errors, f->errors == 1 ? "y" : "ies");
+}
+
+void tr_free(struct tr *t)
+{
+	sb_free(&t->text);
 }

@@ -8,11 +8,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void oom(void)
 {
 	fputs("smtpscope: out of memory\n", stderr);
 	abort();
+}
+
+void format_time(char *out, size_t n, int64_t ts)
+{
+	time_t sec = (time_t)(ts / 1000000);
+	long usec = (long)(ts % 1000000);
+	struct tm tm;
+
+	if (usec < 0) {
+		usec += 1000000;
+		sec--;
+	}
+	gmtime_r(&sec, &tm);
+	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%06ld+0000",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, usec);
 }
 
 void die(int code, const char *fmt, ...)
