@@ -97,6 +97,7 @@ struct txn {
 	bool hash_ended;     /* its body ended: another one starts afresh */
 	struct msg *msg; /* headers and MIME of the body (message.c) */
 	bool msg_open;	 /* its body ended, its findings not read yet */
+	bool msg_inline; /* the parser runs in the packet path */
 };
 
 /* A smuggling sequence seen in a body, waiting for what follows it. */
