@@ -116,6 +116,9 @@ static void body_data(struct smtp_session *s, const uint8_t *p, size_t n,
 	if (!s->opt.no_message && !t->msg) {
 		t->msg = message_new(s);
 		t->msg_inline = parse_inline(s);
+		/* what the parser grows, on its thread, its limits bound */
+		t->mem += msg_mem(t->msg);
+		s->mem += msg_mem(t->msg);
 	}
 	if (!t->hash) {
 		t->hash = hq_new();

@@ -98,6 +98,7 @@ struct txn {
 	struct msg *msg; /* headers and MIME of the body (message.c) */
 	bool msg_open;	 /* its body ended, its findings not read yet */
 	bool msg_inline; /* the parser runs in the packet path */
+	size_t mem;	 /* its part of smtp_session.mem */
 };
 
 /* A smuggling sequence seen in a body, waiting for what follows it. */
@@ -178,6 +179,8 @@ struct smtp_session {
 	 * size is a power of two) */
 	struct pending *pend;
 	size_t pend_cap, pend_head, pend_len;
+	/* bytes held by pending entries and live transactions (smtp_mem) */
+	size_t mem;
 	uint64_t pend_pushed; /* entries ever pushed */
 	uint64_t last_msg;    /* pend_pushed when the last <message> was */
 	uint32_t seq;
