@@ -187,6 +187,8 @@ static void usage(FILE *out)
 	    "                         (repeatable)\n"
 	    "      --no-email         do not parse messages (headers, MIME,\n"
 	    "                         attachments): faster, no email object\n"
+	    "      --hash-inline      hash and parse bodies in the packet path,\n"
+	    "                         without the second thread (one core)\n"
 	    "      --extract DIR      write each message to DIR/FLOWID-N.eml\n"
 	    "                         (.eml.partial when cut short)\n"
 	    "      --extract-attachments\n"
@@ -487,6 +489,7 @@ int main(int argc, char **argv)
 	    {"text", no_argument, NULL, 'T'},
 	    {"transcript", no_argument, NULL, 9},
 	    {"no-email", no_argument, NULL, 10},
+	    {"hash-inline", no_argument, NULL, 17},
 	    {"extract", required_argument, NULL, 11},
 	    {"extract-attachments", no_argument, NULL, 14},
 	    {"extract-max-bytes", required_argument, NULL, 15},
@@ -516,7 +519,7 @@ int main(int argc, char **argv)
 	struct ev_ctx ctx = {0};
 	const char *outpath = NULL;
 	char err[CAP_ERRBUF] = "";
-	bool list = false, transcript = false;
+	bool list = false, transcript = false, hash_inline = false;
 	struct cap_stats cs;
 	struct rs_stats rst;
 	struct sigaction sa;
@@ -601,6 +604,9 @@ int main(int argc, char **argv)
 			break;
 		case 10:
 			ro.smtp.no_message = true;
+			break;
+		case 17:
+			hash_inline = true;
 			break;
 		case 11:
 			ctx.extract_dir = optarg;
@@ -739,7 +745,8 @@ int main(int argc, char **argv)
 
 	if (run_as)
 		drop_privileges(run_as);
-	rc = hq_start(); /* if it fails, hashes are computed inline */
+	/* if it fails, hashes are computed inline */
+	rc = hash_inline ? 0 : hq_start();
 	if (rc)
 		fprintf(stderr, "smtpscope: warning: no hashing thread: %s\n",
 			strerror(rc));
