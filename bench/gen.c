@@ -3,7 +3,7 @@
 
 /*
  * Usage:
- *   gen OUT.pcap SIZE_MB [--active N] [--seed N] [--burst N]
+ *   gen OUT.pcap SIZE_MB [--active N] [--seed N] [--burst N] [--msg-size N]
  *   gen OUT.pcap --single BODYBYTES
  *   gen --version
  *
@@ -21,11 +21,15 @@
  * SIZE_MB * 10^6, then the open ones are finished: the file ends up
  * about SIZE_MB large.
  *
+ * With --msg-size every session sends one text/plain message of N body
+ * bytes to one recipient (the load benchmarks: many small sessions).
+ *
  * The same arguments always give the same file. Totals go to stderr.
  */
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,9 +95,9 @@ struct sess {
 	uint16_t cwnd;
 	uint16_t npieces, cur;
 	uint32_t pos;		/* bytes of pieces[cur] already sent */
-	struct piece pieces[MAX_PIECES];
+	struct piece *pieces;	/* npieces of them */
 	uint32_t textlen;
-	char text[TEXT_CAP];
+	char text[TEXT_CAP];	/* textlen of them: built in a scratch one */
 };
 
 static uint64_t rng_state;
@@ -896,6 +900,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: gen OUT.pcap SIZE_MB [--active N] [--seed N] [--burst N]\n"
+		"                            [--msg-size N]\n"
 		"       gen OUT.pcap --single BODYBYTES\n"
 		"       gen --version\n");
 	exit(2);
@@ -917,7 +922,10 @@ int main(int argc, char **argv)
 {
 	uint64_t limit = 0, single = 0, seed = 1, committed = 0, idx = 0;
 	unsigned int max_active = 2000, nactive = 0, i;
-	struct sess **act, *spare = NULL;
+	uint64_t fixed = 0;
+	struct sess **act;
+	static struct sess scratch;
+	static struct piece scratch_pieces[MAX_PIECES];
 	struct timespec t0, t1;
 	double secs;
 	int a;
@@ -947,10 +955,13 @@ int main(int argc, char **argv)
 				seed = parse_num(argv[++a]);
 			else if (!strcmp(argv[a], "--burst"))
 				burst_max = parse_num(argv[++a]);
+			else if (!strcmp(argv[a], "--msg-size"))
+				fixed = parse_num(argv[++a]);
 			else
 				usage();
 		}
-		if (!max_active || !burst_max || burst_max > 4096)
+		if (!max_active || !burst_max || burst_max > 4096 ||
+		    fixed > 1000000000)
 			usage();
 	}
 
@@ -986,12 +997,23 @@ int main(int argc, char **argv)
 		/* open sessions up to max_active while under the size budget */
 		while (nactive < max_active &&
 		       (single ? idx < 1 : committed < limit)) {
-			struct sess *s = spare ? spare : malloc(sizeof(*s));
+			struct sess *s;
 
+			/* built full size, kept at its size: a million fit */
+			scratch.pieces = scratch_pieces;
+			committed += sess_init(&scratch, idx++,
+					       single ? single : fixed);
+			s = malloc(offsetof(struct sess, text) +
+				   scratch.textlen);
 			if (!s)
 				die("malloc");
-			spare = NULL;
-			committed += sess_init(s, idx++, single);
+			memcpy(s, &scratch,
+			       offsetof(struct sess, text) + scratch.textlen);
+			s->pieces = malloc(scratch.npieces * sizeof(*s->pieces));
+			if (!s->pieces)
+				die("malloc");
+			memcpy(s->pieces, scratch_pieces,
+			       scratch.npieces * sizeof(*s->pieces));
 			act[nactive++] = s;
 		}
 		if (nactive > peak_active)
@@ -1000,8 +1022,8 @@ int main(int argc, char **argv)
 			break;
 		i = rnd_below(nactive);
 		if (step(act[i])) {
-			free(spare);
-			spare = act[i];
+			free(act[i]->pieces);
+			free(act[i]);
 			act[i] = act[--nactive];
 		}
 	}
@@ -1024,9 +1046,10 @@ int main(int argc, char **argv)
 		(unsigned long long)file_bytes, now_us / 1e6, peak_active);
 	fprintf(stderr, "gen: wrote %s in %.3f s (%.0f MB/s)\n", out_name,
 		secs, file_bytes / 1e6 / (secs > 0 ? secs : 1e-9));
-	free(spare);
-	for (i = 0; i < nactive; i++)
+	for (i = 0; i < nactive; i++) {
+		free(act[i]->pieces);
 		free(act[i]);
+	}
 	free(act);
 	free(obuf);
 	free(pool);

@@ -58,6 +58,14 @@ void hq_call(void (*fn)(void *arg), void *arg);
  * given to j so far); j goes on unchanged. No tee.
  */
 struct hq_job *hq_fork(struct hq_job *j);
+/*
+ * In a call on the hashing thread: p, a block malloc()ed by the packet
+ * path, is freed by the packet path at its next hq_new(), hq_call() or
+ * hq_stop(), so that each thread frees what it allocated (a free into
+ * the other thread's malloc arena takes its lock). At once when called
+ * on the packet path (without the thread, or helping it). NULL is fine.
+ */
+void hq_free_home(void *p);
 /* Waits for the worker to be done with j, then frees it; NULL is fine. */
 void hq_free(struct hq_job *j);
 

@@ -140,6 +140,12 @@ void msg_end(struct msg *m, bool complete);
  * of its sub- or parent domains. Call after msg_end().
  */
 void msg_check_from(struct msg *m, const char *envelope_from);
+/*
+ * Free what the parser allocated as it ran (all but m itself, which
+ * msg_new() allocated), leaving a message with no results: the thread
+ * that ran the parser calls it, the one that made m frees m.
+ */
+void msg_release(struct msg *m);
 void msg_free(struct msg *m);
 
 /* Raw value of the first top-level field h, unfolded; NULL if absent. */

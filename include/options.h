@@ -27,6 +27,7 @@ struct options {
 	bool commands;		 /* --commands */
 	bool session_transcript; /* --transcript */
 	bool extract_attachments;
+	bool hash_inline; /* no hashing thread */
 	const char *extract_dir;
 	uint64_t extract_max;
 	const char *run_as; /* -Z */

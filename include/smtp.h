@@ -357,6 +357,12 @@ void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len,
 /* End the session: flush what is pending, emit the session event. */
 void smtp_end(struct smtp_session *s, enum smtp_close reason, int64_t ts);
 void smtp_session_free(struct smtp_session *s);
+/*
+ * Bytes s holds beyond its struct, for --memcap: line and reply buffers,
+ * the pending queue and its arguments, live transactions and their
+ * recipients, the message parser's struct. O(1).
+ */
+size_t smtp_mem(const struct smtp_session *s);
 
 const char *smtp_alert_kind_str(enum smtp_alert_kind kind);
 enum smtp_severity smtp_alert_severity(enum smtp_alert_kind kind);

@@ -43,6 +43,13 @@ struct call {
 	void *arg;
 };
 
+/* A block going home: its first octets, once its owner is done with it. */
+struct home {
+	struct home *next;
+};
+
+static _Thread_local bool on_worker;
+
 struct hq_job {
 	struct sha256_ctx ctx; /* the worker's until it passes last */
 	void (*tee)(void *arg, const uint8_t *p, size_t n); /* or NULL */
@@ -66,6 +73,8 @@ static struct {
 	_Alignas(64) _Atomic uint64_t wpos; /* the producer's */
 	_Alignas(64) _Atomic uint64_t rpos; /* and busy: the consumers' */
 	atomic_flag busy; /* set while a record is hashed */
+	/* blocks the worker hands back to the packet path to free */
+	_Alignas(64) _Atomic(struct home *) home;
 } q = {.busy = ATOMIC_FLAG_INIT,
        .lock = PTHREAD_MUTEX_INITIALIZER,
        .work = PTHREAD_COND_INITIALIZER};
@@ -133,6 +142,7 @@ static void *worker(void *arg)
 	unsigned spin = 0;
 
 	(void)arg;
+	on_worker = true;
 	for (;;) {
 		switch (hash_next()) {
 		case 1:
@@ -176,6 +186,37 @@ static void *worker(void *arg)
 		spin = 0;
 	}
 	return NULL;
+}
+
+/*
+ * The packet path frees the blocks handed back to it. The worker only
+ * pushes, this side takes the whole list at once: no ABA, no lock.
+ */
+static void free_homes(void)
+{
+	struct home *h, *next;
+
+	if (!atomic_load_explicit(&q.home, memory_order_relaxed))
+		return;
+	for (h = atomic_exchange(&q.home, NULL); h; h = next) {
+		next = h->next;
+		free(h);
+	}
+}
+
+void hq_free_home(void *p)
+{
+	struct home *h = p;
+
+	if (!p)
+		return;
+	if (!on_worker) { /* no thread, or the packet path helping */
+		free(p);
+		return;
+	}
+	h->next = atomic_load(&q.home);
+	while (!atomic_compare_exchange_weak(&q.home, &h->next, h))
+		;
 }
 
 int hq_start(void)
@@ -312,6 +353,7 @@ void hq_call(void (*fn)(void *arg), void *arg)
 		fn(arg);
 		return;
 	}
+	free_homes();
 	close_rec();
 	start = rec_start(q.wpos_own);
 	end = start + sizeof(*h) + sizeof(c);
@@ -340,6 +382,7 @@ void hq_stop(void)
 	/* the worker may have seen stopping before the last records */
 	while (hash_next() > 0)
 		;
+	free_homes();
 	q.running = false;
 	free(q.ring);
 	q.ring = NULL;
@@ -347,7 +390,10 @@ void hq_stop(void)
 
 struct hq_job *hq_new(void)
 {
-	struct hq_job *j = xcalloc(1, sizeof(*j));
+	struct hq_job *j;
+
+	free_homes();
+	j = xcalloc(1, sizeof(*j));
 
 	sha256_init(&j->ctx);
 	return j;

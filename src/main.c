@@ -344,7 +344,8 @@ int main(int argc, char **argv)
 		die(1, "%s", err);
 	if (o.run_as)
 		drop_privileges(o.run_as);
-	rc = hq_start(); /* if it fails, hashes are computed inline */
+	/* if it fails, hashes are computed inline */
+	rc = o.hash_inline ? 0 : hq_start();
 	if (rc)
 		fprintf(stderr, "smtpscope: warning: no hashing thread: %s\n",
 			strerror(rc));

@@ -52,6 +52,9 @@ void msg_alert(struct msg *m, enum msg_alert_kind kind, const char *fmt, ...)
 		m->alerts_dropped++;
 		return;
 	}
+	/* at the first one: by the thread that runs the parser */
+	if (!m->alerts)
+		m->alerts = msg_alloc(m, m->lim.alerts * sizeof(*m->alerts));
 	va_start(ap, fmt);
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
@@ -97,7 +100,6 @@ struct msg *msg_new(const struct msg_limits *lim)
 	m->cur.parent = m->cur.rec = -1;
 	m->cur.top = true;
 	m->first_line = true;
-	m->alerts = msg_alloc(m, m->lim.alerts * sizeof(*m->alerts));
 	return m;
 }
 
@@ -822,12 +824,10 @@ void msg_check_from(struct msg *m, const char *envelope_from)
 		    (int)(en > 100 ? 100 : en), ed, hd);
 }
 
-void msg_free(struct msg *m)
+void msg_release(struct msg *m)
 {
 	size_t i, h;
 
-	if (!m)
-		return;
 	sb_free(&m->fld);
 	sb_free(&m->json);
 	sb_free(&m->cur.ctype);
@@ -864,6 +864,17 @@ void msg_free(struct msg *m)
 		free(m->alerts[i].detail);
 	free(m->alerts);
 	free(m->fr);
+	/* the results are gone: zeroed, there are none */
+	memset(&m->fld, 0, offsetof(struct msg, out) - offsetof(struct msg, fld));
+	m->llen = 0;
+	m->done = true;
+}
+
+void msg_free(struct msg *m)
+{
+	if (!m)
+		return;
+	msg_release(m);
 	free(m);
 }
 

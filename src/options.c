@@ -27,6 +27,7 @@ enum opt_id {
 	OPT_TRANSCRIPT,
 	OPT_OUTPUT,
 	OPT_NO_EMAIL,
+	OPT_HASH_INLINE,
 	OPT_EXTRACT,
 	OPT_EXTRACT_ATTACHMENTS,
 	OPT_EXTRACT_MAX_BYTES,
@@ -103,6 +104,11 @@ static const struct opt_row {
 	{OPT_NO_EMAIL, 0, "no-email", NULL,
 	    "do not parse messages (headers, MIME, attachments): faster, no email object",
 	    "Do not parse messages (headers, MIME, attachments): faster, no email object."},
+	{OPT_HASH_INLINE, 0, "hash-inline", NULL,
+	    "hash and parse bodies in the packet path, without the second thread (one core)",
+	    "Hash bodies and run the message parser in the packet path, without the\n"
+	    "second (hashing) thread: the same events from one thread, for a sensor\n"
+	    "with one core or one shared with busy processes."},
 	{OPT_EXTRACT, 0, "extract", "DIR",
 	    "write each message to DIR/FLOWID-N.eml (.eml.partial when cut short)",
 	    "Write each message, dot-unstuffed, to \\fIDIR\\fR/\\fIFLOWID\\fR\\-\\fIN\\fR.eml\n"
@@ -187,7 +193,8 @@ static const struct opt_row {
 	    "cap on the estimated memory of sessions (K, M, G; default 1G; 0: none); over it, connections are shed in the same order",
 	    "Cap on the estimated memory of connection state (K, M or G; default 1G;\n"
 	    "0: none): 4096 bytes a session, 512 a half-open connection, plus libnids'\n"
-	    "buffers and queues. Over it, connections are shed in the same order\n"
+	    "buffers and queues and the decoder's buffers, pending commands and\n"
+	    "transactions. Over it, connections are shed in the same order\n"
 	    "(never the one whose packet is at hand), end as evicted, are counted in\n"
 	    "stats (memcap_shed_half_open, memcap_shed_sessions, memcap_shed_bytes),\n"
 	    "and a memcap_reached alert is raised at most once a minute."},
@@ -218,10 +225,7 @@ static const struct opt_row {
 	    "Print the usage."},
 	{OPT_VERSION, 'V', "version", NULL,
 	    "print the version",
-	    "Print the version.\n"
-	    ".PP\n"
-	    "Trailing words form a BPF expression, ANDed with the SMTP ports (with\n"
-	    "\\fB\\-\\-detect\\fR or \\fB\\-\\-ports any\\fR, with tcp)."},
+	    "Print the version."},
 };
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
@@ -501,6 +505,9 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_NO_EMAIL:
 			o->ro.smtp.no_message = true;
 			break;
+		case OPT_HASH_INLINE:
+			o->hash_inline = true;
+			break;
 		case OPT_EXTRACT:
 			o->extract_dir = optarg;
 			break;
@@ -702,4 +709,8 @@ void options_man(FILE *out)
 			fprintf(out, " \" \" \\fI%s\\fR", r->arg);
 		fprintf(out, "\n%s\n", r->man);
 	}
+	fputs(".PP\n"
+	      "Trailing words form a BPF expression, ANDed with the SMTP ports (with\n"
+	      "\\fB\\-\\-detect\\fR or \\fB\\-\\-ports any\\fR, with tcp).\n",
+	      out);
 }

@@ -720,13 +720,19 @@ static uint64_t mem_used(void)
 	return rs.mem + rs.n_half * RS_HALF_COST;
 }
 
-/* What libnids holds for s beyond our estimate: its buffers and queues. */
+/*
+ * What s holds beyond the fixed estimate: libnids' buffers and queues,
+ * the decoder's (smtp_mem).
+ */
 static void account(struct rs_session *s)
 {
 	struct tcp_stream *t = s->t;
 	uint64_t q = (uint64_t)t->client.bufsize + (uint64_t)t->server.bufsize +
 		     (uint64_t)t->client.rmem_alloc +
 		     (uint64_t)t->server.rmem_alloc;
+
+	if (s->smtp) /* the decoder's buffers, queue and transactions */
+		q += smtp_mem(s->smtp);
 
 	rs.mem = rs.mem - s->qmem + q;
 	s->qmem = q;

@@ -413,6 +413,12 @@ void smtp_end(struct smtp_session *s, enum smtp_close reason, int64_t ts)
 		s->cb->session(s->user, &info);
 }
 
+size_t smtp_mem(const struct smtp_session *s)
+{
+	return s->mem + s->cline.cap + s->sline.cap + s->rtext.cap +
+	       s->rraw.cap + s->pend_cap * sizeof(*s->pend);
+}
+
 void smtp_session_free(struct smtp_session *s)
 {
 	struct txn *t;

@@ -114,8 +114,13 @@ static void body_data(struct smtp_session *s, const uint8_t *p, size_t n,
 		t->hash = NULL;
 		t->hash_ended = false;
 	}
-	if (!s->opt.no_message && !t->msg)
+	if (!s->opt.no_message && !t->msg) {
 		t->msg = message_new(s);
+		t->msg_inline = parse_inline(s);
+		/* what the parser grows, on its thread, its limits bound */
+		t->mem += msg_mem(t->msg);
+		s->mem += msg_mem(t->msg);
+	}
 	if (!t->hash) {
 		t->hash = hq_new();
 		if (t->msg && !parse_inline(s))
@@ -133,18 +138,24 @@ static uint64_t body_size(const struct smtp_session *s)
 	return s->cur ? s->cur->pub.size : 0;
 }
 
+/*
+ * What the parser allocated as it ran on the hashing thread is freed
+ * there; the struct, the packet path's, goes home to be freed: no thread
+ * frees into the other's malloc arena (they would fight over its lock).
+ */
 static void free_msg(void *m)
 {
-	msg_free(m);
+	msg_release(m);
+	hq_free_home(m);
 }
 
 void smtp_body_free(struct txn *t)
 {
 	hq_free(t->hash_all);
 	hq_free(t->hash); /* first: it may still feed t->msg */
-	/* most of what the parser holds was allocated on the hashing
-	 * thread: freed there, where it costs least */
-	if (t->msg)
+	if (t->msg_inline)
+		msg_free(t->msg); /* it ran here */
+	else if (t->msg)
 		hq_call(free_msg, t->msg);
 }
 

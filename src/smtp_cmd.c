@@ -478,8 +478,10 @@ static void command_checks(struct smtp_session *s, struct pending *p,
 	/* a command right after an unusual end of data: smuggling */
 	if (s->after_end.seq && p->id < V_UNKNOWN &&
 	    (m = smtp_pend_last_message(s))) {
-		if (!m->smuggle)
+		if (!m->smuggle) {
 			m->smuggle = xmalloc(sizeof(*m->smuggle));
+			s->mem += sizeof(*m->smuggle);
+		}
 		*m->smuggle = s->after_end;
 		m->smuggle->followed = true;
 	}
@@ -596,6 +598,7 @@ void cmd_rcpt(struct smtp_session *s, struct pending *p,
 {
 	struct smtp_txn *t;
 	struct smtp_rcpt *r;
+	size_t n;
 
 	if (!s->cur || s->cur->pub.mail_reply.code >= 400)
 		smtp_alert_raise(
@@ -619,6 +622,9 @@ void cmd_rcpt(struct smtp_session *s, struct pending *p,
 	r = &t->rcpts[t->n_rcpts++];
 	memset(r, 0, sizeof(*r));
 	parse_path(arg, alen, "TO:", &r->address);
+	n = sizeof(*r) + (r->address ? strlen(r->address) + 1 : 0);
+	s->cur->mem += n;
+	s->mem += n;
 	smtp_pend_attach(p, s->cur);
 }
 

@@ -190,6 +190,8 @@ struct txn {
 	bool hash_ended;     /* its body ended: another one starts afresh */
 	struct msg *msg; /* headers and MIME of the body (message.c) */
 	bool msg_open;	 /* its body ended, its findings not read yet */
+	bool msg_inline; /* the parser runs in the packet path */
+	size_t mem;	 /* its part of smtp_session.mem */
 };
 
 /* A smuggling sequence seen in a body, waiting for what follows it. */
@@ -298,6 +300,8 @@ struct smtp_session {
 	 * size is a power of two) */
 	struct pending *pend;
 	size_t pend_cap, pend_head, pend_len;
+	/* bytes held by pending entries and live transactions (smtp_mem) */
+	size_t mem;
 	uint64_t pend_pushed; /* entries ever pushed */
 	uint64_t last_msg;    /* pend_pushed when the last <message> was */
 	uint32_t seq;

@@ -14,6 +14,8 @@ struct txn *smtp_txn_new(struct smtp_session *s, int64_t ts)
 {
 	struct txn *t = xcalloc(1, sizeof(*t));
 
+	t->mem = sizeof(*t);
+	s->mem += t->mem;
 	t->pub.index = ++s->n_txn;
 	t->pub.ts_start = ts;
 	t->pub.ts_end = ts;
@@ -151,6 +153,7 @@ void smtp_txn_emit(struct smtp_session *s, struct txn *t)
 		s->txns_tail = t->prev;
 	if (s->cur == t)
 		s->cur = NULL;
+	s->mem -= t->mem;
 	if (t->void_) {
 		smtp_txn_free(t);
 		return;
@@ -230,6 +233,10 @@ void smtp_pend_release(struct smtp_session *s, struct pending *p)
 {
 	struct txn *t = p->txn;
 
+	if (p->text)
+		s->mem -= p->id == V_MESSAGE
+			      ? sizeof(struct smuggle)
+			      : strlen(p->text) + p->arg_len + 2;
 	free(p->text); /* or the smuggle of a <message> */
 	p->text = NULL;
 	p->txn = NULL;
@@ -319,6 +326,7 @@ struct pending *smtp_pend_push(struct smtp_session *s, enum verb id,
 				: 0;
 	if (vkeep || alen) {
 		p->text = xmalloc(vkeep + alen + 2);
+		s->mem += vkeep + alen + 2;
 		memcpy(p->text, verb, vkeep);
 		p->text[vkeep] = '\0';
 		memcpy(p->text + vkeep + 1, arg, alen);

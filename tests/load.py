@@ -205,7 +205,8 @@ def _():
 @case("memcap-shed")
 def _():
     """--memcap 40K: each session is estimated at 4096 bytes plus libnids'
-    buffers (4096 a direction once it has data: 12288 here), a half-open
+    buffers (4096 a direction once it has data: 12288 here) plus the
+    decoder's (its pending ring of 4 entries, 128), a half-open
     connection at 512. Three half-open connections, then six sessions one
     after the other: the half-open ones are shed first (oldest first), then
     the sessions idle longest (1, 2, 3), never the one that just sent data.
@@ -230,7 +231,7 @@ def _():
           "%d memcap_reached alerts" % len(alerts))
     st = stats_of(events)
     want = {"memcap_shed_half_open": 3, "memcap_shed_sessions": 3,
-            "memcap_shed_bytes": 3 * 512 + 3 * 12288, "evicted_sessions": 0,
+            "memcap_shed_bytes": 3 * 512 + 3 * (12288 + 128), "evicted_sessions": 0,
             "evicted_half_open": 0}
     check(all(st[k] == v for k, v in want.items()), "stats %r" % {k: st[k] for k in want})
     # no cap: nothing shed
@@ -238,6 +239,40 @@ def _():
     closes = {e["smtp"]["close"] for e in of_type(events, "smtp_session")}
     check(closes == {"quit"} and stats_of(events)["memcap_shed_sessions"] == 0,
           "--memcap 0: %r" % closes)
+
+
+@case("memcap-pending-queue")
+def _():
+    """The decoder's memory counts toward --memcap: two idle sessions
+    (about 12.5 KB each in the estimate), then a third that pipelines 2000
+    NOOPs with 900-byte arguments nobody answers yet (about 1.8 MB of
+    pending queue). Under --memcap 1M only the queue can push the total
+    over: the idle sessions are shed, oldest first, and the one growing
+    its queue (it just sent data) never is; its 2000 commands are then
+    answered and it ends with its QUIT. A cap above the three sessions
+    and below the queue would shed nothing if the queue were not counted;
+    with a cap above both, nothing is shed."""
+    pcap = Pcap()
+    for i in range(2):
+        opened(pcap, ("192.0.2.%d" % (i + 1), 41001 + i))
+    busy = opened(pcap, ("192.0.2.9", 41009))
+    busy.client((b"NOOP " + b"x" * 900 + b"\r\n") * 2000, seg=60000, acks=False)
+    busy.server(b"250 2.0.0 Ok\r\n" * 2000)
+    busy.client(b"QUIT\r\n")
+    busy.server(b"221 2.0.0 Bye\r\n")
+    busy.close()
+    path = write(pcap, "memcap-pending.pcap")
+    events, _ = run(path, "--memcap", "1M")
+    got = [(e["smtp"]["session"], e["smtp"]["close"]) for e in of_type(events, "smtp_session")]
+    check(got[:2] == [(1, "evicted"), (2, "evicted")] and (3, "quit") in got,
+          "sessions %r" % got)
+    st = stats_of(events)
+    check(st["memcap_shed_sessions"] == 2 and st["memcap_shed_half_open"] == 0,
+          "stats %r" % {k: v for k, v in st.items() if k.startswith("memcap")})
+    events, _ = run(path, "--memcap", "4M")
+    got = [(e["smtp"]["session"], e["smtp"]["close"]) for e in of_type(events, "smtp_session")]
+    check(sorted(got) == [(1, "eof"), (2, "eof"), (3, "quit")] and
+          stats_of(events)["memcap_shed_sessions"] == 0, "--memcap 4M: %r" % got)
 
 
 def main():

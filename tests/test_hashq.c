@@ -138,7 +138,9 @@ static void check_call(void *arg)
 	calls++;
 	if (c->tee->n != c->want)
 		calls_wrong++;
-	free(c); /* as the parser's state is freed there */
+	/* the main thread's block: freed there (at its next hq_new(),
+	 * hq_call() or hq_stop()), as the parser's struct is */
+	hq_free_home(c);
 }
 
 /*
