@@ -27,12 +27,16 @@ SAN_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g $(SAN) -Iinclud
 # The race check: ThreadSanitizer on the hashing thread's hand-overs.
 TSAN_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g -fsanitize=thread -Iinclude $(PKG_CFLAGS)
 
-SRCS := $(wildcard src/*.c)
+# src/ holds main, options and the shared pieces; each module its folder
+# (docs/modules.md); public headers are in include/, private ones next to
+# their module's sources.
+MODULES := capture reassembly smtp message event output
+SRCS := $(wildcard src/*.c $(MODULES:%=src/%/*.c))
 OBJS := $(SRCS:src/%.c=build/%.o)
 SAN_OBJS := $(SRCS:src/%.c=build/san/%.o)
 TSAN_OBJS := $(SRCS:src/%.c=build/tsan/%.o)
 LIB_SAN_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
-HDRS := $(wildcard include/*.h src/*.h)
+HDRS := $(wildcard include/*.h src/*.h $(MODULES:%=src/%/*.h))
 
 .PHONY: all build-deps deps demo check check-build golden clean format bench alerts-doc fuzz install
 
@@ -62,14 +66,13 @@ build/%.o: src/%.c build/flags | build
 build/san/%.o: src/%.c | build
 	$(CC) $(SAN_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-build/tsan/%.o: src/%.c | build/tsan
+build/tsan/%.o: src/%.c | build
 	$(CC) $(TSAN_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 build:
-	@mkdir -p build/san
+	@for d in . san tsan; do mkdir -p $(MODULES:%=build/$$d/%); done
 
-build/tsan:
-	@mkdir -p build/tsan
+build/tsan: build
 
 build/smtpscope-san: $(SAN_OBJS)
 	$(CC) $(SAN) -o $@ $(SAN_OBJS) $(LIBS)
@@ -150,11 +153,8 @@ FUZZ_BINS := $(FUZZ_TARGETS:%=build/fuzz_%)
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	$(PKG_CFLAGS)
-MESSAGE_SRCS := src/message.c src/message_hdr.c src/message_mime.c \
-	src/message_json.c src/util.c
-DECODER_SRCS := src/smtp.c src/smtp_body.c src/smtp_cmd.c src/smtp_reply.c \
-	src/smtp_tls.c src/smtp_txn.c src/smtp_verbs.c src/hashq.c \
-	$(MESSAGE_SRCS)
+MESSAGE_SRCS := $(wildcard src/message/*.c) src/util.c
+DECODER_SRCS := $(wildcard src/smtp/*.c) src/hashq.c $(MESSAGE_SRCS)
 PIPELINE_SRCS := $(filter-out src/main.c,$(SRCS))
 HAVE_CLANG = command -v clang >/dev/null || { echo "the fuzz targets" \
 	"need clang and libFuzzer: sh tools/deps.sh"; exit 1; }
@@ -205,11 +205,11 @@ $(FUZZ_TARGETS:%=fuzz-long-%): fuzz-long-%: build/fuzz_%
 		build/fuzz-corpus/$* tests/fuzz/$* tests/fuzz/regressions/$*
 
 format:
-	clang-format -i src/*.c src/*.h include/*.h tests/*.c
+	clang-format -i src/*.c $(MODULES:%=src/%/*.[ch]) include/*.h tests/*.c
 
 clean:
 	rm -rf build smtpscope
 
--include $(wildcard build/*.d build/san/*.d build/tsan/*.d)
+-include $(wildcard build/*.d build/*/*.d build/san/*/*.d build/tsan/*/*.d)
 
 -include bench/bench.mk

@@ -434,6 +434,11 @@ static void defaults(struct options *o)
 	o->extract_max = DEFAULT_EXTRACT_MAX_BYTES;
 }
 
+/*
+ * Over 100 lines for a reason: one short case per option, in the order
+ * of the table, and the checks between options after them; split, the
+ * cases would be further from each other than from the rows they serve.
+ */
 int options_parse(struct options *o, int argc, char **argv)
 {
 	struct option longopts[N_ROWS + 1];
