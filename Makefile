@@ -205,7 +205,8 @@ $(FUZZ_TARGETS:%=fuzz-long-%): fuzz-long-%: build/fuzz_%
 		build/fuzz-corpus/$* tests/fuzz/$* tests/fuzz/regressions/$*
 
 format:
-	clang-format -i src/*.c $(MODULES:%=src/%/*.[ch]) include/*.h tests/*.c
+	clang-format -i src/*.c $(MODULES:%=src/%/*.[ch]) include/*.h tests/*.c \
+		tools/*.c bench/*.c
 
 clean:
 	rm -rf build smtpscope

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* bench/gen.c: deterministic generator of a pcap of many interleaved SMTP sessions. */
+/* bench/gen.c: deterministic generator of a pcap of many interleaved SMTP
+ * sessions. */
 
 /*
  * Usage:
@@ -38,28 +39,28 @@
 
 #define GEN_VERSION 2
 
-#define MSS 1448
-#define ETH_HLEN 14
-#define IP_HLEN 20
-#define TCP_HLEN 32		/* 20 + NOP NOP TIMESTAMP */
-#define SYN_TCP_HLEN 40		/* 20 + MSS SACK_PERM TIMESTAMP NOP WSCALE */
-#define REC_HLEN 16
-#define REC_MAX (REC_HLEN + ETH_HLEN + IP_HLEN + SYN_TCP_HLEN + MSS)
+#define MSS	     1448
+#define ETH_HLEN     14
+#define IP_HLEN	     20
+#define TCP_HLEN     32 /* 20 + NOP NOP TIMESTAMP */
+#define SYN_TCP_HLEN 40 /* 20 + MSS SACK_PERM TIMESTAMP NOP WSCALE */
+#define REC_HLEN     16
+#define REC_MAX	     (REC_HLEN + ETH_HLEN + IP_HLEN + SYN_TCP_HLEN + MSS)
 #define PKT_OVERHEAD (REC_HLEN + ETH_HLEN + IP_HLEN + TCP_HLEN)
 
-#define START_TIME 1767225600ULL	/* 2026-01-01T00:00:00Z */
-#define SERVER_IP 0xc0000219u		/* 192.0.2.25 */
-#define SERVER_PORT 25
-#define WSCALE 7
-#define RCV_WIN_FIELD 2048		/* 2048 << 7 = 256 KiB */
-#define SYN_WIN 64240
+#define START_TIME    1767225600ULL /* 2026-01-01T00:00:00Z */
+#define SERVER_IP     0xc0000219u   /* 192.0.2.25 */
+#define SERVER_PORT   25
+#define WSCALE	      7
+#define RCV_WIN_FIELD 2048 /* 2048 << 7 = 256 KiB */
+#define SYN_WIN	      64240
 
-#define POOL_SIZE (8u << 20)
-#define B64_LINE 78		/* 76 base64 characters and CRLF */
+#define POOL_SIZE     (8u << 20)
+#define B64_LINE      78 /* 76 base64 characters and CRLF */
 #define B64_POOL_SIZE (B64_LINE * 65536u)
-#define OBUF_SIZE (8u << 20)
-#define TEXT_CAP 6144
-#define MAX_PIECES 64
+#define OBUF_SIZE     (8u << 20)
+#define TEXT_CAP      6144
+#define MAX_PIECES    64
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -68,7 +69,7 @@
 #define TH_PSH 0x08
 #define TH_ACK 0x10
 
-enum { C = 0, S = 1 };	/* client, server: index of a side */
+enum { C = 0, S = 1 }; /* client, server: index of a side */
 
 enum { P_NONE, P_TEXT, P_BASE64 }; /* where a piece's bytes come from */
 
@@ -76,28 +77,28 @@ enum { ST_SYN, ST_SYNACK, ST_ACK, ST_DATA, ST_FINACK, ST_LASTACK };
 
 /* A stretch of bytes one side writes; a flight ends at a piece with end set. */
 struct piece {
-	uint32_t off;	/* offset in the session's text, or in the cyclic pool */
+	uint32_t off; /* offset in the session's text, or in the cyclic pool */
 	uint32_t len;
-	uint8_t dir;	/* C: client to server, S: server to client */
-	uint8_t pool;	/* bytes come from a pool: P_TEXT, P_BASE64 */
-	uint8_t end;	/* last piece of a flight: the sender then waits */
+	uint8_t dir;  /* C: client to server, S: server to client */
+	uint8_t pool; /* bytes come from a pool: P_TEXT, P_BASE64 */
+	uint8_t end;  /* last piece of a flight: the sender then waits */
 };
 
 struct sess {
 	uint32_t ip[2];
 	uint16_t port[2];
-	uint32_t seq[2];	/* next sequence number each side sends */
+	uint32_t seq[2]; /* next sequence number each side sends */
 	uint32_t tsoff[2];
-	uint32_t tsval[2];	/* last TSval each side sent */
+	uint32_t tsval[2]; /* last TSval each side sent */
 	uint16_t ipid[2];
 	uint8_t st;
-	uint8_t unacked;	/* data segments not yet acked by the receiver */
+	uint8_t unacked; /* data segments not yet acked by the receiver */
 	uint16_t cwnd;
 	uint16_t npieces, cur;
-	uint32_t pos;		/* bytes of pieces[cur] already sent */
-	struct piece *pieces;	/* npieces of them */
+	uint32_t pos;	      /* bytes of pieces[cur] already sent */
+	struct piece *pieces; /* npieces of them */
 	uint32_t textlen;
-	char text[TEXT_CAP];	/* textlen of them: built in a scratch one */
+	char text[TEXT_CAP]; /* textlen of them: built in a scratch one */
 };
 
 static uint64_t rng_state;
@@ -129,7 +130,7 @@ static FILE *out;
 static const char *out_name;
 static uint8_t *obuf;
 static size_t opos;
-static uint64_t now_us;	/* capture clock, microseconds since START_TIME */
+static uint64_t now_us; /* capture clock, microseconds since START_TIME */
 static uint64_t n_packets, file_bytes, payload_bytes[2];
 
 static void die(const char *msg)
@@ -168,7 +169,8 @@ static inline void put32le(uint8_t *p, uint32_t v)
 	p[3] = v >> 24;
 }
 
-/* Ones' complement sum in native byte order (RFC 1071); p starts at an even offset. */
+/* Ones' complement sum in native byte order (RFC 1071); p starts at an even
+ * offset. */
 static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
 {
 	uint64_t v;
@@ -180,7 +182,7 @@ static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
 		len -= 8;
 	}
 	if (len) {
-		uint8_t tail[8] = { 0 };
+		uint8_t tail[8] = {0};
 
 		memcpy(tail, p, len);
 		memcpy(&v, tail, 8);
@@ -203,22 +205,32 @@ static uint32_t *line_start;
 static uint32_t n_lines;
 
 static const char *const syll[] = {
-	"ba", "be", "bi", "co", "cu", "da", "de", "di", "fa", "fo", "ga", "ge",
-	"ha", "hi", "jo", "ka", "ke", "la", "le", "li", "lo", "ma", "me", "mi",
-	"mo", "na", "ne", "ni", "no", "pa", "pe", "po", "ra", "re", "ri", "ro",
-	"sa", "se", "si", "so", "ta", "te", "ti", "to", "va", "ve", "vi", "za",
-	"ther", "tion", "ment", "ing", "st", "an", "en", "in", "on", "un",
+    "ba",   "be",  "bi", "co", "cu", "da", "de", "di", "fa",   "fo",
+    "ga",   "ge",  "ha", "hi", "jo", "ka", "ke", "la", "le",   "li",
+    "lo",   "ma",  "me", "mi", "mo", "na", "ne", "ni", "no",   "pa",
+    "pe",   "po",  "ra", "re", "ri", "ro", "sa", "se", "si",   "so",
+    "ta",   "te",  "ti", "to", "va", "ve", "vi", "za", "ther", "tion",
+    "ment", "ing", "st", "an", "en", "in", "on", "un",
 };
 
 static const char *const utf8_words[] = {
-	"caf\xc3\xa9", "na\xc3\xafve", "r\xc3\xa9sum\xc3\xa9", "gr\xc3\xbc\xc3\x9f" "e",
-	"\xc3\xa0", "fa\xc3\xa7" "ade", "\xe2\x82\xac" "42",
+    "caf\xc3\xa9",
+    "na\xc3\xafve",
+    "r\xc3\xa9sum\xc3\xa9",
+    "gr\xc3\xbc\xc3\x9f"
+    "e",
+    "\xc3\xa0",
+    "fa\xc3\xa7"
+    "ade",
+    "\xe2\x82\xac"
+    "42",
 };
 
 static const char *const common_words[] = {
-	"the", "and", "of", "to", "a", "in", "is", "for", "that", "on", "with",
-	"as", "it", "be", "this", "are", "we", "you", "will", "please", "meeting",
-	"report", "invoice", "attached", "regards", "thanks", "project", "update",
+    "the",    "and",	 "of",	     "to",	"a",	  "in",	     "is",
+    "for",    "that",	 "on",	     "with",	"as",	  "it",	     "be",
+    "this",   "are",	 "we",	     "you",	"will",	  "please",  "meeting",
+    "report", "invoice", "attached", "regards", "thanks", "project", "update",
 };
 
 static int make_word(char *w)
@@ -265,12 +277,12 @@ static void make_pool(void)
 		char line[96];
 
 		if (r < 8)
-			target = 0;	/* paragraph break */
+			target = 0; /* paragraph break */
 		else
-			target = 20 + rnd_below(59);	/* at most 78 */
+			target = 20 + rnd_below(59); /* at most 78 */
 		if (r >= 8 && r < 10) {
-			line[len++] = '.';	/* a line that starts with a dot */
-			target--;		/* stuffed, it is still <= 78 */
+			line[len++] = '.'; /* a line that starts with a dot */
+			target--;	   /* stuffed, it is still <= 78 */
 		}
 		while (len < target) {
 			int n = make_word(w);
@@ -294,13 +306,14 @@ static void make_pool(void)
 		pool[pos++] = '\r';
 		pool[pos++] = '\n';
 	}
-	/* pad the tail with empty lines so the pool is exactly POOL_SIZE long */
+	/* pad the tail with empty lines so the pool is exactly POOL_SIZE long
+	 */
 	while (pos + 2 <= POOL_SIZE) {
 		line_start[n_lines++] = pos;
 		pool[pos++] = '\r';
 		pool[pos++] = '\n';
 	}
-	if (pos != POOL_SIZE) {	/* odd remainder: widen the last empty line */
+	if (pos != POOL_SIZE) { /* odd remainder: widen the last empty line */
 		pool[pos - 2] = ' ';
 		pool[pos - 1] = '\r';
 		pool[pos] = '\n';
@@ -322,7 +335,8 @@ static void make_b64_pool(void)
 	if (!b64pool)
 		die("malloc");
 	while (pos < B64_POOL_SIZE) {
-		for (i = 0; i < 76; i += 4) { /* 3 random octets, 4 characters */
+		for (i = 0; i < 76;
+		     i += 4) { /* 3 random octets, 4 characters */
 			v = (uint32_t)rnd() & 0xffffff;
 			b64pool[pos++] = alpha[v >> 18];
 			b64pool[pos++] = alpha[(v >> 12) & 63];
@@ -341,7 +355,7 @@ static uint32_t body_len(uint32_t first, uint64_t want)
 	uint64_t wraps = target / POOL_SIZE;
 	uint32_t rem = target % POOL_SIZE, lo = 0, hi = n_lines;
 
-	while (lo < hi) {	/* first line start >= rem */
+	while (lo < hi) { /* first line start >= rem */
 		uint32_t mid = lo + (hi - lo) / 2;
 
 		if (line_start[mid] < rem)
@@ -357,37 +371,38 @@ static uint32_t body_len(uint32_t first, uint64_t want)
 /* ---- session script ---- */
 
 static const char *const first_names[] = {
-	"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
-	"ivan", "judy", "mallory", "oscar", "peggy", "rupert", "sybil", "trent",
-	"victor", "walter", "noreply", "billing", "newsletter", "support",
+    "alice",   "bob",	  "carol",	"dave",	   "erin",    "frank",
+    "grace",   "heidi",	  "ivan",	"judy",	   "mallory", "oscar",
+    "peggy",   "rupert",  "sybil",	"trent",   "victor",  "walter",
+    "noreply", "billing", "newsletter", "support",
 };
 
 static const char *const domains[] = {
-	"example.org", "example.com", "mail.example.net", "corp.example",
-	"shop.example.com", "lists.example.org", "bank.example",
+    "example.org",	"example.com",	     "mail.example.net", "corp.example",
+    "shop.example.com", "lists.example.org", "bank.example",
 };
 
 static const char *const subjects[] = {
-	"Quarterly report", "Re: meeting tomorrow", "Invoice", "Your order",
-	"Fwd: holiday photos", "Weekly newsletter", "Password reset",
-	"Re: Re: project plan", "Build failed", "Lunch?", "Contract draft",
+    "Quarterly report", "Re: meeting tomorrow", "Invoice",
+    "Your order",	"Fwd: holiday photos",	"Weekly newsletter",
+    "Password reset",	"Re: Re: project plan", "Build failed",
+    "Lunch?",		"Contract draft",
 };
 
-static const char ehlo_reply[] =
-	"250-mx.example.net\r\n"
-	"250-PIPELINING\r\n"
-	"250-SIZE 52428800\r\n"
-	"250-VRFY\r\n"
-	"250-ETRN\r\n"
-	"250-STARTTLS\r\n"
-	"250-ENHANCEDSTATUSCODES\r\n"
-	"250-8BITMIME\r\n"
-	"250-DSN\r\n"
-	"250-SMTPUTF8\r\n"
-	"250 CHUNKING\r\n";
+static const char ehlo_reply[] = "250-mx.example.net\r\n"
+				 "250-PIPELINING\r\n"
+				 "250-SIZE 52428800\r\n"
+				 "250-VRFY\r\n"
+				 "250-ETRN\r\n"
+				 "250-STARTTLS\r\n"
+				 "250-ENHANCEDSTATUSCODES\r\n"
+				 "250-8BITMIME\r\n"
+				 "250-DSN\r\n"
+				 "250-SMTPUTF8\r\n"
+				 "250 CHUNKING\r\n";
 
 static uint64_t n_sessions, n_transactions, n_rcpt, n_rcpt_rejected;
-static unsigned int burst_max = 16;	/* data segments in one burst, at most */
+static unsigned int burst_max = 16; /* data segments in one burst, at most */
 static unsigned int peak_active;
 
 static uint32_t vtext_add(struct sess *s, const char *fmt, va_list ap)
@@ -404,8 +419,8 @@ static uint32_t vtext_add(struct sess *s, const char *fmt, va_list ap)
 }
 
 /* Appends to the session text; returns the offset where it went. */
-static __attribute__((format(printf, 2, 3)))
-uint32_t text_add(struct sess *s, const char *fmt, ...)
+static __attribute__((format(printf, 2, 3))) uint32_t
+text_add(struct sess *s, const char *fmt, ...)
 {
 	va_list ap;
 	uint32_t off;
@@ -434,8 +449,8 @@ static void piece_add(struct sess *s, int dir, int is_pool, uint32_t off,
 }
 
 /* Side dir writes a line (or lines); end closes its flight. */
-static __attribute__((format(printf, 4, 5)))
-void say(struct sess *s, int dir, int end, const char *fmt, ...)
+static __attribute__((format(printf, 4, 5))) void
+say(struct sess *s, int dir, int end, const char *fmt, ...)
 {
 	va_list ap;
 	uint32_t off;
@@ -452,7 +467,7 @@ static uint64_t draw_msg_size(void)
 	double u = rnd_unit(), x = 10.0 * u * u;
 	int e = (int)x;
 	double f = x - e;
-	double p2 = 1.0 + f * (0.6951 + f * (0.2262 + f * 0.0782));	/* ~2^f */
+	double p2 = 1.0 + f * (0.6951 + f * (0.2262 + f * 0.0782)); /* ~2^f */
 
 	return (uint64_t)(1024.0 * (double)(1u << e) * p2);
 }
@@ -500,7 +515,8 @@ static uint32_t multipart_open(struct sess *s, struct piece *m, int *nm,
 {
 	uint32_t hlen, first;
 
-	text_add(s, "Content-Type: multipart/%s; "
+	text_add(s,
+		 "Content-Type: multipart/%s; "
 		 "boundary=\"=_%s_%08x\"\r\n\r\n"
 		 "--=_%s_%08x\r\n"
 		 "Content-Type: text/plain; charset=utf-8\r\n"
@@ -514,7 +530,8 @@ static uint32_t multipart_open(struct sess *s, struct piece *m, int *nm,
 	return hlen;
 }
 
-/* Builds the whole dialogue of session number idx; returns its estimated bytes in the file. */
+/* Builds the whole dialogue of session number idx; returns its estimated bytes
+ * in the file. */
 static uint64_t sess_init(struct sess *s, uint64_t idx, uint64_t single_body)
 {
 	uint32_t ip24 = (uint32_t)((idx * 0x9e3779u + 0x123456u) & 0xffffffu);
@@ -539,7 +556,8 @@ static uint64_t sess_init(struct sess *s, uint64_t idx, uint64_t single_body)
 	s->ipid[S] = (uint16_t)rnd();
 	s->st = ST_SYN;
 	s->unacked = 0;
-	s->cwnd = burst_max < 10 ? burst_max : 10;	/* initial window: 10 segments */
+	s->cwnd =
+	    burst_max < 10 ? burst_max : 10; /* initial window: 10 segments */
 	s->npieces = s->cur = 0;
 	s->pos = 0;
 	s->textlen = 0;
@@ -548,7 +566,8 @@ static uint64_t sess_init(struct sess *s, uint64_t idx, uint64_t single_body)
 	gmtime_r(&t, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	snprintf(helo, sizeof(helo), "host-10-%u-%u-%u.%s", (ip24 >> 16) & 255,
-		 (ip24 >> 8) & 255, ip24 & 255, domains[rnd_below(NELEM(domains))]);
+		 (ip24 >> 8) & 255, ip24 & 255,
+		 domains[rnd_below(NELEM(domains))]);
 
 	say(s, S, 1, "220 mx.example.net ESMTP Postfix (Debian/GNU)\r\n");
 	say(s, C, 1, "EHLO %s\r\n", helo);
@@ -578,58 +597,69 @@ static uint64_t sess_init(struct sess *s, uint64_t idx, uint64_t single_body)
 		}
 
 		/* the message: headers in the text, body from the pool */
-		hoff = text_add(s, "Date: %s\r\nFrom: %s\r\nTo: ", date, from_hdr);
+		hoff =
+		    text_add(s, "Date: %s\r\nFrom: %s\r\nTo: ", date, from_hdr);
 		for (i = 0; i < nrcpt; i++)
 			text_add(s, "%s<%s>", i ? ",\r\n " : "", rcpt[i]);
-		text_add(s, "\r\nSubject: %s #%u\r\n"
+		text_add(s,
+			 "\r\nSubject: %s #%u\r\n"
 			 "Message-ID: <%08x.%08x@%s>\r\n"
 			 "MIME-Version: 1.0\r\n",
 			 subjects[rnd_below(NELEM(subjects))], rnd_below(10000),
-			 (uint32_t)rnd(), (uint32_t)rnd(), strchr(from, '@') + 1);
+			 (uint32_t)rnd(), (uint32_t)rnd(),
+			 strchr(from, '@') + 1);
 		msg = single_body ? single_body : draw_msg_size();
 		kind = single_body ? 0 : rnd_below(100);
 		boundary = (uint32_t)rnd();
 		nm = 0;
 		if (kind < 50) { /* text/plain */
-			text_add(s, "Content-Type: text/plain; charset=utf-8\r\n"
+			text_add(s,
+				 "Content-Type: text/plain; charset=utf-8\r\n"
 				 "Content-Transfer-Encoding: 8bit\r\n\r\n");
 			hlen = s->textlen - hoff;
 			if (single_body)
 				msg += hlen;
 			mpiece(m, &nm, P_NONE, hoff, hlen);
 			first = rnd_below(n_lines);
-			mpiece(m, &nm, P_TEXT, line_start[first],
-			       body_len(first, msg > hlen + 1 ? msg - hlen : 1));
+			mpiece(
+			    m, &nm, P_TEXT, line_start[first],
+			    body_len(first, msg > hlen + 1 ? msg - hlen : 1));
 		} else if (kind < 80) { /* multipart/alternative: text, HTML */
 			hlen = multipart_open(s, m, &nm, hoff, "alternative",
 					      "alt", boundary, msg / 3);
-			off = text_add(s, "--=_alt_%08x\r\n"
-				       "Content-Type: text/html; charset=utf-8\r\n"
-				       "Content-Transfer-Encoding: 8bit\r\n\r\n"
-				       "<html><body><p>Read it at "
-				       "<a href=\"https://www.example.com/m/%08x\">"
-				       "https://www.example.com/m/%08x</a> or "
-				       "http://shop.example.com/o?id=%u</p><pre>\r\n",
-				       boundary, boundary, boundary,
-				       rnd_below(100000));
+			off = text_add(
+			    s,
+			    "--=_alt_%08x\r\n"
+			    "Content-Type: text/html; charset=utf-8\r\n"
+			    "Content-Transfer-Encoding: 8bit\r\n\r\n"
+			    "<html><body><p>Read it at "
+			    "<a href=\"https://www.example.com/m/%08x\">"
+			    "https://www.example.com/m/%08x</a> or "
+			    "http://shop.example.com/o?id=%u</p><pre>\r\n",
+			    boundary, boundary, boundary, rnd_below(100000));
 			mpiece(m, &nm, P_NONE, off, s->textlen - off);
 			first = rnd_below(n_lines);
 			mpiece(m, &nm, P_TEXT, line_start[first],
 			       body_len(first, msg - msg / 3));
-			off = text_add(s, "</pre></body></html>\r\n"
-				       "--=_alt_%08x--\r\n", boundary);
+			off = text_add(s,
+				       "</pre></body></html>\r\n"
+				       "--=_alt_%08x--\r\n",
+				       boundary);
 			mpiece(m, &nm, P_NONE, off, s->textlen - off);
-		} else { /* multipart/mixed: a short text, a base64 attachment */
+		} else { /* multipart/mixed: a short text, a base64 attachment
+			  */
 			hlen = multipart_open(s, m, &nm, hoff, "mixed", "mix",
 					      boundary, 200 + rnd_below(1500));
 			i = (int)rnd_below(100000);
-			off = text_add(s, "--=_mix_%08x\r\n"
-				       "Content-Type: application/pdf; "
-				       "name=\"report-%d.pdf\"\r\n"
-				       "Content-Disposition: attachment; "
-				       "filename=\"report-%d.pdf\"\r\n"
-				       "Content-Transfer-Encoding: base64\r\n\r\n",
-				       boundary, i, i);
+			off = text_add(
+			    s,
+			    "--=_mix_%08x\r\n"
+			    "Content-Type: application/pdf; "
+			    "name=\"report-%d.pdf\"\r\n"
+			    "Content-Disposition: attachment; "
+			    "filename=\"report-%d.pdf\"\r\n"
+			    "Content-Transfer-Encoding: base64\r\n\r\n",
+			    boundary, i, i);
 			mpiece(m, &nm, P_NONE, off, s->textlen - off);
 			lines = (uint32_t)(msg / B64_LINE) + 1;
 			mpiece(m, &nm, P_BASE64,
@@ -651,7 +681,10 @@ static uint64_t sess_init(struct sess *s, uint64_t idx, uint64_t single_body)
 			say(s, S, 0, "250 2.1.0 Ok\r\n");
 			for (i = 0; i < nrcpt; i++) {
 				if (rejected[i])
-					say(s, S, 0, "550 5.1.1 <%s>: Recipient address rejected: User unknown in virtual mailbox table\r\n",
+					say(s, S, 0,
+					    "550 5.1.1 <%s>: Recipient address "
+					    "rejected: User unknown in virtual "
+					    "mailbox table\r\n",
 					    rcpt[i]);
 				else
 					say(s, S, 0, "250 2.1.5 Ok\r\n");
@@ -663,7 +696,10 @@ static uint64_t sess_init(struct sess *s, uint64_t idx, uint64_t single_body)
 			for (i = 0; i < nrcpt; i++) {
 				say(s, C, 1, "RCPT TO:<%s>\r\n", rcpt[i]);
 				if (rejected[i])
-					say(s, S, 1, "550 5.1.1 <%s>: Recipient address rejected: User unknown in virtual mailbox table\r\n",
+					say(s, S, 1,
+					    "550 5.1.1 <%s>: Recipient address "
+					    "rejected: User unknown in virtual "
+					    "mailbox table\r\n",
 					    rcpt[i]);
 				else
 					say(s, S, 1, "250 2.1.5 Ok\r\n");
@@ -683,14 +719,16 @@ static uint64_t sess_init(struct sess *s, uint64_t idx, uint64_t single_body)
 	say(s, C, 1, "QUIT\r\n");
 	say(s, S, 1, "221 2.0.0 Bye\r\n");
 
-	/* estimate of the file bytes: payload, data segments, delayed ACKs, handshake */
+	/* estimate of the file bytes: payload, data segments, delayed ACKs,
+	 * handshake */
 	for (i = 0; i < s->npieces; i++) {
 		uint32_t fl = 0;
 
 		while (!s->pieces[i].end)
 			fl += s->pieces[i++].len;
 		fl += s->pieces[i].len;
-		est += fl + (uint64_t)(fl + MSS - 1) / MSS * PKT_OVERHEAD * 3 / 2;
+		est +=
+		    fl + (uint64_t)(fl + MSS - 1) / MSS * PKT_OVERHEAD * 3 / 2;
 	}
 	est += 5 * (PKT_OVERHEAD + 8);
 	n_sessions++;
@@ -727,8 +765,10 @@ static int emit(struct sess *s, int d, uint8_t flags, int data)
 			take = MSS - plen;
 		if (p->pool) {
 			const char *base = p->pool == P_TEXT ? pool : b64pool;
-			uint32_t size = p->pool == P_TEXT ? POOL_SIZE : B64_POOL_SIZE;
-			uint32_t at = (uint32_t)(((uint64_t)p->off + s->pos) % size);
+			uint32_t size =
+			    p->pool == P_TEXT ? POOL_SIZE : B64_POOL_SIZE;
+			uint32_t at =
+			    (uint32_t)(((uint64_t)p->off + s->pos) % size);
 			uint32_t left = take, n;
 
 			while (left) {
@@ -759,7 +799,7 @@ static int emit(struct sess *s, int d, uint8_t flags, int data)
 		flags |= TH_FIN;
 
 	caplen = ETH_HLEN + IP_HLEN + thl + plen;
-	now_us += 1 + caplen / 125 + (rnd() & 1);	/* ~1 Gbit/s link */
+	now_us += 1 + caplen / 125 + (rnd() & 1); /* ~1 Gbit/s link */
 
 	put32le(rec, (uint32_t)(START_TIME + now_us / 1000000));
 	put32le(rec + 4, (uint32_t)(now_us % 1000000));
@@ -767,8 +807,10 @@ static int emit(struct sess *s, int d, uint8_t flags, int data)
 	put32le(rec + 12, caplen);
 
 	/* Ethernet: locally administered MACs, one per side */
-	memcpy(eth, d == C ? "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01"
-			   : "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02", 12);
+	memcpy(eth,
+	       d == C ? "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01"
+		      : "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02",
+	       12);
 	eth[12] = 0x08;
 	eth[13] = 0x00;
 
@@ -776,7 +818,7 @@ static int emit(struct sess *s, int d, uint8_t flags, int data)
 	ip[1] = 0;
 	put16(ip + 2, IP_HLEN + thl + plen);
 	put16(ip + 4, s->ipid[d]++);
-	put16(ip + 6, 0x4000);	/* DF */
+	put16(ip + 6, 0x4000); /* DF */
 	ip[8] = d == C ? 57 : 64;
 	ip[9] = 6;
 	put16(ip + 10, 0);
@@ -802,17 +844,17 @@ static int emit(struct sess *s, int d, uint8_t flags, int data)
 	if (syn) {
 		uint8_t *o = tcp + 20;
 
-		o[0] = 2;	/* MSS 1460 */
+		o[0] = 2; /* MSS 1460 */
 		o[1] = 4;
 		put16(o + 2, 1460);
-		o[4] = 4;	/* SACK permitted */
+		o[4] = 4; /* SACK permitted */
 		o[5] = 2;
-		o[6] = 8;	/* timestamps */
+		o[6] = 8; /* timestamps */
 		o[7] = 10;
 		put32(o + 8, tsval);
 		put32(o + 12, s->tsval[!d]);
-		o[16] = 1;	/* NOP */
-		o[17] = 3;	/* window scale */
+		o[16] = 1; /* NOP */
+		o[17] = 3; /* window scale */
 		o[18] = 3;
 		o[19] = WSCALE;
 	} else {
@@ -847,7 +889,8 @@ static int emit(struct sess *s, int d, uint8_t flags, int data)
 	return flight_end;
 }
 
-/* One turn of session s: one packet, or a burst of a long flight. Returns 1 when done. */
+/* One turn of session s: one packet, or a burst of a long flight. Returns 1
+ * when done. */
 static int step(struct sess *s)
 {
 	unsigned int n;
@@ -877,11 +920,12 @@ static int step(struct sess *s)
 				return 0;
 			}
 			if (++s->unacked >= 2) {
-				emit(s, !d, TH_ACK, 0);	/* delayed ACK */
+				emit(s, !d, TH_ACK, 0); /* delayed ACK */
 				s->unacked = 0;
 			}
 			if (++n >= s->cwnd) {
-				s->cwnd = s->cwnd * 2 > burst_max ? burst_max : s->cwnd * 2;
+				s->cwnd = s->cwnd * 2 > burst_max ? burst_max
+								  : s->cwnd * 2;
 				return 0;
 			}
 		}
@@ -898,11 +942,12 @@ static int step(struct sess *s)
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: gen OUT.pcap SIZE_MB [--active N] [--seed N] [--burst N]\n"
-		"                            [--msg-size N]\n"
-		"       gen OUT.pcap --single BODYBYTES\n"
-		"       gen --version\n");
+	fprintf(
+	    stderr,
+	    "usage: gen OUT.pcap SIZE_MB [--active N] [--seed N] [--burst N]\n"
+	    "                            [--msg-size N]\n"
+	    "       gen OUT.pcap --single BODYBYTES\n"
+	    "       gen --version\n");
 	exit(2);
 }
 
@@ -981,7 +1026,8 @@ int main(int argc, char **argv)
 		die("malloc");
 	setvbuf(out, NULL, _IONBF, 0);
 
-	/* pcap global header: classic, microseconds, snaplen 262144, Ethernet */
+	/* pcap global header: classic, microseconds, snaplen 262144, Ethernet
+	 */
 	put32le(obuf, 0xa1b2c3d4);
 	obuf[4] = 2;
 	obuf[5] = 0;
@@ -1001,15 +1047,16 @@ int main(int argc, char **argv)
 
 			/* built full size, kept at its size: a million fit */
 			scratch.pieces = scratch_pieces;
-			committed += sess_init(&scratch, idx++,
-					       single ? single : fixed);
+			committed +=
+			    sess_init(&scratch, idx++, single ? single : fixed);
 			s = malloc(offsetof(struct sess, text) +
 				   scratch.textlen);
 			if (!s)
 				die("malloc");
 			memcpy(s, &scratch,
 			       offsetof(struct sess, text) + scratch.textlen);
-			s->pieces = malloc(scratch.npieces * sizeof(*s->pieces));
+			s->pieces =
+			    malloc(scratch.npieces * sizeof(*s->pieces));
 			if (!s->pieces)
 				die("malloc");
 			memcpy(s->pieces, scratch_pieces,
@@ -1033,19 +1080,20 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 
-	fprintf(stderr,
-		"gen: sessions=%llu transactions=%llu rcpt=%llu rcpt_rejected=%llu packets=%llu payload_bytes=%llu c2s_bytes=%llu s2c_bytes=%llu file_bytes=%llu capture_secs=%.3f peak_active=%u\n",
-		(unsigned long long)n_sessions,
-		(unsigned long long)n_transactions,
-		(unsigned long long)n_rcpt,
-		(unsigned long long)n_rcpt_rejected,
-		(unsigned long long)n_packets,
-		(unsigned long long)(payload_bytes[C] + payload_bytes[S]),
-		(unsigned long long)payload_bytes[C],
-		(unsigned long long)payload_bytes[S],
-		(unsigned long long)file_bytes, now_us / 1e6, peak_active);
-	fprintf(stderr, "gen: wrote %s in %.3f s (%.0f MB/s)\n", out_name,
-		secs, file_bytes / 1e6 / (secs > 0 ? secs : 1e-9));
+	fprintf(
+	    stderr,
+	    "gen: sessions=%llu transactions=%llu rcpt=%llu rcpt_rejected=%llu "
+	    "packets=%llu payload_bytes=%llu c2s_bytes=%llu s2c_bytes=%llu "
+	    "file_bytes=%llu capture_secs=%.3f peak_active=%u\n",
+	    (unsigned long long)n_sessions, (unsigned long long)n_transactions,
+	    (unsigned long long)n_rcpt, (unsigned long long)n_rcpt_rejected,
+	    (unsigned long long)n_packets,
+	    (unsigned long long)(payload_bytes[C] + payload_bytes[S]),
+	    (unsigned long long)payload_bytes[C],
+	    (unsigned long long)payload_bytes[S],
+	    (unsigned long long)file_bytes, now_us / 1e6, peak_active);
+	fprintf(stderr, "gen: wrote %s in %.3f s (%.0f MB/s)\n", out_name, secs,
+		file_bytes / 1e6 / (secs > 0 ? secs : 1e-9));
 	for (i = 0; i < nactive; i++) {
 		free(act[i]->pieces);
 		free(act[i]);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* bench/nids_alone.c: baseline that reassembles a pcap file with libnids alone and discards the data. */
+/* bench/nids_alone.c: baseline that reassembles a pcap file with libnids alone
+ * and discards the data. */
 
 /*
  * Usage: nids_alone FILE.pcap [STREAMS]   (libnids' table size, default 262144)
@@ -48,7 +49,8 @@ static void on_tcp(struct tcp_stream *ts, void **param)
 		n_sessions++;
 		break;
 	case NIDS_DATA:
-		/* count_new of client: bytes from the server, and the other way round */
+		/* count_new of client: bytes from the server, and the other way
+		 * round */
 		n_bytes += (unsigned long long)ts->client.count_new +
 			   (unsigned long long)ts->server.count_new;
 		break;
@@ -70,9 +72,9 @@ static void on_tcp(struct tcp_stream *ts, void **param)
 int main(int argc, char **argv)
 {
 	static struct nids_chksum_ctl no_chksum = {
-		.netaddr = 0,
-		.mask = 0,
-		.action = NIDS_DONT_CHKSUM,
+	    .netaddr = 0,
+	    .mask = 0,
+	    .action = NIDS_DONT_CHKSUM,
 	};
 	int type, err;
 
@@ -96,19 +98,22 @@ int main(int argc, char **argv)
 	}
 	nids_register_ip_frag(on_ip_frag);
 	nids_register_tcp(on_tcp);
-	nids_run();	/* returns when the file ends; it calls nids_exit() itself */
-	nids_exit();	/* a no-op then, kept in case a libnids does not */
+	nids_run();  /* returns when the file ends; it calls nids_exit() itself
+		      */
+	nids_exit(); /* a no-op then, kept in case a libnids does not */
 
 	printf("bytes=%llu sessions=%llu packets=%llu\n", n_bytes, n_sessions,
 	       n_packets);
 	fprintf(stderr,
-		"nids_alone: closed=%llu reset=%llu timed_out=%llu exiting=%llu syslog=%llu\n",
+		"nids_alone: closed=%llu reset=%llu timed_out=%llu "
+		"exiting=%llu syslog=%llu\n",
 		n_close, n_reset, n_timeout, n_exiting, n_syslog);
 	for (type = 0; type < 8; type++)
 		for (err = 0; err < 16; err++)
 			if (syslog_by[type][err])
 				fprintf(stderr,
-					"nids_alone: syslog type=%d err=%d count=%llu\n",
+					"nids_alone: syslog type=%d err=%d "
+					"count=%llu\n",
 					type, err, syslog_by[type][err]);
 	return 0;
 }

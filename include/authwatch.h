@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* authwatch.h - AUTH failures per client address across sessions (brute force). */
+/* authwatch.h - AUTH failures per client address across sessions (brute force).
+ */
 #ifndef SMTPSCOPE_AUTHWATCH_H
 #define SMTPSCOPE_AUTHWATCH_H
 

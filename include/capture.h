@@ -17,7 +17,7 @@ struct cap_options {
 	const char *filter;	  /* BPF expression, or NULL */
 	const char *ports_filter; /* ANDed with filter when there is one */
 	int snaplen;
-	int buffer_kb;	    /* kernel buffer, live only; 0: default */
+	int buffer_kb;	/* kernel buffer, live only; 0: default */
 	uint64_t count; /* stop after this many packets; 0: no limit */
 	int quiet;	/* no warnings on stderr (time stamps) */
 };

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* detect.h - is a TCP connection SMTP? Its first bytes, tunnels stepped over. */
+/* detect.h - is a TCP connection SMTP? Its first bytes, tunnels stepped over.
+ */
 #ifndef SMTPSCOPE_DETECT_H
 #define SMTPSCOPE_DETECT_H
 
@@ -37,10 +38,10 @@ enum det_tunnel {
  * directions); nothing here knows about libnids. Zeroed, then det_init().
  */
 struct det {
-	bool listed;	 /* a port says SMTP: only a tunnel is looked for */
-	int8_t client;	 /* side of the (tunnel's, then SMTP) client; -1 */
-	int8_t first;	 /* side whose bytes came first; -1 */
-	bool stepped;	 /* the tunnel stage is over */
+	bool listed;   /* a port says SMTP: only a tunnel is looked for */
+	int8_t client; /* side of the (tunnel's, then SMTP) client; -1 */
+	int8_t first;  /* side whose bytes came first; -1 */
+	bool stepped;  /* the tunnel stage is over */
 	enum det_tunnel tunnel;
 	char target[DET_TARGET]; /* printable ASCII; "" if none */
 	uint16_t len[2];	 /* bytes held */

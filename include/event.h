@@ -17,15 +17,15 @@ struct ex_file;
 
 /* Where events go and what is written; one per run. */
 struct ev_ctx {
-	FILE *transcript;  /* human transcripts, or NULL */
-	bool commands;	   /* emit smtp_command events */
-	bool session_transcript; /* the dialogue in each smtp_session event */
-	uint64_t pcap_cnt; /* number of the packet being processed */
-	uint64_t written;  /* events written */
-	struct authwatch *aw; /* AUTH failures across sessions, or NULL */
-	const char *extract_dir; /* --extract: write messages there, or NULL */
+	FILE *transcript;	  /* human transcripts, or NULL */
+	bool commands;		  /* emit smtp_command events */
+	bool session_transcript;  /* the dialogue in each smtp_session event */
+	uint64_t pcap_cnt;	  /* number of the packet being processed */
+	uint64_t written;	  /* events written */
+	struct authwatch *aw;	  /* AUTH failures across sessions, or NULL */
+	const char *extract_dir;  /* --extract: write messages there, or NULL */
 	bool extract_attachments; /* and each attachment, decoded */
-	struct out *sinks;	/* where events go (files, stdout, sockets) */
+	struct out *sinks;	  /* where events go (files, stdout, sockets) */
 };
 
 /* Are events written anywhere? */
@@ -50,7 +50,7 @@ struct ev_flow {
 	char community_id[48];
 	uint64_t session;
 	int64_t ts_start;
-	struct tr tr; /* the dialogue, for -T and --transcript */
+	struct tr tr;	    /* the dialogue, for -T and --transcript */
 	struct ex_file *ex; /* the message being extracted */
 	char ex_name[48];
 	struct ev_part_file *parts; /* attachments being extracted */

@@ -33,8 +33,7 @@ void hq_digest(struct hq_job *j, uint8_t *out);
  * path (the message parser). arg is the thread's until hq_sync() or
  * hq_free() returns.
  */
-void hq_tee(struct hq_job *j, void (*fn)(void *arg, const uint8_t *p,
-					  size_t n),
+void hq_tee(struct hq_job *j, void (*fn)(void *arg, const uint8_t *p, size_t n),
 	    void *arg);
 /*
  * hq_finish(), and fn(arg) on the hashing thread after the last octet

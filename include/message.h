@@ -83,12 +83,12 @@ struct msg_part {
  * too (include/smtp.h), which says what it means: the decoder maps them
  * by these names, so one missing there does not build.
  */
-#define MSG_ALERT_LIST(X)						\
-	X(MIME_HEADER_LIMIT, "mime_header_limit")			\
-	X(MIME_DEPTH_LIMIT, "mime_depth_limit")				\
-	X(MALFORMED_MIME, "malformed_mime")				\
-	X(ATTACHMENT_EXECUTABLE, "attachment_executable")		\
-	X(HEADER_FROM_MISMATCH, "header_from_mismatch")			\
+#define MSG_ALERT_LIST(X)                                                      \
+	X(MIME_HEADER_LIMIT, "mime_header_limit")                              \
+	X(MIME_DEPTH_LIMIT, "mime_depth_limit")                                \
+	X(MALFORMED_MIME, "malformed_mime")                                    \
+	X(ATTACHMENT_EXECUTABLE, "attachment_executable")                      \
+	X(HEADER_FROM_MISMATCH, "header_from_mismatch")                        \
 	X(MISSING_DATE_OR_MSGID, "missing_date_or_msgid")
 
 enum msg_alert_kind {
@@ -121,7 +121,6 @@ struct msg_hooks {
 	void (*end)(void *user, const struct msg_part *part, unsigned index);
 	void *user;
 };
-
 
 /* A new parser; lim NULL takes the defaults. Never returns NULL. */
 struct msg *msg_new(const struct msg_limits *lim);

@@ -30,7 +30,7 @@ struct options {
 	bool hash_inline; /* no hashing thread */
 	const char *extract_dir;
 	uint64_t extract_max;
-	const char *run_as; /* -Z */
+	const char *run_as;	/* -Z */
 	int64_t auth_window;	/* seconds */
 	int64_t stats_interval; /* seconds; 0: off */
 	struct opt_output *outputs;

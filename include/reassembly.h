@@ -20,7 +20,7 @@ struct rs_options {
 	uint16_t tls_port; /* implicit TLS (465): counted, not decoded */
 	int max_sessions; /* TCP connections held at once, half-open included */
 	uint64_t memcap;  /* estimated bytes of session state; 0: no cap */
-	int64_t idle_timeout; /* microseconds of packet time; 0: never */
+	int64_t idle_timeout;	  /* microseconds of packet time; 0: never */
 	struct smtp_options smtp; /* template for every decoder session */
 };
 
@@ -35,8 +35,8 @@ struct rs_stats {
 	uint64_t handshakes; /* SYN-ACK or last ACK synthesised (SYN seen) */
 	uint64_t one_sided;  /* one-sided sessions closed at their FIN */
 	uint64_t gaps, gap_bytes; /* holes reported to the decoder */
-	uint64_t windows; /* segments libnids would have dropped: window */
-	uint64_t refused; /* synthetic packets libnids did not take */
+	uint64_t windows;     /* segments libnids would have dropped: window */
+	uint64_t refused;     /* synthetic packets libnids did not take */
 	uint64_t idle_closed; /* sessions ended by --idle-timeout */
 	/* --max-sessions reached: connections evicted for a new one */
 	uint64_t evicted_sessions, evicted_half_open;

@@ -251,7 +251,7 @@ struct smtp_txn {
 	uint8_t sha256[32];
 	/* set for the transaction callback (and the body callback with
 	 * message_at_body_end): */
-	const char *subject; /* Subject, RFC 2047 decoded to UTF-8; or NULL */
+	const char *subject;   /* Subject, RFC 2047 decoded to UTF-8; or NULL */
 	const struct msg *msg; /* the message parser's findings, or NULL */
 	int64_t ts_start, ts_end;
 };
@@ -324,9 +324,9 @@ struct smtp_session;
 struct msg;
 
 struct smtp_options {
-	bool implicit_tls; /* port 465: the stream is TLS from the start */
-	int64_t ts_start;  /* time of the connection's first packet, or -1 */
-	bool midstream;	   /* the capture began after the connection did */
+	bool implicit_tls;   /* port 465: the stream is TLS from the start */
+	int64_t ts_start;    /* time of the connection's first packet, or -1 */
+	bool midstream;	     /* the capture began after the connection did */
 	bool show_auth_user; /* decode the PLAIN/LOGIN user name (never more) */
 	bool no_message;     /* skip the message parser (headers, MIME) */
 	bool part_content;   /* call part_data/part_end (extraction); the
@@ -335,9 +335,9 @@ struct smtp_options {
 				   * callback: the parser is waited for there
 				   * (otherwise it runs on the hashing thread
 				   * and they are set for the transaction) */
-	unsigned max_recipients; /* too_many_recipients above this; 0: 100 */
-	unsigned max_pending;	 /* excessive_pending above this; 0: 100 */
-	unsigned auth_failures;	 /* auth_bruteforce at this many; 0: 5 */
+	unsigned max_recipients;  /* too_many_recipients above this; 0: 100 */
+	unsigned max_pending;	  /* excessive_pending above this; 0: 100 */
+	unsigned auth_failures;	  /* auth_bruteforce at this many; 0: 5 */
 };
 
 /* A new session; never returns NULL (aborts on out of memory). */

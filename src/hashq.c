@@ -25,12 +25,12 @@
  * record. Fewer than MIN_REC octets before the end of the ring are
  * skipped.
  */
-#define RING	(4u << 20)
-#define MIN_REC 64
-#define BATCH	(16u << 10) /* a sleeping worker is woken for this much */
-#define SPIN_NS 200000	    /* idle time before the worker sleeps, at most */
-#define SPIN_MIN_NS 3125    /* ... and at least (SPIN_NS / 64) */
-#define REC_MAX (8u << 10) /* octets in a record before it is closed */
+#define RING	    (4u << 20)
+#define MIN_REC	    64
+#define BATCH	    (16u << 10) /* a sleeping worker is woken for this much */
+#define SPIN_NS	    200000     /* idle time before the worker sleeps, at most */
+#define SPIN_MIN_NS 3125       /* ... and at least (SPIN_NS / 64) */
+#define REC_MAX	    (8u << 10) /* octets in a record before it is closed */
 #define PUBLISH_MIN (4u << 10) /* closed octets handed over at once */
 
 struct rec {
@@ -54,8 +54,8 @@ struct hq_job {
 	struct sha256_ctx ctx; /* the worker's until it passes last */
 	void (*tee)(void *arg, const uint8_t *p, size_t n); /* or NULL */
 	void *arg;
-	struct hq_job *from;   /* hq_fork(): the job copied, until it is */
-	uint64_t last;	       /* ring position after its last record */
+	struct hq_job *from; /* hq_fork(): the job copied, until it is */
+	uint64_t last;	     /* ring position after its last record */
 	bool finished, done;
 	bool sync; /* a tee or an end call: hq_sync() waits for them */
 	uint8_t digest[SHA256_DIGEST_SIZE];
@@ -72,7 +72,7 @@ static struct {
 	pthread_cond_t work;
 	_Alignas(64) _Atomic uint64_t wpos; /* the producer's */
 	_Alignas(64) _Atomic uint64_t rpos; /* and busy: the consumers' */
-	atomic_flag busy; /* set while a record is hashed */
+	atomic_flag busy;		    /* set while a record is hashed */
 	/* blocks the worker hands back to the packet path to free */
 	_Alignas(64) _Atomic(struct home *) home;
 } q = {.busy = ATOMIC_FLAG_INIT,
@@ -305,8 +305,8 @@ static void close_rec(void)
 	h = (struct rec *)(q.ring + open_rec.start % RING);
 	h->job = open_rec.job;
 	h->len = open_rec.len;
-	q.wpos_own = open_rec.start +
-		     ((sizeof(*h) + open_rec.len + 7) & ~(uint64_t)7);
+	q.wpos_own =
+	    open_rec.start + ((sizeof(*h) + open_rec.len + 7) & ~(uint64_t)7);
 	open_rec.job->last = q.wpos_own;
 	open_rec.job = NULL;
 	if (q.wpos_own - published >= PUBLISH_MIN)
@@ -324,8 +324,7 @@ static size_t put(struct hq_job *j, const uint8_t *p, size_t n)
 		open_rec.start = rec_start(q.wpos_own);
 		open_rec.len = 0;
 	}
-	left = RING - open_rec.start % RING - sizeof(struct rec) -
-	       open_rec.len;
+	left = RING - open_rec.start % RING - sizeof(struct rec) - open_rec.len;
 	if (n > REC_MAX - open_rec.len)
 		n = REC_MAX - open_rec.len;
 	if (n > left)
@@ -440,8 +439,7 @@ static void drain(struct hq_job *j)
 		wait_for(j->last);
 }
 
-void hq_tee(struct hq_job *j, void (*fn)(void *arg, const uint8_t *p,
-					  size_t n),
+void hq_tee(struct hq_job *j, void (*fn)(void *arg, const uint8_t *p, size_t n),
 	    void *arg)
 {
 	drain(j); /* octets given before are not fn's */

@@ -20,8 +20,7 @@
 #include "reassembly.h"
 #include "util.h"
 
-static volatile sig_atomic_t stop_requested, reopen_requested,
-    stats_requested;
+static volatile sig_atomic_t stop_requested, reopen_requested, stats_requested;
 static struct cap *the_cap;
 static bool reader_gone; /* stdout's reader went away ("| head"): stop */
 
@@ -104,9 +103,8 @@ static void service(struct service *sv, int64_t ts)
 	}
 }
 
-static void on_packet(void *user, int version, const uint8_t *ip,
-		      size_t caplen, size_t wirelen, int64_t ts,
-		      uint64_t pktno)
+static void on_packet(void *user, int version, const uint8_t *ip, size_t caplen,
+		      size_t wirelen, int64_t ts, uint64_t pktno)
 {
 	struct service *sv = user;
 
@@ -142,8 +140,8 @@ static void drop_privileges(const char *user)
 
 	if (!pw)
 		die(1, "-Z %s: no such user", user);
-	if (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
-	    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0)
 		die(1, "-Z %s: cannot switch user: %s", user, strerror(errno));
 	/* refuse to go on as root if the switch did not take */
 	if (pw->pw_uid != 0 && (setuid(0) == 0 || geteuid() == 0))

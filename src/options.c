@@ -9,13 +9,13 @@
 
 #include "util.h"
 
-#define DEFAULT_PORTS	     "25,465,587,2525"
-#define DEFAULT_MAX_SESSIONS 196608 /* libnids' table: 262160, as before */
-#define DEFAULT_SNAPLEN	     262144
-#define DEFAULT_AUTH_FAILURES 5
-#define DEFAULT_AUTH_WINDOW  600 /* seconds */
-#define DEFAULT_IDLE_TIMEOUT 300 /* seconds */
-#define DEFAULT_MEMCAP	     (1ull << 30) /* estimated bytes of sessions */
+#define DEFAULT_PORTS		  "25,465,587,2525"
+#define DEFAULT_MAX_SESSIONS	  196608 /* libnids' table: 262160, as before */
+#define DEFAULT_SNAPLEN		  262144
+#define DEFAULT_AUTH_FAILURES	  5
+#define DEFAULT_AUTH_WINDOW	  600	       /* seconds */
+#define DEFAULT_IDLE_TIMEOUT	  300	       /* seconds */
+#define DEFAULT_MEMCAP		  (1ull << 30) /* estimated bytes of sessions */
 #define DEFAULT_EXTRACT_MAX_BYTES (UINT64_C(1) << 30) /* a run */
 
 enum opt_id {
@@ -65,167 +65,209 @@ static const struct opt_row {
 	const char *help;
 	const char *man; /* troff */
 } rows[] = {
-	{OPT_READ, 'r', "read", "FILE",
-	    "read a pcap or pcapng file ('-': stdin), gzip, zstd or lz4 compressed or not",
-	    "Read a pcap or pcapng file; \\fB\\-\\fR reads standard input.\n"
-	    "The file may be compressed with gzip, zstd or lz4 (frame format), told by\n"
-	    "its magic number, not its name, and decompressed as it is read, from a\n"
-	    "pipe too; concatenated gzip members and zstd or lz4 frames are read one\n"
-	    "after the other.\n"
-	    "A compressed file that is cut short or damaged is reported like a\n"
-	    "truncated capture: the packets before the damage are analysed, then one\n"
-	    "line on standard error, exit status 1."},
-	{OPT_INTERFACE, 'i', "interface", "IFACE",
-	    "capture live on IFACE",
-	    "Capture live on \\fIIFACE\\fR (immediate mode, snapshot length 262144)."},
-	{OPT_LIST_INTERFACES, 'D', "list-interfaces", NULL,
-	    "list the interfaces and exit",
-	    "List the capture interfaces and exit."},
-	{OPT_TEXT, 'T', "text", NULL,
-	    "print human transcripts on stdout (JSON then goes only to -o)",
-	    "Print human transcripts on standard output; JSON then goes only to \\fB\\-o\\fR."},
-	{OPT_TRANSCRIPT, 0, "transcript", NULL,
-	    "add the dialogue to each smtp_session event (\"transcript\": [lines])",
-	    "Add the dialogue to each smtp_session event as an array of lines."},
-	{OPT_OUTPUT, 'o', "output", "FILE",
-	    "append JSON events to FILE ('-': stdout); also syslog[:FACILITY[@SOCKET]], unix:PATH, unix-stream:PATH, redis://HOST[:PORT]/KEY[?mode=list|channel] kafka://BROKERS/TOPIC (repeatable)",
-	    "Append JSON events to \\fIFILE\\fR (\\fB\\-\\fR: standard output, the default).\n"
-	    "\\fBfile:\\fR\\fIPATH\\fR is the same; \\fBstdout\\fR is \\fB\\-\\fR. Files are\n"
-	    "reopened on SIGHUP. Events are written whole, gathered up to 64 KB (at\n"
-	    "once on a terminal, and whenever a live capture is idle). May be given again: more files, and socket sinks:\n"
-	    "\\fBsyslog\\fR[\\fB:\\fR\\fIFACILITY\\fR[\\fB@\\fR\\fISOCKET\\fR]] (RFC 5424 to\n"
-	    "/dev/log or \\fISOCKET\\fR, one event per message, severity info),\n"
-	    "\\fBunix:\\fR\\fIPATH\\fR (datagrams), \\fBunix\\-stream:\\fR\\fIPATH\\fR\n"
-	    "(lines) and \\fBredis://\\fR\\fIHOST\\fR[\\fB:\\fR\\fIPORT\\fR]\\fB/\\fR\\fIKEY\\fR[\\fB?mode=list\\fR|\\fBchannel\\fR]\n"
-	    "(RPUSH or PUBLISH, pipelined) and \\fBkafka://\\fR\\fIBROKERS\\fR\\fB/\\fR\\fITOPIC\\fR\n"
-	    "(keyed by flow: a session's events stay in one partition). A sink never stalls the capture: what it cannot take is dropped\n"
-	    "and counted (stats: output_dropped); one that is down is retried once a\n"
-	    "second."},
-	{OPT_NO_EMAIL, 0, "no-email", NULL,
-	    "do not parse messages (headers, MIME, attachments): faster, no email object",
-	    "Do not parse messages (headers, MIME, attachments): faster, no email object."},
-	{OPT_HASH_INLINE, 0, "hash-inline", NULL,
-	    "hash and parse bodies in the packet path, without the second thread (one core)",
-	    "Hash bodies and run the message parser in the packet path, without the\n"
-	    "second (hashing) thread: the same events from one thread, for a sensor\n"
-	    "with one core or one shared with busy processes."},
-	{OPT_EXTRACT, 0, "extract", "DIR",
-	    "write each message to DIR/FLOWID-N.eml (.eml.partial when cut short)",
-	    "Write each message, dot-unstuffed, to \\fIDIR\\fR/\\fIFLOWID\\fR\\-\\fIN\\fR.eml\n"
-	    "(the flow_id of its events and smtp.transaction)\n"
-	    "(written under a temporary name, renamed when complete;\n"
-	    "\\fB.eml.partial\\fR when cut by a gap or a close).\n"
-	    "\\fIDIR\\fR is opened once, at start; one writable by every user without\n"
-	    "the sticky bit is refused. Each file is created under a new random\n"
-	    "hidden name with O_EXCL and O_NOFOLLOW, mode 0640 whatever the umask,\n"
-	    "and renamed with RENAME_NOREPLACE: a symbolic link, FIFO, directory or\n"
-	    "file found at any name is never opened, followed or replaced; the new\n"
-	    "file is then dropped and counted (stats: extract_existing). Write\n"
-	    "failures, a full disk included, drop the file, are said once per cause\n"
-	    "on standard error and counted (stats: extract_errors); the capture goes\n"
-	    "on."},
-	{OPT_EXTRACT_ATTACHMENTS, 0, "extract-attachments", NULL,
-	    "and each attachment, decoded, to DIR/SHA256 (needs --extract)",
-	    "With \\fB\\-\\-extract\\fR: also write each attachment (an attached message\n"
-	    "included), decoded, to \\fIDIR\\fR/\\fISHA256\\fR, the hash of its entry in\n"
-	    "email.attachments; one cut short to\n"
-	    "\\fIDIR\\fR/\\fIFLOWID\\fR\\-\\fIN\\fR\\-part\\fIK\\fR.partial.\n"
-	    "An attachment whose \\fIDIR\\fR/\\fISHA256\\fR is already there (same content)\n"
-	    "is not written again."},
-	{OPT_EXTRACT_MAX_BYTES, 0, "extract-max-bytes", "SIZE",
-	    "write at most SIZE bytes of files in the run (K, M, G suffixes; default 1G; 0: no limit)",
-	    "With \\fB\\-\\-extract\\fR: write at most \\fISIZE\\fR bytes of files in the\n"
-	    "run (suffix \\fBK\\fR, \\fBM\\fR or \\fBG\\fR, powers of 1024; default\n"
-	    "\\fB1G\\fR; \\fB0\\fR: no limit). A file that would go over it is dropped,\n"
-	    "said once on standard error and counted (stats: extract_skipped)."},
-	{OPT_COMMANDS, 0, "commands", NULL,
-	    "also emit one smtp_command event per command/reply pair",
-	    "Also emit one smtp_command event per command/reply pair."},
-	{OPT_PORTS, 0, "ports", "LIST",
-	    "SMTP server ports (default " DEFAULT_PORTS "); 465 is implicit TLS: counted, not decoded; 'any': SMTP found by content on any port",
-	    "SMTP server ports (default " DEFAULT_PORTS "); 465 is implicit TLS:\n"
-	    "counted, never decoded.\n"
-	    ".B any\n"
-	    "leaves no list: SMTP is found by content on every TCP port, as with\n"
-	    "\\fB\\-\\-detect\\fR."},
-	{OPT_DETECT, 0, "detect", NULL,
-	    "also find SMTP by content on the other ports (a 220 greeting answered by EHLO/HELO...), through HTTP CONNECT and SOCKS4/5 tunnels too",
-	    "Also find SMTP by content on every other TCP port: one side's first line\n"
-	    "a reply (a 220 greeting, or any reply mid-session), the other's an SMTP\n"
-	    "command (EHLO/HELO, or MAIL, RCPT, DATA, BDAT, STARTTLS, RSET, VRFY, EXPN,\n"
-	    "ETRN); the server is the side that replies. Other connections are dropped\n"
-	    "after their first bytes (at most 2 KiB each way). An HTTP CONNECT or a\n"
-	    "SOCKS4/4a/5 handshake (username/password included, the password never\n"
-	    "logged) is stepped over first; the session then says\n"
-	    "\\fBtunnel\\fR (http-connect, socks4, socks5) and \\fBtunnel_target\\fR.\n"
-	    "On a listed port a client opening with a CONNECT or SOCKS handshake is\n"
-	    "stepped over too."},
-	{OPT_COUNT, 'c', "count", "N",
-	    "stop after N packets",
-	    "Stop after \\fIN\\fR packets."},
-	{OPT_BUFFER_SIZE, 'B', "buffer-size", "KB",
-	    "kernel capture buffer (live capture)",
-	    "Kernel capture buffer for live capture."},
-	{OPT_USER, 'Z', "user", "USER",
-	    "drop root for USER once the capture and the output are open",
-	    "Drop root for \\fIUSER\\fR once the capture and the output are open; refuse\n"
-	    "to go on as root when the switch fails."},
-	{OPT_IDLE_TIMEOUT, 0, "idle-timeout", "S",
-	    "end a session silent for S seconds of packet time (default 300; 0: never)",
-	    "End a session that sent nothing for \\fIS\\fR seconds of packet time\n"
-	    "(close: timeout; default 300, 0: never); libnids has no timeout of its own.\n"
-	    "On a live capture the wall clock stands in for packet time while no\n"
-	    "packet comes, so an idle session still ends."},
-	{OPT_STATS_INTERVAL, 0, "stats-interval", "S",
-	    "a stats event every S seconds of packet time (also on SIGUSR1); live, the clock stands in while idle",
-	    "Write a stats event every \\fIS\\fR seconds of packet time (on a live\n"
-	    "capture, of wall-clock time while no packet comes)."},
-	{OPT_SNAPLEN, 's', "snaplen", "N",
-	    "live capture snapshot length (default 262144)",
-	    "Snapshot length for live capture."},
-	{OPT_MAX_SESSIONS, 0, "max-sessions", "N",
-	    "TCP connections tracked at once, half-open ones included; then the oldest half-open, else the session idle longest, is evicted (default 196608)",
-	    "TCP connections held at once, half-open ones included (default 196608).\n"
-	    "One more evicts the oldest half-open connection, else the session idle\n"
-	    "longest (close: evicted); counted in stats (evicted_half_open,\n"
-	    "evicted_sessions)."},
-	{OPT_MEMCAP, 0, "memcap", "SIZE",
-	    "cap on the estimated memory of sessions (K, M, G; default 1G; 0: none); over it, connections are shed in the same order",
-	    "Cap on the estimated memory of connection state (K, M or G; default 1G;\n"
-	    "0: none): 4096 bytes a session, 512 a half-open connection, plus libnids'\n"
-	    "buffers and queues and the decoder's buffers, pending commands and\n"
-	    "transactions. Over it, connections are shed in the same order\n"
-	    "(never the one whose packet is at hand), end as evicted, are counted in\n"
-	    "stats (memcap_shed_half_open, memcap_shed_sessions, memcap_shed_bytes),\n"
-	    "and a memcap_reached alert is raised at most once a minute."},
-	{OPT_SHOW_AUTH_USER, 0, "show-auth-user", NULL,
-	    "log the AUTH PLAIN/LOGIN user name (passwords are never logged)",
-	    "Log the AUTH user name (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER, SCRAM); passwords, tokens, digests and proofs never appear."},
-	{OPT_MAX_RECIPIENTS, 0, "max-recipients", "N",
-	    "too_many_recipients above N per transaction (default 100)",
-	    "too_many_recipients above \\fIN\\fR recipients in a transaction (default 100)."},
-	{OPT_MAX_PENDING, 0, "max-pending", "N",
-	    "excessive_pending above N unanswered commands (default 100)",
-	    "excessive_pending above \\fIN\\fR unanswered commands (default 100)."},
-	{OPT_AUTH_FAILURES, 0, "auth-failures", "N",
-	    "auth_bruteforce at N failed AUTHs in a session or from one client address (default 5)",
-	    "auth_bruteforce at \\fIN\\fR failed AUTHs in a session, or from one client\n"
-	    "address across sessions (default 5) ..."},
-	{OPT_AUTH_WINDOW, 0, "auth-window", "S",
-	    "... within S seconds (default 600)",
-	    "\\&... within \\fIS\\fR seconds of packet time (default 600)."},
-	{OPT_CONFIG, 'C', "config", "FILE",
-	    "options from FILE, one \"name value\" a line (long names; \"filter EXPR\"); the command line wins",
-	    "Read options from \\fIFILE\\fR first: one long option name a line, with its\n"
-	    "value after a space (\\fBports 25,587\\fR, \\fBinterface eth0\\fR,\n"
-	    "\\fBcommands\\fR), \\fBfilter\\fR \\fIEXPR\\fR for the BPF expression, \\fB#\\fR\n"
-	    "comments. Options on the command line win."},
-	{OPT_HELP, 'h', "help", NULL,
-	    "this help",
-	    "Print the usage."},
-	{OPT_VERSION, 'V', "version", NULL,
-	    "print the version",
-	    "Print the version."},
+    {OPT_READ, 'r', "read", "FILE",
+     "read a pcap or pcapng file ('-': stdin), gzip, zstd or lz4 compressed or "
+     "not",
+     "Read a pcap or pcapng file; \\fB\\-\\fR reads standard input.\n"
+     "The file may be compressed with gzip, zstd or lz4 (frame format), told "
+     "by\n"
+     "its magic number, not its name, and decompressed as it is read, from a\n"
+     "pipe too; concatenated gzip members and zstd or lz4 frames are read one\n"
+     "after the other.\n"
+     "A compressed file that is cut short or damaged is reported like a\n"
+     "truncated capture: the packets before the damage are analysed, then one\n"
+     "line on standard error, exit status 1."},
+    {OPT_INTERFACE, 'i', "interface", "IFACE", "capture live on IFACE",
+     "Capture live on \\fIIFACE\\fR (immediate mode, snapshot length 262144)."},
+    {OPT_LIST_INTERFACES, 'D', "list-interfaces", NULL,
+     "list the interfaces and exit", "List the capture interfaces and exit."},
+    {OPT_TEXT, 'T', "text", NULL,
+     "print human transcripts on stdout (JSON then goes only to -o)",
+     "Print human transcripts on standard output; JSON then goes only to "
+     "\\fB\\-o\\fR."},
+    {OPT_TRANSCRIPT, 0, "transcript", NULL,
+     "add the dialogue to each smtp_session event (\"transcript\": [lines])",
+     "Add the dialogue to each smtp_session event as an array of lines."},
+    {OPT_OUTPUT, 'o', "output", "FILE",
+     "append JSON events to FILE ('-': stdout); also "
+     "syslog[:FACILITY[@SOCKET]], unix:PATH, unix-stream:PATH, "
+     "redis://HOST[:PORT]/KEY[?mode=list|channel] kafka://BROKERS/TOPIC "
+     "(repeatable)",
+     "Append JSON events to \\fIFILE\\fR (\\fB\\-\\fR: standard output, the "
+     "default).\n"
+     "\\fBfile:\\fR\\fIPATH\\fR is the same; \\fBstdout\\fR is \\fB\\-\\fR. "
+     "Files are\n"
+     "reopened on SIGHUP. Events are written whole, gathered up to 64 KB (at\n"
+     "once on a terminal, and whenever a live capture is idle). May be given "
+     "again: more files, and socket sinks:\n"
+     "\\fBsyslog\\fR[\\fB:\\fR\\fIFACILITY\\fR[\\fB@\\fR\\fISOCKET\\fR]] (RFC "
+     "5424 to\n"
+     "/dev/log or \\fISOCKET\\fR, one event per message, severity info),\n"
+     "\\fBunix:\\fR\\fIPATH\\fR (datagrams), "
+     "\\fBunix\\-stream:\\fR\\fIPATH\\fR\n"
+     "(lines) and "
+     "\\fBredis://\\fR\\fIHOST\\fR[\\fB:\\fR\\fIPORT\\fR]\\fB/"
+     "\\fR\\fIKEY\\fR[\\fB?mode=list\\fR|\\fBchannel\\fR]\n"
+     "(RPUSH or PUBLISH, pipelined) and "
+     "\\fBkafka://\\fR\\fIBROKERS\\fR\\fB/\\fR\\fITOPIC\\fR\n"
+     "(keyed by flow: a session's events stay in one partition). A sink never "
+     "stalls the capture: what it cannot take is dropped\n"
+     "and counted (stats: output_dropped); one that is down is retried once a\n"
+     "second."},
+    {OPT_NO_EMAIL, 0, "no-email", NULL,
+     "do not parse messages (headers, MIME, attachments): faster, no email "
+     "object",
+     "Do not parse messages (headers, MIME, attachments): faster, no email "
+     "object."},
+    {OPT_HASH_INLINE, 0, "hash-inline", NULL,
+     "hash and parse bodies in the packet path, without the second thread (one "
+     "core)",
+     "Hash bodies and run the message parser in the packet path, without the\n"
+     "second (hashing) thread: the same events from one thread, for a sensor\n"
+     "with one core or one shared with busy processes."},
+    {OPT_EXTRACT, 0, "extract", "DIR",
+     "write each message to DIR/FLOWID-N.eml (.eml.partial when cut short)",
+     "Write each message, dot-unstuffed, to "
+     "\\fIDIR\\fR/\\fIFLOWID\\fR\\-\\fIN\\fR.eml\n"
+     "(the flow_id of its events and smtp.transaction)\n"
+     "(written under a temporary name, renamed when complete;\n"
+     "\\fB.eml.partial\\fR when cut by a gap or a close).\n"
+     "\\fIDIR\\fR is opened once, at start; one writable by every user "
+     "without\n"
+     "the sticky bit is refused. Each file is created under a new random\n"
+     "hidden name with O_EXCL and O_NOFOLLOW, mode 0640 whatever the umask,\n"
+     "and renamed with RENAME_NOREPLACE: a symbolic link, FIFO, directory or\n"
+     "file found at any name is never opened, followed or replaced; the new\n"
+     "file is then dropped and counted (stats: extract_existing). Write\n"
+     "failures, a full disk included, drop the file, are said once per cause\n"
+     "on standard error and counted (stats: extract_errors); the capture goes\n"
+     "on."},
+    {OPT_EXTRACT_ATTACHMENTS, 0, "extract-attachments", NULL,
+     "and each attachment, decoded, to DIR/SHA256 (needs --extract)",
+     "With \\fB\\-\\-extract\\fR: also write each attachment (an attached "
+     "message\n"
+     "included), decoded, to \\fIDIR\\fR/\\fISHA256\\fR, the hash of its entry "
+     "in\n"
+     "email.attachments; one cut short to\n"
+     "\\fIDIR\\fR/\\fIFLOWID\\fR\\-\\fIN\\fR\\-part\\fIK\\fR.partial.\n"
+     "An attachment whose \\fIDIR\\fR/\\fISHA256\\fR is already there (same "
+     "content)\n"
+     "is not written again."},
+    {OPT_EXTRACT_MAX_BYTES, 0, "extract-max-bytes", "SIZE",
+     "write at most SIZE bytes of files in the run (K, M, G suffixes; default "
+     "1G; 0: no limit)",
+     "With \\fB\\-\\-extract\\fR: write at most \\fISIZE\\fR bytes of files in "
+     "the\n"
+     "run (suffix \\fBK\\fR, \\fBM\\fR or \\fBG\\fR, powers of 1024; default\n"
+     "\\fB1G\\fR; \\fB0\\fR: no limit). A file that would go over it is "
+     "dropped,\n"
+     "said once on standard error and counted (stats: extract_skipped)."},
+    {OPT_COMMANDS, 0, "commands", NULL,
+     "also emit one smtp_command event per command/reply pair",
+     "Also emit one smtp_command event per command/reply pair."},
+    {OPT_PORTS, 0, "ports", "LIST",
+     "SMTP server ports (default " DEFAULT_PORTS
+     "); 465 is implicit TLS: counted, not decoded; 'any': SMTP found by "
+     "content on any port",
+     "SMTP server ports (default " DEFAULT_PORTS "); 465 is implicit TLS:\n"
+     "counted, never decoded.\n"
+     ".B any\n"
+     "leaves no list: SMTP is found by content on every TCP port, as with\n"
+     "\\fB\\-\\-detect\\fR."},
+    {OPT_DETECT, 0, "detect", NULL,
+     "also find SMTP by content on the other ports (a 220 greeting answered by "
+     "EHLO/HELO...), through HTTP CONNECT and SOCKS4/5 tunnels too",
+     "Also find SMTP by content on every other TCP port: one side's first "
+     "line\n"
+     "a reply (a 220 greeting, or any reply mid-session), the other's an SMTP\n"
+     "command (EHLO/HELO, or MAIL, RCPT, DATA, BDAT, STARTTLS, RSET, VRFY, "
+     "EXPN,\n"
+     "ETRN); the server is the side that replies. Other connections are "
+     "dropped\n"
+     "after their first bytes (at most 2 KiB each way). An HTTP CONNECT or a\n"
+     "SOCKS4/4a/5 handshake (username/password included, the password never\n"
+     "logged) is stepped over first; the session then says\n"
+     "\\fBtunnel\\fR (http-connect, socks4, socks5) and "
+     "\\fBtunnel_target\\fR.\n"
+     "On a listed port a client opening with a CONNECT or SOCKS handshake is\n"
+     "stepped over too."},
+    {OPT_COUNT, 'c', "count", "N", "stop after N packets",
+     "Stop after \\fIN\\fR packets."},
+    {OPT_BUFFER_SIZE, 'B', "buffer-size", "KB",
+     "kernel capture buffer (live capture)",
+     "Kernel capture buffer for live capture."},
+    {OPT_USER, 'Z', "user", "USER",
+     "drop root for USER once the capture and the output are open",
+     "Drop root for \\fIUSER\\fR once the capture and the output are open; "
+     "refuse\n"
+     "to go on as root when the switch fails."},
+    {OPT_IDLE_TIMEOUT, 0, "idle-timeout", "S",
+     "end a session silent for S seconds of packet time (default 300; 0: "
+     "never)",
+     "End a session that sent nothing for \\fIS\\fR seconds of packet time\n"
+     "(close: timeout; default 300, 0: never); libnids has no timeout of its "
+     "own.\n"
+     "On a live capture the wall clock stands in for packet time while no\n"
+     "packet comes, so an idle session still ends."},
+    {OPT_STATS_INTERVAL, 0, "stats-interval", "S",
+     "a stats event every S seconds of packet time (also on SIGUSR1); live, "
+     "the clock stands in while idle",
+     "Write a stats event every \\fIS\\fR seconds of packet time (on a live\n"
+     "capture, of wall-clock time while no packet comes)."},
+    {OPT_SNAPLEN, 's', "snaplen", "N",
+     "live capture snapshot length (default 262144)",
+     "Snapshot length for live capture."},
+    {OPT_MAX_SESSIONS, 0, "max-sessions", "N",
+     "TCP connections tracked at once, half-open ones included; then the "
+     "oldest half-open, else the session idle longest, is evicted (default "
+     "196608)",
+     "TCP connections held at once, half-open ones included (default 196608).\n"
+     "One more evicts the oldest half-open connection, else the session idle\n"
+     "longest (close: evicted); counted in stats (evicted_half_open,\n"
+     "evicted_sessions)."},
+    {OPT_MEMCAP, 0, "memcap", "SIZE",
+     "cap on the estimated memory of sessions (K, M, G; default 1G; 0: none); "
+     "over it, connections are shed in the same order",
+     "Cap on the estimated memory of connection state (K, M or G; default 1G;\n"
+     "0: none): 4096 bytes a session, 512 a half-open connection, plus "
+     "libnids'\n"
+     "buffers and queues and the decoder's buffers, pending commands and\n"
+     "transactions. Over it, connections are shed in the same order\n"
+     "(never the one whose packet is at hand), end as evicted, are counted in\n"
+     "stats (memcap_shed_half_open, memcap_shed_sessions, memcap_shed_bytes),\n"
+     "and a memcap_reached alert is raised at most once a minute."},
+    {OPT_SHOW_AUTH_USER, 0, "show-auth-user", NULL,
+     "log the AUTH PLAIN/LOGIN user name (passwords are never logged)",
+     "Log the AUTH user name (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER, "
+     "SCRAM); passwords, tokens, digests and proofs never appear."},
+    {OPT_MAX_RECIPIENTS, 0, "max-recipients", "N",
+     "too_many_recipients above N per transaction (default 100)",
+     "too_many_recipients above \\fIN\\fR recipients in a transaction (default "
+     "100)."},
+    {OPT_MAX_PENDING, 0, "max-pending", "N",
+     "excessive_pending above N unanswered commands (default 100)",
+     "excessive_pending above \\fIN\\fR unanswered commands (default 100)."},
+    {OPT_AUTH_FAILURES, 0, "auth-failures", "N",
+     "auth_bruteforce at N failed AUTHs in a session or from one client "
+     "address (default 5)",
+     "auth_bruteforce at \\fIN\\fR failed AUTHs in a session, or from one "
+     "client\n"
+     "address across sessions (default 5) ..."},
+    {OPT_AUTH_WINDOW, 0, "auth-window", "S",
+     "... within S seconds (default 600)",
+     "\\&... within \\fIS\\fR seconds of packet time (default 600)."},
+    {OPT_CONFIG, 'C', "config", "FILE",
+     "options from FILE, one \"name value\" a line (long names; \"filter "
+     "EXPR\"); the command line wins",
+     "Read options from \\fIFILE\\fR first: one long option name a line, with "
+     "its\n"
+     "value after a space (\\fBports 25,587\\fR, \\fBinterface eth0\\fR,\n"
+     "\\fBcommands\\fR), \\fBfilter\\fR \\fIEXPR\\fR for the BPF expression, "
+     "\\fB#\\fR\n"
+     "comments. Options on the command line win."},
+    {OPT_HELP, 'h', "help", NULL, "this help", "Print the usage."},
+    {OPT_VERSION, 'V', "version", NULL, "print the version",
+     "Print the version."},
 };
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
@@ -452,10 +494,9 @@ int options_parse(struct options *o, int argc, char **argv)
 	defaults(o);
 	for (i = 0; i < N_ROWS; i++) {
 		longopts[i] = (struct option){
-		    rows[i].name,
-		    rows[i].arg ? required_argument : no_argument, NULL,
-		    rows[i].short_name ? rows[i].short_name
-				       : (int)rows[i].id};
+		    rows[i].name, rows[i].arg ? required_argument : no_argument,
+		    NULL,
+		    rows[i].short_name ? rows[i].short_name : (int)rows[i].id};
 		if (rows[i].short_name) {
 			shorts[k++] = rows[i].short_name;
 			if (rows[i].arg)
@@ -486,8 +527,9 @@ int options_parse(struct options *o, int argc, char **argv)
 			o->text = true;
 			break;
 		case 'o':
-			o->outputs = xrealloc(o->outputs, (o->n_outputs + 1) *
-							      sizeof(*o->outputs));
+			o->outputs =
+			    xrealloc(o->outputs,
+				     (o->n_outputs + 1) * sizeof(*o->outputs));
 			o->outputs[o->n_outputs++] =
 			    (struct opt_output){optarg, from_conf};
 			break;
@@ -567,7 +609,8 @@ int options_parse(struct options *o, int argc, char **argv)
 			o->co.count = parse_num("-c", optarg, 1, UINT64_MAX);
 			break;
 		case 's':
-			o->co.snaplen = (int)parse_num("-s", optarg, 64, 262144);
+			o->co.snaplen =
+			    (int)parse_num("-s", optarg, 64, 262144);
 			break;
 		case 'h':
 			options_usage(stdout);
@@ -623,7 +666,7 @@ void options_free(struct options *o)
 
 /* ---- --help and smtpscope(8) ---- */
 
-#define HELP_COL 25 /* where the help text starts */
+#define HELP_COL   25 /* where the help text starts */
 #define HELP_WIDTH 79
 
 static void wrap(FILE *out, const char *text, size_t col)
@@ -640,8 +683,7 @@ static void wrap(FILE *out, const char *text, size_t col)
 				cut = strcspn(p, " ");
 			n = cut;
 		}
-		fprintf(out, "%*s%.*s\n", (int)(HELP_COL - col), "", (int)n,
-			p);
+		fprintf(out, "%*s%.*s\n", (int)(HELP_COL - col), "", (int)n, p);
 		p += n;
 		while (*p == ' ')
 			p++;
@@ -715,7 +757,8 @@ void options_man(FILE *out)
 		fprintf(out, "\n%s\n", r->man);
 	}
 	fputs(".PP\n"
-	      "Trailing words form a BPF expression, ANDed with the SMTP ports (with\n"
+	      "Trailing words form a BPF expression, ANDed with the SMTP ports "
+	      "(with\n"
 	      "\\fB\\-\\-detect\\fR or \\fB\\-\\-ports any\\fR, with tcp).\n",
 	      out);
 }

@@ -36,9 +36,14 @@ static void on_end(void *u, const struct msg_part *p, unsigned index)
  */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct msg_limits tiny = {
-	    .header_bytes = 256, .field_bytes = 64, .depth = 3, .parts = 4,
-	    .addresses = 3, .received = 2, .urls = 2, .alerts = 2};
+	static const struct msg_limits tiny = {.header_bytes = 256,
+					       .field_bytes = 64,
+					       .depth = 3,
+					       .parts = 4,
+					       .addresses = 3,
+					       .received = 2,
+					       .urls = 2,
+					       .alerts = 2};
 	struct msg_hooks h = {.data = on_data, .end = on_end};
 	struct msg *m = msg_new(size & 1 ? &tiny : NULL);
 	struct json_object *o;

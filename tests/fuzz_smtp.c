@@ -70,12 +70,12 @@ static void on_transaction(void *u, const struct smtp_txn *t)
 }
 
 static const struct smtp_callbacks cbs = {
-	.command = on_command,
-	.reply = on_reply,
-	.part_data = on_part_data,
-	.part_end = on_part_end,
-	.alert = on_alert,
-	.transaction = on_transaction,
+    .command = on_command,
+    .reply = on_reply,
+    .part_data = on_part_data,
+    .part_end = on_part_end,
+    .alert = on_alert,
+    .transaction = on_transaction,
 };
 
 /*
@@ -102,7 +102,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (i < size) {
 		uint8_t h = data[i++];
 		size_t n = h & 63;
-		enum smtp_dir dir = h & 128 ? SMTP_FROM_SERVER : SMTP_FROM_CLIENT;
+		enum smtp_dir dir =
+		    h & 128 ? SMTP_FROM_SERVER : SMTP_FROM_CLIENT;
 
 		if (n > size - i)
 			n = size - i;

@@ -39,6 +39,7 @@ alerts_doc() {
 suite "alert catalogue matches the code" alerts_doc
 suite "man page and make install" sh tests/docs.sh
 suite "module boundaries (docs/modules.md)" sh tests/boundaries.sh
+suite "sources formatted (make format)" sh tests/format.sh
 kafka() {
 	build/kafka_check build/smtpscope-san pcaps/two-messages.pcap \
 		"$(./smtpscope -r pcaps/two-messages.pcap | wc -l)"

@@ -164,7 +164,8 @@ static void check_hooked(const struct msg *m)
 		sha256_digest(&hooked[i].sha, 32, d);
 		if (hooked[i].ends != 1 || hooked[i].late)
 			fail("hook: part %zu ended %u times%s", i,
-			     hooked[i].ends, hooked[i].late ? ", data after" : "");
+			     hooked[i].ends,
+			     hooked[i].late ? ", data after" : "");
 		else if (hooked[i].size != p[i].size ||
 			 memcmp(d, p[i].sha256, 32))
 			fail("hook: part %zu: %llu octets, the part has %llu "

@@ -5,9 +5,9 @@
 
 #include "smtp.h"
 
-#define SEV_INFO "info"
-#define SEV_WARNING "warning"
-#define SEV_ERROR "error"
+#define SEV_INFO     "info"
+#define SEV_WARNING  "warning"
+#define SEV_ERROR    "error"
 #define SEV_CRITICAL "critical"
 
 /* The ALERTS section of smtpscope(8). */
@@ -15,7 +15,7 @@ static int man(void)
 {
 	puts("Each alert has a stable kind, a severity and one sentence; the "
 	     "full catalogue with references is docs/alerts.md.");
-#define X(name, str, sev, text, ref)                                          \
+#define X(name, str, sev, text, ref)                                           \
 	printf(".TP\n.B %s\n(%s) %s\n", str, SEV_##sev, text);
 	SMTP_ALERT_LIST(X)
 #undef X
@@ -37,7 +37,7 @@ int main(int argc, char **argv)
 	     "caused it, when there is one.\n");
 	puts("| kind | severity | meaning and what to do | reference |");
 	puts("|---|---|---|---|");
-#define X(name, str, sev, text, ref)                                          \
+#define X(name, str, sev, text, ref)                                           \
 	printf("| `%s` | %s | %s | %s |\n", str, SEV_##sev, text, ref);
 	SMTP_ALERT_LIST(X)
 #undef X

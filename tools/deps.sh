@@ -22,7 +22,7 @@ if [ "$1" = "--check" ]; then
 fi
 # the fuzz targets (make check fuzzes briefly; without them it says SKIP):
 # clang, and libclang_rt.fuzzer, which Debian 12 ships in libclang-rt-14-dev
-FUZZ_PKGS="clang libclang-rt-14-dev"
+FUZZ_PKGS="clang libclang-rt-14-dev clang-format"
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"
 }

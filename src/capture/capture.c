@@ -203,8 +203,8 @@ static int64_t packet_time(struct cap *c, int64_t ts, int ok)
 				c->name, n);
 		ts = c->last_ts >= 0 ? c->last_ts : CAP_TS_MIN;
 	} else if (c->last_ts >= 0 && ts < c->last_ts) {
-		if (c->last_ts - ts >= CAP_TS_BACK_WARN &&
-		    !c->warned_back++ && !c->quiet)
+		if (c->last_ts - ts >= CAP_TS_BACK_WARN && !c->warned_back++ &&
+		    !c->quiet)
 			fprintf(stderr,
 				"smtpscope: %s: packet %llu: time stamp %lld s "
 				"earlier than the packet before; such packets "

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* authwatch.c - AUTH failures per client address across sessions (brute force). */
+/* authwatch.c - AUTH failures per client address across sessions (brute force).
+ */
 #include "authwatch.h"
 
 #include <stdlib.h>
@@ -7,13 +8,13 @@
 
 #include "util.h"
 
-#define AW_SLOTS 4096	 /* addresses tracked; the table is wiped when full */
-#define AW_IP_MAX 48	 /* an IPv6 address in text */
+#define AW_SLOTS  4096 /* addresses tracked; the table is wiped when full */
+#define AW_IP_MAX 48   /* an IPv6 address in text */
 
 struct aw_entry {
 	char ip[AW_IP_MAX];
-	unsigned n;	     /* failures kept, at most limit */
-	int64_t *ts;	     /* their times, oldest first */
+	unsigned n;  /* failures kept, at most limit */
+	int64_t *ts; /* their times, oldest first */
 	uint64_t *session;
 };
 
@@ -68,7 +69,8 @@ static struct aw_entry *lookup(struct authwatch *aw, const char *ip)
 
 		if (!e->ip[0]) {
 			if (aw->used * 4 >= AW_SLOTS * 3) {
-				/* bounded memory: forget everyone, start over */
+				/* bounded memory: forget everyone, start over
+				 */
 				wipe(aw);
 				return lookup(aw, ip);
 			}

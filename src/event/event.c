@@ -131,8 +131,7 @@ static struct json_object *jstr(const char *s, size_t n)
 	size_t i;
 
 	/* the common case, printable ASCII, needs no escaping */
-	for (i = 0; i < n && (uint8_t)s[i] >= 0x20 && (uint8_t)s[i] < 0x7f;
-	     i++)
+	for (i = 0; i < n && (uint8_t)s[i] >= 0x20 && (uint8_t)s[i] < 0x7f; i++)
 		;
 	if (i == n)
 		return json_object_new_string_len(s, (int)n);
@@ -323,8 +322,8 @@ static void on_reply(void *user, const struct smtp_cmd *c,
 	emit(f->ctx, ev);
 }
 
-static void on_body_data(void *user, const struct smtp_txn *t,
-			 const uint8_t *p, size_t n)
+static void on_body_data(void *user, const struct smtp_txn *t, const uint8_t *p,
+			 size_t n)
 {
 	struct ev_flow *f = user;
 
@@ -525,8 +524,8 @@ static void on_session(void *user, const struct smtp_session_info *si)
 	size_t i;
 
 	if (f->ctx->transcript) {
-		struct tr_head h = {f->session,	 f->src_ip,  f->dest_ip,
-				    f->src_port, f->dest_port, f->tunnel,
+		struct tr_head h = {f->session,	     f->src_ip,	   f->dest_ip,
+				    f->src_port,     f->dest_port, f->tunnel,
 				    f->tunnel_target};
 
 		tr_end(&f->tr, f->ctx->transcript, &h, si);

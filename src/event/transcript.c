@@ -78,8 +78,8 @@ void tr_alert(struct tr *f, const struct smtp_alert *a)
 	struct sbuf *b = &f->text;
 	const char *kind = smtp_alert_kind_str(a->kind);
 
-	if (a->kind == SMTP_ALERT_REPLY_421 || a->kind == SMTP_ALERT_REPLY_4XX ||
-	    a->kind == SMTP_ALERT_REPLY_5XX)
+	if (a->kind == SMTP_ALERT_REPLY_421 ||
+	    a->kind == SMTP_ALERT_REPLY_4XX || a->kind == SMTP_ALERT_REPLY_5XX)
 		return;
 	b->max = TR_SESSION_MAX;
 	sb_append(b, "! ** ", 5);

@@ -136,8 +136,8 @@ static int new_record(struct msg *m, const struct ent *e)
 			cap = m->lim.parts;
 		m->parts = xrealloc(m->parts, cap * sizeof(*m->parts));
 		m->sha = xrealloc(m->sha, cap * sizeof(*m->sha));
-		m->held += (cap - m->partcap) *
-			   (sizeof(*m->parts) + sizeof(*m->sha));
+		m->held +=
+		    (cap - m->partcap) * (sizeof(*m->parts) + sizeof(*m->sha));
 		m->partcap = cap;
 	}
 	sha256_init(&m->sha[m->nparts]);
@@ -266,7 +266,8 @@ static void top_done(struct msg *m, bool ended)
 	if (m->hdr[MSG_HDR_REFERENCES])
 		m->refs = msg_count_ids(m->hdr[MSG_HDR_REFERENCES]);
 	if (ended && (!m->hdr[MSG_HDR_DATE] || !m->hdr[MSG_HDR_MESSAGE_ID]))
-		msg_alert(m, MSG_ALERT_MISSING_DATE_OR_MSGID, "no %s header field",
+		msg_alert(m, MSG_ALERT_MISSING_DATE_OR_MSGID,
+			  "no %s header field",
 			  !m->hdr[MSG_HDR_DATE] ? (!m->hdr[MSG_HDR_MESSAGE_ID]
 						       ? "Date nor Message-ID"
 						       : "Date")
@@ -438,7 +439,8 @@ static void frame_pop(struct msg *m, const char *why)
 
 	if (f->rfc822) {
 		if (m->ending && f->pend) /* the message's last line end */
-			frame_octets(m, f, (const uint8_t *)"\r\n" + 2 - f->pend,
+			frame_octets(m, f,
+				     (const uint8_t *)"\r\n" + 2 - f->pend,
 				     f->pend);
 		if (p) {
 			p->size = f->size;
@@ -865,7 +867,8 @@ void msg_release(struct msg *m)
 	free(m->alerts);
 	free(m->fr);
 	/* the results are gone: zeroed, there are none */
-	memset(&m->fld, 0, offsetof(struct msg, out) - offsetof(struct msg, fld));
+	memset(&m->fld, 0,
+	       offsetof(struct msg, out) - offsetof(struct msg, fld));
 	m->llen = 0;
 	m->done = true;
 }
@@ -971,6 +974,6 @@ size_t msg_alerts_dropped(const struct msg *m)
 size_t msg_mem(const struct msg *m)
 {
 	return sizeof(*m) + m->held + m->fld.cap + m->json.cap +
-	       m->cur.ctype.cap +
-	       m->cur.disp.cap + (m->fr ? FRAMES * sizeof(*m->fr) : 0);
+	       m->cur.ctype.cap + m->cur.disp.cap +
+	       (m->fr ? FRAMES * sizeof(*m->fr) : 0);
 }

@@ -145,7 +145,7 @@ struct msg {
 	/* each cap alerts once */
 	bool over_header, over_field, over_depth, over_parts, over_addrs,
 	    over_received;
-	size_t held; /* bytes allocated for results */
+	size_t held;	  /* bytes allocated for results */
 	struct sbuf json; /* the email object, from msg_render() */
 	/* decoded octets of the current leaf not yet sunk (hashed, hooked,
 	 * scanned) a buffer at a time; last: msg_new() does not clear it */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* detect.c - is a TCP connection SMTP? Its first bytes, tunnels stepped over. */
+/* detect.c - is a TCP connection SMTP? Its first bytes, tunnels stepped over.
+ */
 #include "detect.h"
 
 #include <stdio.h>
@@ -447,7 +448,8 @@ static enum det_verdict smtp_stage(struct det *d)
 	if (k[0] == L_OTHER || k[1] == L_OTHER)
 		return DET_NOT_SMTP;
 	if (k[0] != L_MORE && k[1] != L_MORE)
-		return DET_NOT_SMTP; /* two replies, two commands, or reversed */
+		return DET_NOT_SMTP; /* two replies, two commands, or reversed
+				      */
 	return DET_MORE;
 }
 

@@ -163,7 +163,7 @@ static struct {
 	uint32_t half_isn;
 	bool born;
 	bool alerted;
-	int64_t alert_ts; /* time of the last memcap_reached alert */
+	int64_t alert_ts;  /* time of the last memcap_reached alert */
 	struct ip6map *v6; /* IPv6 flows, translated for libnids */
 	bool midstream;	   /* the handshake being synthesised lacks a SYN */
 	int64_t nids_ts;   /* time of the last packet libnids saw, or -1 */
@@ -543,8 +543,8 @@ static void drop_pending(void)
 	struct rs_session *s;
 
 	rs.drop_t = NULL;
-	if (!t || nids_find_tcp_stream(&rs.drop_addr) != t ||
-	    !(s = t->user) || !s->dropped)
+	if (!t || nids_find_tcp_stream(&rs.drop_addr) != t || !(s = t->user) ||
+	    !s->dropped)
 		return;
 	session_end(t, SMTP_CLOSE_FIN); /* no decoder: no event */
 	tomb_add(&rs.drop_addr);
@@ -1537,9 +1537,9 @@ static void after_nids(void)
 
 	if (rs.born)
 		half_born(&rs.born_addr);
-	if (rs.half_t && (!(t = nids_find_tcp_stream(&rs.half_addr)) ||
-			  t != rs.half_t ||
-			  t->client.first_data_seq != rs.half_isn) &&
+	if (rs.half_t &&
+	    (!(t = nids_find_tcp_stream(&rs.half_addr)) || t != rs.half_t ||
+	     t->client.first_data_seq != rs.half_isn) &&
 	    rs.n_half)
 		rs.n_half--; /* libnids freed it (a RST) */
 	if (rs.cur)

@@ -132,8 +132,8 @@ static size_t line_take(struct line *l, const uint8_t *buf, size_t len,
 		l->buf = line_scratch; /* whole in this feed: the common case */
 	} else if (keep || !nl) {
 		if (l->len + keep + 1 > l->cap) {
-			l->cap = l->len + keep + 1 < 128 ? 128
-							 : SMTP_LINE_MAX + 1;
+			l->cap =
+			    l->len + keep + 1 < 128 ? 128 : SMTP_LINE_MAX + 1;
 			l->heap = xrealloc(l->heap, l->cap);
 		}
 		l->buf = l->heap;
@@ -330,7 +330,7 @@ void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len,
 	    in_body ? " inside a message, which is incomplete" : "");
 	if (s->cstate == C_TLS) {
 		smtp_tls_free(s); /* its hellos are no longer whole */
-		return; /* opaque anyway */
+		return;		  /* opaque anyway */
 	}
 	if (in_body) {
 		smtp_body_end(s, false, ts);

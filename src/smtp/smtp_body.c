@@ -19,8 +19,8 @@ void smtp_body_start(struct smtp_session *s)
 	s->looklen = 0;
 }
 
-static void part_data(void *user, const struct msg_part *part,
-		      unsigned index, const uint8_t *p, size_t n)
+static void part_data(void *user, const struct msg_part *part, unsigned index,
+		      const uint8_t *p, size_t n)
 {
 	struct smtp_session *s = user;
 
@@ -198,7 +198,8 @@ void smtp_body_end(struct smtp_session *s, bool complete, int64_t ts)
 		} else {
 			if (t->hash)
 				hq_finish(t->hash);
-			close_msg(t, complete); /* its hooks run within s->cur */
+			close_msg(t,
+				  complete); /* its hooks run within s->cur */
 		}
 		if (s->opt.message_at_body_end) /* a transcript: Subject */
 			message_close(t);
@@ -503,11 +504,11 @@ void smtp_smuggle_alert(struct smtp_session *s, const struct smuggle *sm,
 			const struct smtp_cmd *c, const struct smtp_reply *r)
 {
 	if (!sm->followed && r->code / 100 == 2)
-		smtp_alert_raise(s, SMTP_ALERT_NONSTANDARD_DATA_END, c, r, r->ts,
-				 "the server answered %d to a message ended "
-				 "by %s at body offset %llu",
-				 r->code, sm->seq,
-				 (unsigned long long)sm->offset);
+		smtp_alert_raise(
+		    s, SMTP_ALERT_NONSTANDARD_DATA_END, c, r, r->ts,
+		    "the server answered %d to a message ended "
+		    "by %s at body offset %llu",
+		    r->code, sm->seq, (unsigned long long)sm->offset);
 	else if (sm->followed)
 		smtp_alert_raise(
 		    s, SMTP_ALERT_SMTP_SMUGGLING, c, r, r->ts,
@@ -631,9 +632,8 @@ bool smtp_shadow_message_reply(struct smtp_session *s, struct txn *t,
 	w->answered = true; /* the next reply tells */
 	w->smuggle = *sm;
 	smtp_save_reply(&w->r1, r);
-	w->r1_raw = wire_strndup(r->raw, r->raw_len < SMTP_SAVED_MAX
-					     ? r->raw_len
-					     : SMTP_SAVED_MAX);
+	w->r1_raw = wire_strndup(
+	    r->raw, r->raw_len < SMTP_SAVED_MAX ? r->raw_len : SMTP_SAVED_MAX);
 	w->r1_lines = r->lines;
 	w->r1_ts = r->ts;
 	return true;

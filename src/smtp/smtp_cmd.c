@@ -71,7 +71,8 @@ static void parse_params(struct smtp_txn *t, const char *p, const char *end)
 				key[i] = smtp_upper(k[i]);
 			prm->key = wire_strndup(key, n);
 			free(key);
-			prm->value = eq ? wire_strndup(eq + 1, p - eq - 1) : NULL;
+			prm->value =
+			    eq ? wire_strndup(eq + 1, p - eq - 1) : NULL;
 		}
 		while (p < end && is_sep(*p))
 			p++;
@@ -114,12 +115,23 @@ static const struct {
 	const char *name;
 	unsigned lines;
 } mechanisms[] = {
-    {"PLAIN", 1},	  {"LOGIN", 2},		 {"CRAM-MD5", 1},
-    {"XOAUTH2", 1},	  {"OAUTHBEARER", 1},	 {"EXTERNAL", 1},
-    {"ANONYMOUS", 1},	  {"DIGEST-MD5", 0},	 {"GSSAPI", 0},
-    {"GS2-KRB5", 0},	  {"NTLM", 0},		 {"SCRAM-SHA-1", 0},
-    {"SCRAM-SHA-1-PLUS", 0}, {"SCRAM-SHA-256", 0}, {"SCRAM-SHA-256-PLUS", 0},
-    {"SCRAM-SHA-512", 0},	  {"SCRAM-SHA-512-PLUS", 0},
+    {"PLAIN", 1},
+    {"LOGIN", 2},
+    {"CRAM-MD5", 1},
+    {"XOAUTH2", 1},
+    {"OAUTHBEARER", 1},
+    {"EXTERNAL", 1},
+    {"ANONYMOUS", 1},
+    {"DIGEST-MD5", 0},
+    {"GSSAPI", 0},
+    {"GS2-KRB5", 0},
+    {"NTLM", 0},
+    {"SCRAM-SHA-1", 0},
+    {"SCRAM-SHA-1-PLUS", 0},
+    {"SCRAM-SHA-256", 0},
+    {"SCRAM-SHA-256-PLUS", 0},
+    {"SCRAM-SHA-512", 0},
+    {"SCRAM-SHA-512-PLUS", 0},
 };
 
 /*
@@ -201,8 +213,7 @@ static void auth_user(struct smtp_session *s, const char *b64, size_t n)
 	const char *mech = s->auth_mech;
 	size_t len = sizeof(out), k;
 
-	if (!s->opt.show_auth_user || s->auth_user ||
-	    n > (sizeof(out) / 3) * 4)
+	if (!s->opt.show_auth_user || s->auth_user || n > (sizeof(out) / 3) * 4)
 		return;
 	base64_decode_init(&ctx);
 	if (!base64_decode_update(&ctx, &len, out, n, b64) ||
@@ -259,7 +270,8 @@ void smtp_auth_reply(struct smtp_session *s, struct pending *p,
 {
 	if (r->code == 334) {
 		/* a challenge: the server reads the next line as a response;
-		 * with no AUTH seen, its mechanism and first line are unknown */
+		 * with no AUTH seen, its mechanism and first line are unknown
+		 */
 		if (!s->sasl.open && !s->sasl.sent)
 			s->sasl.sent = 1;
 		s->sasl.open = s->sasl.wary = true;
@@ -303,9 +315,9 @@ static bool looks_base64(const char *l, size_t n)
 
 		if (c == '=' && i > 0)
 			pad++;
-		else if (pad || !((c >= 'A' && c <= 'Z') ||
-				  (c >= 'a' && c <= 'z') || smtp_is_digit(c) ||
-				  c == '+' || c == '/'))
+		else if (pad ||
+			 !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			   smtp_is_digit(c) || c == '+' || c == '/'))
 			return false;
 	}
 	return pad <= 2;
@@ -358,9 +370,9 @@ static void sasl_line(struct smtp_session *s, const char *line, size_t len,
  * the exchange opened. *line, *len, *arg, *alen then show the masked
  * line; shown: room for it.
  */
-static void auth_command(struct smtp_session *s, const char **line,
-			 size_t *len, size_t vlen, const char **arg,
-			 size_t *alen, char *shown)
+static void auth_command(struct smtp_session *s, const char **line, size_t *len,
+			 size_t vlen, const char **arg, size_t *alen,
+			 char *shown)
 {
 	const char *a = *arg;
 	size_t m, i, rest;

@@ -9,17 +9,17 @@
 #include "util.h"
 
 /* Named caps: every buffer is bounded, whatever the peer sends. */
-#define SMTP_LINE_MAX	     4096 /* bytes of one line kept; the rest skipped */
-#define SMTP_REPLY_MAX	     8192 /* bytes of one reply's text kept */
-#define SMTP_VERB_MAX	     20	  /* bytes of a verb kept */
-#define SMTP_ARG_MAX	     1000 /* bytes of a command argument kept */
-#define SMTP_PENDING_HARD    4096 /* unanswered commands remembered at most */
-#define SMTP_MAX_RCPTS	     1024 /* recipients kept per transaction */
-#define SMTP_MAX_EXT	     64	  /* EHLO extensions kept */
-#define SMTP_EXT_MAX	     128  /* bytes of one extension line kept */
-#define SMTP_SAVED_MAX	     512  /* bytes of a reply text kept in a txn */
-#define SMTP_USER_MAX	     256   /* bytes of an AUTH user name kept */
-#define SMTP_LOOK_MAX	     12 /* bytes looked at after a smuggling sequence */
+#define SMTP_LINE_MAX	  4096 /* bytes of one line kept; the rest skipped */
+#define SMTP_REPLY_MAX	  8192 /* bytes of one reply's text kept */
+#define SMTP_VERB_MAX	  20   /* bytes of a verb kept */
+#define SMTP_ARG_MAX	  1000 /* bytes of a command argument kept */
+#define SMTP_PENDING_HARD 4096 /* unanswered commands remembered at most */
+#define SMTP_MAX_RCPTS	  1024 /* recipients kept per transaction */
+#define SMTP_MAX_EXT	  64   /* EHLO extensions kept */
+#define SMTP_EXT_MAX	  128  /* bytes of one extension line kept */
+#define SMTP_SAVED_MAX	  512  /* bytes of a reply text kept in a txn */
+#define SMTP_USER_MAX	  256  /* bytes of an AUTH user name kept */
+#define SMTP_LOOK_MAX	  12   /* bytes looked at after a smuggling sequence */
 
 /* RFC 5321 4.5.3.1: line limits, CRLF included. */
 #define SMTP_CMD_LINE_LIMIT   512
@@ -70,6 +70,7 @@
 	X(UNSOLICITED, "<unsolicited>", reply_unsolicited, NULL)
 // clang-format on
 
+// clang-format off
 enum verb {
 #define X(v, cmd, reply, resync, codes) V_##v,
 	SMTP_VERB_LIST(X)
@@ -80,6 +81,7 @@ enum verb {
 #undef X
 	V_COUNT
 };
+// clang-format on
 
 /* After a gap, a line of this verb is surely a command when it is: */
 enum resync {
@@ -113,26 +115,26 @@ extern const struct verb_row smtp_verbs[V_COUNT];
 /* the handlers the table names */
 smtp_on_command cmd_hello, cmd_mail, cmd_rcpt, cmd_data, cmd_bdat, cmd_rset,
     cmd_quit, cmd_starttls, cmd_auth;
-smtp_on_reply reply_rset, reply_hello, reply_ehlo, reply_mail, reply_rcpt, reply_data,
-    reply_bdat, reply_probe, reply_starttls, smtp_auth_reply, reply_etrn,
-    reply_greeting, reply_message, reply_unsolicited;
+smtp_on_reply reply_rset, reply_hello, reply_ehlo, reply_mail, reply_rcpt,
+    reply_data, reply_bdat, reply_probe, reply_starttls, smtp_auth_reply,
+    reply_etrn, reply_greeting, reply_message, reply_unsolicited;
 
 /*
  * Where the client's side stands. Every change goes through
  * smtp_set_cstate() (traced as old -> new with -DSMTP_TRACE).
  */
-#define SMTP_CSTATE_LIST(X)						\
-	X(CMD)	    /* command lines */					\
-	X(STARTTLS) /* STARTTLS sent, its reply not seen: a line now is	\
-		       injected (commands still parsed) */		\
-	X(BDAT_OPEN) /* between BDAT chunks, LAST not sent: a line that	\
-			is not BDAT ends the message cut */		\
-	X(BODY)	    /* DATA body, dot-stuffed */			\
-	X(CHUNK)    /* BDAT chunk octets */				\
-	X(TLS)	    /* after STARTTLS: opaque */			\
-	X(RESYNC)   /* after a gap: lines dropped until one is surely a	\
-		       command, or a server reply came */		\
-	X(RESYNC_NEXT) /* a reply came after the gap: the line after the \
+#define SMTP_CSTATE_LIST(X)                                                    \
+	X(CMD)	       /* command lines */                                     \
+	X(STARTTLS)    /* STARTTLS sent, its reply not seen: a line now is     \
+			  injected (commands still parsed) */                  \
+	X(BDAT_OPEN)   /* between BDAT chunks, LAST not sent: a line that      \
+			  is not BDAT ends the message cut */                  \
+	X(BODY)	       /* DATA body, dot-stuffed */                            \
+	X(CHUNK)       /* BDAT chunk octets */                                 \
+	X(TLS)	       /* after STARTTLS: opaque */                            \
+	X(RESYNC)      /* after a gap: lines dropped until one is surely a     \
+			  command, or a server reply came */                   \
+	X(RESYNC_NEXT) /* a reply came after the gap: the line after the       \
 			  one under way is a command */
 
 enum cstate {
@@ -142,9 +144,9 @@ enum cstate {
 };
 
 /* The server's side; changed through smtp_set_sstate(). */
-#define SMTP_SSTATE_LIST(X)						\
-	X(REPLY)  /* reply lines */					\
-	X(TLS)	  /* opaque */						\
+#define SMTP_SSTATE_LIST(X)                                                    \
+	X(REPLY)  /* reply lines */                                            \
+	X(TLS)	  /* opaque */                                                 \
 	X(RESYNC) /* after a gap: dropped until a line that starts a reply */
 
 enum sstate {
@@ -173,25 +175,25 @@ enum {
 struct txn {
 	struct smtp_txn pub;
 	struct txn *next, *prev; /* live transactions, oldest first */
-	unsigned refs;	  /* pending commands that belong to it */
-	size_t rcpts_answered; /* recipients whose reply came */
+	unsigned refs;		 /* pending commands that belong to it */
+	size_t rcpts_answered;	 /* recipients whose reply came */
 	/* a MAIL sent inside an open transaction: that one, kept until the
 	 * reply says whether the server ended it (2xx) or kept it; and the
 	 * other way round */
 	struct txn *nested, *nested_in;
-	bool void_;	/* never a transaction (a refused nested MAIL) */
-	bool detached;	  /* the client moved on (RSET, MAIL, QUIT) */
+	bool void_;    /* never a transaction (a refused nested MAIL) */
+	bool detached; /* the client moved on (RSET, MAIL, QUIT) */
 	bool reset;
-	bool too_many;	   /* too_many_recipients was raised */
-	bool cleartext;	   /* cleartext_mail is due, when it is written */
-	int data_cmd_code; /* reply to DATA itself (354 or a refusal) */
-	struct hq_job *hash; /* SHA-256 of the body, read at the end */
+	bool too_many;		 /* too_many_recipients was raised */
+	bool cleartext;		 /* cleartext_mail is due, when it is written */
+	int data_cmd_code;	 /* reply to DATA itself (354 or a refusal) */
+	struct hq_job *hash;	 /* SHA-256 of the body, read at the end */
 	struct hq_job *hash_all; /* or of all the server read (smtp_shadow) */
-	bool hash_ended;     /* its body ended: another one starts afresh */
-	struct msg *msg; /* headers and MIME of the body (message.c) */
-	bool msg_open;	 /* its body ended, its findings not read yet */
-	bool msg_inline; /* the parser runs in the packet path */
-	size_t mem;	 /* its part of smtp_session.mem */
+	bool hash_ended;	 /* its body ended: another one starts afresh */
+	struct msg *msg;	 /* headers and MIME of the body (message.c) */
+	bool msg_open;		 /* its body ended, its findings not read yet */
+	bool msg_inline;	 /* the parser runs in the packet path */
+	size_t mem;		 /* its part of smtp_session.mem */
 };
 
 /* A smuggling sequence seen in a body, waiting for what follows it. */
@@ -218,11 +220,11 @@ struct shadow {
 	uint64_t mark;	     /* pend_pushed at <CR><LF>.<CR><LF>, or 0 */
 	uint32_t n_txn;	     /* s->n_txn at the sequence, and at the mark */
 	uint32_t n_txn_mark;
-	uint8_t st;	     /* the dot-stuffing scan (smtp_shadow_feed) */
-	bool crlf;	     /* the line before ended with <CR><LF> */
-	bool aligned;	     /* the decoder was at a command line's start
-				at the mark, as the other reading is */
-	bool answered;	     /* the message's reply came (r1, smuggle) */
+	uint8_t st;    /* the dot-stuffing scan (smtp_shadow_feed) */
+	bool crlf;     /* the line before ended with <CR><LF> */
+	bool aligned;  /* the decoder was at a command line's start
+			  at the mark, as the other reading is */
+	bool answered; /* the message's reply came (r1, smuggle) */
 	struct smuggle smuggle;
 	struct smtp_saved_reply r1;
 	char *r1_raw;
@@ -260,8 +262,8 @@ struct sasl {
 			    the client sent its responses ahead (pipelined) */
 	unsigned expect; /* response lines the mechanism takes in all */
 	unsigned sent;	 /* response lines sent in this exchange */
-	bool wary; /* an AUTH or a client gap was seen in this session: an
-		      unknown line that looks like base64 may be a response */
+	bool wary;	 /* an AUTH or a client gap was seen in this session: an
+			    unknown line that looks like base64 may be a response */
 };
 
 /*
@@ -306,7 +308,7 @@ struct smtp_session {
 	uint64_t last_msg;    /* pend_pushed when the last <message> was */
 	uint32_t seq;
 
-	struct sasl sasl;    /* the AUTH exchange under way, if any */
+	struct sasl sasl;      /* the AUTH exchange under way, if any */
 	struct tls_peek *peek; /* the start of TLS being read; NULL */
 	/* a fact for the close reason, not a state: lines after QUIT are
 	 * parsed as before it */
@@ -321,17 +323,17 @@ struct smtp_session {
 	enum bstate bstate;
 	uint64_t chunk_left;
 	bool chunk_last;
-	size_t blinelen;     /* length of the body line being scanned */
-	uint8_t blast;	     /* the body byte before the current one */
-	bool bol_bare;	     /* the line before the dot ended with a bare LF */
+	size_t blinelen;      /* length of the body line being scanned */
+	uint8_t blast;	      /* the body byte before the current one */
+	bool bol_bare;	      /* the line before the dot ended with a bare LF */
 	enum crstate crstate; /* a CR sequence cut by a feed (scan_cr) */
-	struct smuggle look; /* a CR-style sequence: looking at what follows */
+	struct smuggle look;  /* a CR-style sequence: looking at what follows */
 	char lookbuf[SMTP_LOOK_MAX];
 	size_t looklen;
 	struct smuggle after_end; /* an LF-style end: is a command next? */
-	struct shadow *shadow; /* that end read the other way; NULL */
+	struct shadow *shadow;	  /* that end read the other way; NULL */
 
-	struct txn *cur;  /* receives MAIL/RCPT/DATA */
+	struct txn *cur;	      /* receives MAIL/RCPT/DATA */
 	struct txn *txns, *txns_tail; /* all live transactions */
 	uint32_t n_txn;
 
@@ -437,8 +439,8 @@ void smtp_feed_side(struct smtp_session *s, enum smtp_dir dir,
 
 /* smtp_tls.c: the cleartext start of TLS (after STARTTLS: check it is) */
 void smtp_tls_start(struct smtp_session *s, bool check);
-void smtp_tls_feed(struct smtp_session *s, enum smtp_dir dir,
-		   const uint8_t *p, size_t n, int64_t ts);
+void smtp_tls_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *p,
+		   size_t n, int64_t ts);
 void smtp_tls_free(struct smtp_session *s);
 
 /* smtp_body.c */

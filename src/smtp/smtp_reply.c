@@ -68,11 +68,11 @@ static void save_extensions(struct smtp_session *s, const char *text)
 		if (n) {
 			/* grown by doublings: an EHLO reply has a few lines */
 			if (!(s->n_ext & (s->n_ext - 1)))
-				s->ext = xrealloc(s->ext, (s->n_ext ? 2 * s->n_ext
-								 : 1) *
-							      sizeof(*s->ext));
-			s->ext[s->n_ext++] =
-			    wire_strndup(p, n < SMTP_EXT_MAX ? n : SMTP_EXT_MAX);
+				s->ext = xrealloc(
+				    s->ext, (s->n_ext ? 2 * s->n_ext : 1) *
+						sizeof(*s->ext));
+			s->ext[s->n_ext++] = wire_strndup(
+			    p, n < SMTP_EXT_MAX ? n : SMTP_EXT_MAX);
 			if (smtp_ieq_prefix(p, n, "STARTTLS") &&
 			    (n == 8 || p[8] == ' '))
 				s->tls.offered = true;
@@ -339,7 +339,7 @@ void smtp_reply_done(struct smtp_session *s, int64_t ts)
 				 "from 200 to 599");
 	if (code / 100 == 4 || code / 100 == 5)
 		smtp_alert_raise(s,
-				 code == 421	     ? SMTP_ALERT_REPLY_421
+				 code == 421	   ? SMTP_ALERT_REPLY_421
 				 : code / 100 == 4 ? SMTP_ALERT_REPLY_4XX
 						   : SMTP_ALERT_REPLY_5XX,
 				 &c, &r, ts, "%d%s%s to %s", code,

@@ -103,8 +103,8 @@ static void parse_hello(struct smtp_session *s, int side)
 		return;
 	skip(&c, 3);
 	legacy = take(&c, 2);
-	skip(&c, 32);		  /* random */
-	skip(&c, take(&c, 1));	  /* session id */
+	skip(&c, 32);	       /* random */
+	skip(&c, take(&c, 1)); /* session id */
 	if (side == SMTP_FROM_CLIENT) {
 		skip(&c, take(&c, 2)); /* cipher suites */
 		skip(&c, take(&c, 1)); /* compression methods */
@@ -195,8 +195,8 @@ static void not_tls(struct smtp_session *s, const uint8_t *rest, size_t n,
 	smtp_feed_side(s, SMTP_FROM_CLIENT, rest, n, ts); /* beyond the kept */
 }
 
-void smtp_tls_feed(struct smtp_session *s, enum smtp_dir dir,
-		   const uint8_t *p, size_t n, int64_t ts)
+void smtp_tls_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *p,
+		   size_t n, int64_t ts)
 {
 	struct tls_peek *pk = s->peek;
 	size_t kept;

@@ -40,9 +40,9 @@ void smtp_save_reply(struct smtp_saved_reply *dst, const struct smtp_reply *r)
 	saved_free(dst);
 	dst->code = r->code;
 	memcpy(dst->enhanced, r->enhanced, sizeof(dst->enhanced));
-	dst->text =
-	    wire_strndup(r->text, r->text_len < SMTP_SAVED_MAX ? r->text_len
-							   : SMTP_SAVED_MAX);
+	dst->text = wire_strndup(r->text, r->text_len < SMTP_SAVED_MAX
+					      ? r->text_len
+					      : SMTP_SAVED_MAX);
 }
 
 static enum smtp_status txn_status(const struct txn *t)
@@ -166,8 +166,7 @@ void smtp_txn_emit(struct smtp_session *s, struct txn *t)
 	if (t->pub.has_body) {
 		if (!t->hash)
 			t->hash = hq_new(); /* an empty body */
-		hq_digest(t->hash_all ? t->hash_all : t->hash,
-			  t->pub.sha256);
+		hq_digest(t->hash_all ? t->hash_all : t->hash, t->pub.sha256);
 	}
 	smtp_body_results(s, t);
 	if (s->cb->transaction)
@@ -218,8 +217,7 @@ struct pending *smtp_pend_at(struct smtp_session *s, size_t i)
 
 const char *smtp_pend_verb(const struct pending *p)
 {
-	return p->id == V_UNKNOWN && p->text ? p->text
-					     : smtp_verbs[p->id].name;
+	return p->id == V_UNKNOWN && p->text ? p->text : smtp_verbs[p->id].name;
 }
 
 const char *smtp_pend_arg(const struct pending *p)
@@ -234,9 +232,8 @@ void smtp_pend_release(struct smtp_session *s, struct pending *p)
 	struct txn *t = p->txn;
 
 	if (p->text)
-		s->mem -= p->id == V_MESSAGE
-			      ? sizeof(struct smuggle)
-			      : strlen(p->text) + p->arg_len + 2;
+		s->mem -= p->id == V_MESSAGE ? sizeof(struct smuggle)
+					     : strlen(p->text) + p->arg_len + 2;
 	free(p->text); /* or the smuggle of a <message> */
 	p->text = NULL;
 	p->txn = NULL;
@@ -318,12 +315,12 @@ struct pending *smtp_pend_push(struct smtp_session *s, enum verb id,
 	p->ts = ts;
 	/* pipelined: something the client sent is still unanswered (only
 	 * the greeting, always first, is not the client's) */
-	p->pipelined = s->pend_len > (s->pend_len &&
-				      smtp_pend_at(s, 0)->id == V_GREETING);
+	p->pipelined =
+	    s->pend_len > (s->pend_len && smtp_pend_at(s, 0)->id == V_GREETING);
 	if (alen > SMTP_ARG_MAX)
 		alen = SMTP_ARG_MAX;
-	vkeep = id == V_UNKNOWN ? (vlen < SMTP_VERB_MAX ? vlen : SMTP_VERB_MAX)
-				: 0;
+	vkeep =
+	    id == V_UNKNOWN ? (vlen < SMTP_VERB_MAX ? vlen : SMTP_VERB_MAX) : 0;
 	if (vkeep || alen) {
 		p->text = xmalloc(vkeep + alen + 2);
 		s->mem += vkeep + alen + 2;

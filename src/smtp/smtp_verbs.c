@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* smtp_verbs.c - the command table, verb lookup, resync rules, state changes. */
+/* smtp_verbs.c - the command table, verb lookup, resync rules, state changes.
+ */
 #include <stdio.h>
 #include <string.h>
 
