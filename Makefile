@@ -38,7 +38,7 @@ TSAN_OBJS := $(SRCS:src/%.c=build/tsan/%.o)
 LIB_SAN_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
 HDRS := $(wildcard include/*.h src/*.h $(MODULES:%=src/%/*.h))
 
-.PHONY: all build-deps deps demo check check-build golden clean format bench alerts-doc fuzz install
+.PHONY: all build-deps deps demo check check-build golden clean format bench alerts-doc replies-doc fuzz install
 
 # A plain make builds and never installs: it only says what is missing.
 all: build-deps smtpscope
@@ -93,12 +93,20 @@ build/alerts-doc: tools/alerts-doc.c include/smtp.h | build
 alerts-doc: build/alerts-doc
 	build/alerts-doc >docs/alerts.md
 
+build/replies-doc: tools/replies-doc.c build/smtp/smtp_replies.o | build
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ tools/replies-doc.c \
+		build/smtp/smtp_replies.o
+
+replies-doc: build/replies-doc
+	build/replies-doc >docs/replies.md
+
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-build/options-doc: tools/options-doc.c build/options.o build/util.o | build
+OPTIONS_DOC_OBJS := build/options.o build/util.o build/smtp/smtp_replies.o
+build/options-doc: tools/options-doc.c $(OPTIONS_DOC_OBJS) | build
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ tools/options-doc.c \
-		build/options.o build/util.o
+		$(OPTIONS_DOC_OBJS)
 
 # the option and alert lists come from the code's tables
 build/smtpscope.8: dist/smtpscope.8.in build/alerts-doc build/options-doc
@@ -138,6 +146,7 @@ check: deps
 
 check-build: smtpscope build/smtpscope-san build/smtpscope-tsan \
 	build/test_smtp build/test_message build/test_hashq build/alerts-doc \
+	build/replies-doc \
 	build/smtpscope.8 build/kafka_check bench-tools fuzz-bins
 
 golden: deps build/smtpscope-san

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Who sent the bytes given to smtp_feed(). */
 enum smtp_dir { SMTP_FROM_CLIENT = 0, SMTP_FROM_SERVER = 1 };
@@ -370,6 +371,19 @@ const char *smtp_alert_text(enum smtp_alert_kind kind);
 const char *smtp_alert_ref(enum smtp_alert_kind kind);
 const char *smtp_severity_str(enum smtp_severity sev);
 const char *smtp_close_str(enum smtp_close c);
+
+/*
+ * What a reply means (src/smtp/smtp_replies.c, docs/replies.md): a basic
+ * code (RFC 5321 4.2; unknown ones by their class), an enhanced status
+ * code "5.1.1" (RFC 3463 and the IANA registry; an unknown detail by its
+ * subject); NULL when nothing is known.
+ */
+const char *smtp_code_meaning(int code);
+const char *smtp_enhanced_meaning(const char *enhanced);
+/* The more precise of the two into out (its length; 0: none). */
+size_t smtp_explain(int code, const char *enhanced, char *out, size_t n);
+/* docs/replies.md */
+void smtp_replies_doc(FILE *out);
 const char *smtp_status_str(enum smtp_status st);
 
 #endif

@@ -49,7 +49,8 @@ enum opt_id {
 	OPT_AUTH_WINDOW,
 	OPT_CONFIG,
 	OPT_HELP,
-	OPT_VERSION
+	OPT_VERSION,
+	OPT_EXPLAIN
 };
 
 /*
@@ -268,6 +269,14 @@ static const struct opt_row {
     {OPT_HELP, 'h', "help", NULL, "this help", "Print the usage."},
     {OPT_VERSION, 'V', "version", NULL, "print the version",
      "Print the version."},
+    {OPT_EXPLAIN, 0, "explain", "CODE",
+     "what a reply code (550) or an enhanced status code (5.7.1) means, "
+     "and exit",
+     "Print what a reply code (\\fB550\\fR), an enhanced status code\n"
+     "(\\fB5.7.1\\fR) or both (\\fB\"550 5.7.1\"\\fR) mean, from the "
+     "table of\n"
+     "RFC 5321, RFC 3463 and the IANA registry that alerts and transcripts\n"
+     "use (docs/replies.md), and exit."},
 };
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
@@ -461,6 +470,44 @@ static char **load_config(int *argc, char **argv, char **filter, int *nconf)
 	return nv;
 }
 
+/* --explain "550", "5.7.1" or "550 5.7.1": one line each. */
+static void explain(const char *arg)
+{
+	char enh[16] = "", meaning[200];
+	const char *p = arg;
+	int code = 0;
+	size_t n;
+
+	while (*p == ' ')
+		p++;
+	if (p[0] >= '2' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' &&
+	    p[2] >= '0' && p[2] <= '9' && (!p[3] || p[3] == ' ')) {
+		code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+		p += 3;
+		while (*p == ' ')
+			p++;
+	}
+	n = strcspn(p, " ");
+	if (p[n] || (n && (n >= sizeof(enh) || !smtp_enhanced_meaning(p))) ||
+	    (!n && !code))
+		die(2,
+		    "--explain: '%s' is neither a reply code (550) nor an "
+		    "enhanced status code (5.7.1)",
+		    arg);
+	memcpy(enh, p, n);
+	if (code) {
+		smtp_explain(code, NULL, meaning, sizeof(meaning));
+		printf("%d: %s\n", code, meaning);
+	}
+	if (enh[0]) {
+		printf("%s: %s (%s)\n", enh, smtp_enhanced_meaning(enh),
+		       enh[0] == '2'   ? "success"
+		       : enh[0] == '4' ? "persistent transient failure"
+		       : enh[0] == '5' ? "permanent failure"
+				       : "unknown class");
+	}
+}
+
 /* ---- parsing ---- */
 
 static void defaults(struct options *o)
@@ -618,6 +665,10 @@ int options_parse(struct options *o, int argc, char **argv)
 			return 1;
 		case 'V':
 			printf("smtpscope %s\n", SMTPSCOPE_VERSION);
+			free(conf_filter);
+			return 1;
+		case OPT_EXPLAIN:
+			explain(optarg);
 			free(conf_filter);
 			return 1;
 		default:

@@ -286,6 +286,30 @@ def _():
                        r.err_lines[0] if r.err_lines else ""), "stderr %r" % r.err[:200])
 
 
+@case("explain")
+def _():
+    """--explain: a reply code, an enhanced status code, both; junk is refused."""
+    want = {
+        "550": "550: not taken: mailbox unavailable (not found, no access, or "
+               "refused by policy)\n",
+        "5.7.1": "5.7.1: delivery not authorized, message refused (permanent "
+                 "failure)\n",
+        "550 5.1.1": "550: not taken: mailbox unavailable (not found, no access, "
+                     "or refused by policy)\n5.1.1: bad destination mailbox "
+                     "address (permanent failure)\n",
+        "4.2.2": "4.2.2: mailbox full (persistent transient failure)\n",
+        "5.7.99": "5.7.99: security or policy status (permanent failure)\n",
+        "421": "421: service not available, closing the connection\n",
+    }
+    for arg, text in want.items():
+        out = run_ok(["--explain", arg]).out.decode()
+        check(out == text, "--explain %s: %r, expected %r" % (arg, out, text))
+    for junk in ("abc", "5.9.1", "5.1", "550 x", "1234", ""):
+        r = run(["--explain", junk])
+        expect_error(r, 2, r"smtpscope: --explain: '.*' is neither a reply code "
+                     r"\(550\) nor an enhanced status code \(5\.7\.1\)")
+
+
 @case("help")
 def _():
     text = usage_text()

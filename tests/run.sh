@@ -37,6 +37,14 @@ alerts_doc() {
 	fi
 }
 suite "alert catalogue matches the code" alerts_doc
+replies_doc() {
+	if build/replies-doc | cmp -s - docs/replies.md; then
+		echo "PASS docs/replies-table"
+	else
+		echo "FAIL docs/replies-table: docs/replies.md differs from src/smtp/smtp_replies.c (run make replies-doc)"
+	fi
+}
+suite "reply meanings table matches the code" replies_doc
 suite "man page and make install" sh tests/docs.sh
 suite "module boundaries (docs/modules.md)" sh tests/boundaries.sh
 suite "sources formatted (make format)" sh tests/format.sh

@@ -320,9 +320,13 @@ static void test_pipelining_rejections(void)
 	    "cmd DATA||seq=6 pip=1",
 	    "reply RCPT 550 enh=5.1.1 lines=1 text=<x@mx>: Recipient address "
 	    "rejected\n",
-	    "alert reply_5xx cmd=RCPT code=550 detail=550 5.1.1 to RCPT\n",
+	    "alert reply_5xx cmd=RCPT code=550 detail=550 5.1.1 to RCPT: bad "
+	    "destination mailbox "
+	    "address\n",
 	    "reply RCPT 454 enh=4.7.1",
-	    "alert reply_4xx cmd=RCPT code=454 detail=454 4.7.1 to RCPT\n",
+	    "alert reply_4xx cmd=RCPT code=454 detail=454 4.7.1 to RCPT: "
+	    "delivery not authorized, "
+	    "message refused (temporary: try again later)\n",
 	    "reply DATA 354",
 	    "txn 1 status=queued from=a@c rcpt=b@mx:250:2.1.5 "
 	    "rcpt=x@mx:550:5.1.1 rcpt=y@mx:454:4.7.1 accepted=1 data=250 "
@@ -406,13 +410,14 @@ static void test_unsolicited_unknown(void)
 	const char *expect[] = {
 	    "cmd FROBNICATE|now|seq=1 pip=0 known=0",
 	    "alert reply_5xx cmd=FROBNICATE code=500 detail=500 5.5.2 to "
-	    "FROBNICATE\n",
+	    "FROBNICATE: syntax error\n",
 	    "alert unknown_command cmd=FROBNICATE code=500 detail=a verb of no "
 	    "SMTP standard or extension, answered 500\n",
 	    "cmd ||seq=2 pip=0 known=0 line=\n",
 	    "reply <unsolicited> 421 enh=4.7.0",
 	    "alert reply_421 cmd=<unsolicited> code=421 detail=421 4.7.0 to "
-	    "<unsolicited>\n",
+	    "<unsolicited>: other or undefined security status (temporary: "
+	    "try again later)\n",
 	    "session close=fin",
 	    NULL,
 	};
@@ -894,7 +899,9 @@ static void test_etrn(void)
 	    "answered 253: pending messages for the node started\n",
 	    "alert etrn_request cmd=ETRN code=459 detail=ETRN @other.example "
 	    "answered 459: node not allowed\n",
-	    "alert reply_4xx cmd=ETRN code=459 detail=459 to ETRN\n",
+	    "alert reply_4xx cmd=ETRN code=459 detail=459 to ETRN: node not "
+	    "allowed "
+	    "(ETRN)\n",
 	    "alert etrn_request cmd=ETRN code=501 detail=ETRN - answered 501: "
 	    "refused\n",
 	    "reply QUIT 221",
@@ -1988,9 +1995,54 @@ static void test_message_alert_names(void)
 	result("message_alert_names", !why[0], why);
 }
 
+/* The table of reply meanings: exact codes, unknown details, junk. */
+static void test_reply_meanings(void)
+{
+	static const struct {
+		int code;
+		const char *enh, *want;
+	} cases[] = {
+	    {550, "5.1.1", "bad destination mailbox address"},
+	    {554, "5.7.1", "delivery not authorized, message refused"},
+	    {454, "4.7.1",
+	     "delivery not authorized, message refused "
+	     "(temporary: try again later)"},
+	    {451, "4.4.2", "bad connection (temporary: try again later)"},
+	    {550, "5.7.99", "security or policy status"},
+	    {550, "5.1.",
+	     "not taken: mailbox unavailable (not found, no "
+	     "access, or refused by policy)"},
+	    {550, "x.y.z",
+	     "not taken: mailbox unavailable (not found, no "
+	     "access, or refused by policy)"},
+	    {421, "", "service not available, closing the connection"},
+	    {599, "", "permanent failure"},
+	    {450, "",
+	     "mailbox unavailable (busy or temporarily blocked): "
+	     "not taken, try again later"},
+	    {535, "5.7.8", "authentication credentials invalid"},
+	};
+	char got[200], why[512] = "";
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]) && !why[0]; i++) {
+		smtp_explain(cases[i].code, cases[i].enh, got, sizeof(got));
+		if (strcmp(got, cases[i].want))
+			snprintf(why, sizeof(why), "%d %s: '%s', expected '%s'",
+				 cases[i].code, cases[i].enh, got,
+				 cases[i].want);
+	}
+	if (!why[0] && (smtp_enhanced_meaning("5.1.1.1") ||
+			smtp_enhanced_meaning("5.1111.1") ||
+			smtp_enhanced_meaning("") || smtp_code_meaning(99)))
+		snprintf(why, sizeof(why), "junk has a meaning");
+	result("reply_meanings", !why[0], why);
+}
+
 int main(void)
 {
 	test_message_alert_names();
+	test_reply_meanings();
 	/* bodies hashed and parsed in the caller */
 	all_tests();
 	/* and as smtpscope runs: on the hashing thread, behind the caller;

@@ -30,7 +30,8 @@ void tr_reply(struct tr *f, const struct smtp_cmd *c,
 	      const struct smtp_reply *r)
 {
 	const char *p = r->raw, *end = r->raw + r->raw_len, *nl;
-	char margin = r->code >= 400 || !r->code ? '!' : ' ', note[96];
+	char margin = r->code >= 400 || !r->code ? '!' : ' ', note[200];
+	char meaning[160];
 	unsigned shown = 0;
 	int n;
 
@@ -43,6 +44,19 @@ void tr_reply(struct tr *f, const struct smtp_cmd *c,
 		if (!nl)
 			break;
 		p = nl + 1;
+	}
+	/* an error reply: what its code means, on a line of its own */
+	if (r->code >= 400 &&
+	    smtp_explain(r->code, r->enhanced, meaning, sizeof(meaning))) {
+		if (r->enhanced[0])
+			n = snprintf(note, sizeof(note), "!      (%s) %s\n",
+				     r->enhanced, meaning);
+		else
+			n = snprintf(note, sizeof(note), "!      (%d) %s\n",
+				     r->code, meaning);
+		sb_append(&f->text, note,
+			  (size_t)n < sizeof(note) ? (size_t)n
+						   : sizeof(note) - 1);
 	}
 	/* the decoder keeps the start of a long reply: say what is missing */
 	if (r->lines > shown) {

@@ -297,6 +297,7 @@ void reply_probe(struct smtp_session *s, struct pending *p,
 
 void smtp_reply_done(struct smtp_session *s, int64_t ts)
 {
+	char meaning[160] = "";
 	struct pending *p, unsolicited;
 	struct smtp_reply r;
 	struct smtp_cmd c;
@@ -337,14 +338,16 @@ void smtp_reply_done(struct smtp_session *s, int64_t ts)
 		smtp_alert_raise(s, SMTP_ALERT_INVALID_REPLY, &c, &r, ts,
 				 "a reply line that does not start with a code "
 				 "from 200 to 599");
-	if (code / 100 == 4 || code / 100 == 5)
+	if (code / 100 == 4 || code / 100 == 5) {
+		smtp_explain(code, r.enhanced, meaning, sizeof(meaning));
 		smtp_alert_raise(s,
 				 code == 421	   ? SMTP_ALERT_REPLY_421
 				 : code / 100 == 4 ? SMTP_ALERT_REPLY_4XX
 						   : SMTP_ALERT_REPLY_5XX,
-				 &c, &r, ts, "%d%s%s to %s", code,
+				 &c, &r, ts, "%d%s%s to %s: %s", code,
 				 r.enhanced[0] ? " " : "", r.enhanced,
-				 c.verb[0] ? c.verb : "an empty line");
+				 c.verb[0] ? c.verb : "an empty line", meaning);
+	}
 	/* a 354 nothing asked for (a DATA lost in a gap): a body follows */
 	if (p->id == V_UNSOLICITED && code == 354 &&
 	    (smtp_in_commands(s->cstate) || s->cstate == C_RESYNC ||
