@@ -23,6 +23,7 @@ struct ev_ctx {
 	uint64_t pcap_cnt;	  /* number of the packet being processed */
 	uint64_t written;	  /* events written */
 	struct authwatch *aw;	  /* AUTH failures across sessions, or NULL */
+	struct serverwatch *sw;	  /* posture alerts said per server, or NULL */
 	const char *extract_dir;  /* --extract: write messages there, or NULL */
 	bool extract_attachments; /* and each attachment, decoded */
 	struct out *sinks;	  /* where events go (files, stdout, sockets) */

@@ -113,6 +113,21 @@ enum smtp_close {
 	X(VRFY_EXPN_PROBE, "vrfy_expn_probe", WARNING,			\
 	  "The client used VRFY or EXPN: address harvesting or reconnaissance.", \
 	  "RFC 5321 3.5, 7.3")						\
+	X(VRFY_ENABLED, "vrfy_enabled", WARNING,			\
+	  "The server confirmed an address to VRFY (250, 251 or 252): anyone can enumerate its users; most sites disable VRFY.", \
+	  "RFC 5321 3.5.3, 7.3")					\
+	X(EXPN_ENABLED, "expn_enabled", WARNING,			\
+	  "The server expanded a mailing list to EXPN (250, 251 or 252): anyone can read its members; most sites disable EXPN.", \
+	  "RFC 5321 3.5.3, 7.3")					\
+	X(BANNER_DISCLOSES_SOFTWARE, "banner_discloses_software", INFO,	\
+	  "The server's 220 banner or EHLO greeting names its mail software (and often its version): an attacker knows which vulnerabilities to try.", \
+	  "RFC 5321 4.2, 7.9")						\
+	X(AUTH_WITHOUT_TLS, "auth_without_tls", WARNING,		\
+	  "The server offers AUTH PLAIN or LOGIN before TLS: a client may send its password in clear text; offer them only after STARTTLS.", \
+	  "RFC 4954 4, 14; RFC 3207 4.1")				\
+	X(STARTTLS_NOT_OFFERED, "starttls_not_offered", WARNING,	\
+	  "A server on port 25 or 587 did not offer STARTTLS in its EHLO reply: mail to and from it travels in clear text.", \
+	  "RFC 3207; RFC 8314 3.3")					\
 	X(ETRN_REQUEST, "etrn_request", INFO,				\
 	  "The client asked the server to deliver the mail it queues for a domain (ETRN); from a client that is not that domain's mail server it probes which domains the server holds mail for.", \
 	  "RFC 1985")							\

@@ -18,7 +18,11 @@
 #include "output.h"
 #include "event.h"
 #include "reassembly.h"
+#include "serverwatch.h"
 #include "util.h"
+
+/* a server's posture alerts: once per server per hour of packet time */
+#define POSTURE_INTERVAL (INT64_C(3600) * 1000000)
 
 static volatile sig_atomic_t stop_requested, reopen_requested, stats_requested;
 static struct cap *the_cap;
@@ -330,6 +334,7 @@ int main(int argc, char **argv)
 	ctx.extract_attachments = o.extract_attachments;
 	open_outputs(&ctx, &o);
 	ctx.aw = aw_new(o.ro.smtp.auth_failures, o.auth_window * 1000000);
+	ctx.sw = sw_new(POSTURE_INTERVAL);
 	if (ctx.extract_dir && ex_init(ctx.extract_dir, o.extract_max, err) < 0)
 		die(1, "%s", err);
 	catch_signals();
@@ -367,6 +372,7 @@ int main(int argc, char **argv)
 	final_warnings();
 	cap_close(the_cap);
 	aw_free(ctx.aw);
+	sw_free(ctx.sw);
 	free((char *)o.co.ports_filter);
 	options_free(&o);
 	/*

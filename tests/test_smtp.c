@@ -912,6 +912,51 @@ static void test_etrn(void)
 	check("etrn", d, SMTP_CLOSE_FIN, expect, absent);
 }
 
+/*
+ * The server's posture from what it says: the banner names its software,
+ * AUTH PLAIN/LOGIN offered in clear, no STARTTLS, VRFY and EXPN that
+ * answer; each once a session (per server: the event layer).
+ */
+static void test_server_posture(void)
+{
+	static const struct seg d[] = {
+	    S("220 mail.example.com ESMTP Exim 4.80 Mon, 01 Jan 2024\r\n"),
+	    C("EHLO c\r\n"),
+	    S("250-mail.example.com Hello c\r\n250-SIZE 1000\r\n"
+	      "250-AUTH=LOGIN PLAIN\r\n250 PIPELINING\r\n"),
+	    C("VRFY bob\r\n"),
+	    S("252 2.0.0 bob\r\n"),
+	    C("EXPN staff\r\n"),
+	    S("250-a@x\r\n250 b@x\r\n"),
+	    C("VRFY carol\r\n"),
+	    S("250 carol\r\n"),
+	    C("EHLO c\r\n"),
+	    S("250-mail.example.com Hello c\r\n250 AUTH LOGIN\r\n"),
+	    C("QUIT\r\n"),
+	    S("221 bye\r\n"),
+	    END,
+	};
+	const char *expect[] = {
+	    "alert banner_discloses_software cmd=<greeting> code=220 "
+	    "detail=the banner names Exim: \"mail.example.com ESMTP Exim "
+	    "4.80 Mon, 01 Jan 2024\"\n",
+	    "alert auth_without_tls cmd=EHLO code=250 detail=offered before "
+	    "TLS: AUTH=LOGIN PLAIN\n",
+	    "alert starttls_not_offered cmd=EHLO code=250 detail=3 "
+	    "extensions, no STARTTLS\n",
+	    "alert vrfy_enabled cmd=VRFY code=252 detail=VRFY bob answered "
+	    "252\n",
+	    "alert expn_enabled cmd=EXPN code=250 detail=EXPN staff "
+	    "answered 250\n",
+	    "reply QUIT 221",
+	    NULL,
+	};
+	const char *absent[] = {"vrfy_enabled cmd=VRFY code=250",
+				"detail=1 extensions", NULL};
+
+	check("server_posture", d, SMTP_CLOSE_FIN, expect, absent);
+}
+
 /* A client that ends every line with LF alone is odd, not an attacker. */
 static void test_bare_lf_client_no_smuggling(void)
 {
@@ -1944,6 +1989,7 @@ static void all_tests(void)
 	test_smuggling_cr();
 	test_smuggling_refused();
 	test_etrn();
+	test_server_posture();
 	test_lf_dot_read_on();
 	test_smuggling_answered_first();
 	test_smuggling_unanswered();

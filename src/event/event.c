@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "authwatch.h"
+#include "serverwatch.h"
 #include "output.h"
 #include "extract.h"
 #include "message_json.h"
@@ -418,6 +419,28 @@ static void write_alert(struct ev_flow *f, const struct smtp_alert *a)
 	emit(f->ctx, ev);
 }
 
+/*
+ * The server's posture is the server's, not the session's: said once per
+ * server per interval; STARTTLS is expected on 25 and 587 only.
+ */
+static bool posture_due(const struct ev_flow *f, const struct smtp_alert *a)
+{
+	switch (a->kind) {
+	case SMTP_ALERT_STARTTLS_NOT_OFFERED:
+		if (f->dest_port != 25 && f->dest_port != 587)
+			return false;
+		/* fall through */
+	case SMTP_ALERT_VRFY_ENABLED:
+	case SMTP_ALERT_EXPN_ENABLED:
+	case SMTP_ALERT_BANNER_DISCLOSES_SOFTWARE:
+	case SMTP_ALERT_AUTH_WITHOUT_TLS:
+		return !f->ctx->sw ||
+		       sw_first(f->ctx->sw, f->dest_ip, a->kind, a->ts);
+	default:
+		return true;
+	}
+}
+
 static void on_alert(void *user, const struct smtp_alert *a)
 {
 	struct ev_flow *f = user;
@@ -425,6 +448,8 @@ static void on_alert(void *user, const struct smtp_alert *a)
 	struct smtp_alert b;
 	char detail[160];
 
+	if (!posture_due(f, a))
+		return;
 	if (tr_on(f))
 		tr_alert(&f->tr, a);
 	if (ev_json(f->ctx))

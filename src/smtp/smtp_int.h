@@ -170,6 +170,12 @@ enum {
 	SEEN_PENDING = 1 << 5,
 	SEEN_EARLY = 1 << 6,
 	SEEN_BRUTE = 1 << 7,
+	/* the server's posture, said once a session */
+	SEEN_VRFY_OK = 1 << 8,
+	SEEN_EXPN_OK = 1 << 9,
+	SEEN_SOFTWARE = 1 << 10,
+	SEEN_AUTH_CLEAR = 1 << 11,
+	SEEN_NO_STARTTLS = 1 << 12,
 };
 
 struct txn {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "hashq.h"
 #include "smtp_int.h"
@@ -131,6 +132,98 @@ void reply_rset(struct smtp_session *s, struct pending *p,
 		smtp_txn_detach(s, t, true);
 }
 
+/* ---- the server's posture (what it says, nothing sent) ---- */
+
+/* Mail software that names itself in banners, as admins grep for it. */
+static const char *const software[] = {
+    "Postfix",
+    "Exim",
+    "Sendmail",
+    "Microsoft ESMTP MAIL Service",
+    "Microsoft Exchange",
+    "Exchange Server",
+    "qmail",
+    "OpenSMTPD",
+    "hMailServer",
+    "MDaemon",
+    "Zimbra",
+    "IceWarp",
+    "Kerio",
+    "Haraka",
+    "Courier",
+    "Domino",
+    "Axigen",
+    "CommuniGate",
+    "SmarterMail",
+    "MailEnable",
+    "Mercury/32",
+    "ArGoSoft",
+    "XMail",
+    "Apache James",
+    "MailSite",
+    "Merak",
+    "Cyrus",
+    "Sun Java System",
+    "Oracle Communications",
+    "VPOP3",
+    "WinGate",
+    "Halon",
+};
+
+/* A banner or EHLO greeting line that names its software. */
+static void check_software(struct smtp_session *s, const struct smtp_cmd *c,
+			   const struct smtp_reply *r, const char *line,
+			   size_t n)
+{
+	size_t i, k, len;
+
+	if (s->seen & SEEN_SOFTWARE)
+		return;
+	for (i = 0; i < sizeof(software) / sizeof(software[0]); i++) {
+		len = strlen(software[i]);
+		for (k = 0; k + len <= n; k++)
+			if (!strncasecmp(line + k, software[i], len))
+				break;
+		if (k + len > n)
+			continue;
+		s->seen |= SEEN_SOFTWARE;
+		smtp_alert_raise(s, SMTP_ALERT_BANNER_DISCLOSES_SOFTWARE, c, r,
+				 r->ts, "%s names %s: \"%.*s\"",
+				 c->verb[0] == '<' ? "the banner"
+						   : "the EHLO greeting",
+				 software[i], (int)(n < 120 ? n : 120), line);
+		return;
+	}
+}
+
+/* An EHLO reply in clear text: AUTH offered, STARTTLS not. */
+static void check_ehlo_posture(struct smtp_session *s, const struct smtp_cmd *c,
+			       const struct smtp_reply *r)
+{
+	size_t i;
+
+	if (s->tls.accepted)
+		return;
+	for (i = 0; i < s->n_ext && !(s->seen & SEEN_AUTH_CLEAR); i++) {
+		const char *e = s->ext[i];
+
+		if ((smtp_ieq_prefix(e, strlen(e), "AUTH ") ||
+		     smtp_ieq_prefix(e, strlen(e), "AUTH=")) &&
+		    (strstr(e, "PLAIN") || strstr(e, "LOGIN") ||
+		     strstr(e, "plain") || strstr(e, "login"))) {
+			s->seen |= SEEN_AUTH_CLEAR;
+			smtp_alert_raise(s, SMTP_ALERT_AUTH_WITHOUT_TLS, c, r,
+					 r->ts, "offered before TLS: %s", e);
+		}
+	}
+	if (!s->tls.offered && !(s->seen & SEEN_NO_STARTTLS)) {
+		s->seen |= SEEN_NO_STARTTLS;
+		smtp_alert_raise(s, SMTP_ALERT_STARTTLS_NOT_OFFERED, c, r,
+				 r->ts, "%u extensions, no STARTTLS",
+				 (unsigned)s->n_ext);
+	}
+}
+
 void reply_hello(struct smtp_session *s, struct pending *p,
 		 const struct smtp_cmd *c, const struct smtp_reply *r)
 {
@@ -148,6 +241,9 @@ void reply_ehlo(struct smtp_session *s, struct pending *p,
 	if (r->code / 100 == 2) {
 		save_extensions(s, r->text);
 		s->ext_known = true;
+		check_software(s, c, r, r->text, strcspn(r->text, "\n"));
+		if (p->id == V_EHLO)
+			check_ehlo_posture(s, c, r);
 	}
 }
 
@@ -157,6 +253,8 @@ void reply_greeting(struct smtp_session *s, struct pending *p,
 	(void)p;
 	free(s->banner);
 	s->banner = wire_strndup(r->text, r->text_len);
+	if (r->code == 220)
+		check_software(s, c, r, r->text, strcspn(r->text, "\n"));
 	if (s->early_verb[0])
 		smtp_alert_raise(s, SMTP_ALERT_EARLY_TALKER, c, r, r->ts,
 				 "%s sent before the server's greeting",
@@ -290,9 +388,19 @@ void reply_etrn(struct smtp_session *s, struct pending *p,
 void reply_probe(struct smtp_session *s, struct pending *p,
 		 const struct smtp_cmd *c, const struct smtp_reply *r)
 {
-	(void)p;
+	unsigned flag = p->id == V_VRFY ? SEEN_VRFY_OK : SEEN_EXPN_OK;
+
 	smtp_alert_raise(s, SMTP_ALERT_VRFY_EXPN_PROBE, c, r, r->ts,
 			 "%s %s answered %d", c->verb, c->arg, r->code);
+	/* the server told: users can be enumerated */
+	if (r->code >= 250 && r->code <= 252 && !(s->seen & flag)) {
+		s->seen |= flag;
+		smtp_alert_raise(s,
+				 p->id == V_VRFY ? SMTP_ALERT_VRFY_ENABLED
+						 : SMTP_ALERT_EXPN_ENABLED,
+				 c, r, r->ts, "%s %s answered %d", c->verb,
+				 c->arg, r->code);
+	}
 }
 
 void smtp_reply_done(struct smtp_session *s, int64_t ts)
