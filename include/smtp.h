@@ -128,6 +128,9 @@ enum smtp_close {
 	X(STARTTLS_NOT_OFFERED, "starttls_not_offered", WARNING,	\
 	  "A server on port 25 or 587 did not offer STARTTLS in its EHLO reply: mail to and from it travels in clear text.", \
 	  "RFC 3207; RFC 8314 3.3")					\
+	X(SLOW_REPLY, "slow_reply", WARNING,				\
+	  "The server took long to answer (a tarpit, greylisting, an overloaded content filter or a slow DNS check): past a tenth of RFC 5321's timeout for that command, or --slow-reply.", \
+	  "RFC 5321 4.5.3.2")						\
 	X(ETRN_REQUEST, "etrn_request", INFO,				\
 	  "The client asked the server to deliver the mail it queues for a domain (ETRN); from a client that is not that domain's mail server it probes which domains the server holds mail for.", \
 	  "RFC 1985")							\
@@ -303,6 +306,12 @@ struct smtp_session_info {
 	enum smtp_close close;
 	bool midstream;
 	uint64_t gaps, gap_bytes; /* holes reported by smtp_gap() */
+	/* how long the server took (microseconds; -1: not seen) */
+	int64_t greeting_us;	 /* from the connection to the greeting */
+	int64_t slowest_us;	 /* the slowest reply's latency ... */
+	const char *slowest_cmd; /* ... and what it answered */
+	int64_t median_us;	 /* the median reply latency */
+	uint32_t replies_timed;	 /* replies the median is over */
 };
 
 /*
@@ -354,6 +363,9 @@ struct smtp_options {
 	unsigned max_recipients;  /* too_many_recipients above this; 0: 100 */
 	unsigned max_pending;	  /* excessive_pending above this; 0: 100 */
 	unsigned auth_failures;	  /* auth_bruteforce at this many; 0: 5 */
+	/* slow_reply above this many microseconds; 0: by command, a tenth
+	 * of RFC 5321 4.5.3.2's timeouts */
+	int64_t slow_reply_us;
 };
 
 /* A new session; never returns NULL (aborts on out of memory). */

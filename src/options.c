@@ -47,6 +47,7 @@ enum opt_id {
 	OPT_MAX_PENDING,
 	OPT_AUTH_FAILURES,
 	OPT_AUTH_WINDOW,
+	OPT_SLOW_REPLY,
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
@@ -257,6 +258,16 @@ static const struct opt_row {
     {OPT_AUTH_WINDOW, 0, "auth-window", "S",
      "... within S seconds (default 600)",
      "\\&... within \\fIS\\fR seconds of packet time (default 600)."},
+    {OPT_SLOW_REPLY, 0, "slow-reply", "S",
+     "slow_reply when the server takes over S seconds to answer (default "
+     "by command: a tenth of RFC 5321's timeouts)",
+     "Raise slow_reply (once a session) when a reply comes more than "
+     "\\fIS\\fR\n"
+     "seconds after its command. By default the threshold is a tenth of RFC\n"
+     "5321 4.5.3.2's timeout for the command: 30 s for the greeting, MAIL,\n"
+     "RCPT and other commands, 12 s for DATA, 60 s for the end of data.\n"
+     "Every smtp_session event has the greeting delay, the slowest reply and\n"
+     "the median reply latency in \\fBtiming\\fR."},
     {OPT_CONFIG, 'C', "config", "FILE",
      "options from FILE, one \"name value\" a line (long names; \"filter "
      "EXPR\"); the command line wins",
@@ -647,6 +658,12 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_AUTH_FAILURES:
 			o->ro.smtp.auth_failures = (unsigned)parse_num(
 			    "--auth-failures", optarg, 1, 1000000);
+			break;
+		case OPT_SLOW_REPLY:
+			o->ro.smtp.slow_reply_us =
+			    (int64_t)parse_num("--slow-reply", optarg, 1,
+					       86400) *
+			    1000000;
 			break;
 		case OPT_AUTH_WINDOW:
 			o->auth_window = (int64_t)parse_num(

@@ -957,6 +957,39 @@ static void test_server_posture(void)
 	check("server_posture", d, SMTP_CLOSE_FIN, expect, absent);
 }
 
+/*
+ * slow_reply: a reply later than the threshold after its command (each
+ * segment here is 10 us after the one before), once a session.
+ */
+static void test_slow_reply(void)
+{
+	static const struct seg d[] = {
+	    S("220 mx\r\n"),
+	    C("MAIL FROM:<a@c>\r\n"),
+	    C("RCPT TO:<b@mx>\r\n"),
+	    S("250 ok\r\n250 ok\r\n"),
+	    C("RSET\r\n"),
+	    C("NOOP\r\n"),
+	    C("NOOP\r\n"),
+	    S("250 ok\r\n250 ok\r\n250 ok\r\n"),
+	    END,
+	};
+	const char *expect[] = {
+	    "reply MAIL 250",
+	    "alert slow_reply cmd=MAIL code=250 detail=MAIL answered 250 "
+	    "after 0.000 s (over 0 s)\n",
+	    "reply RCPT 250",
+	    NULL,
+	};
+	const char *absent[] = {"slow_reply cmd=RCPT", "slow_reply cmd=RSET",
+				NULL};
+	struct smtp_options o = {.ts_start = -1, .slow_reply_us = 15};
+
+	run_opt = &o;
+	check("slow_reply", d, SMTP_CLOSE_FIN, expect, absent);
+	run_opt = NULL;
+}
+
 /* A client that ends every line with LF alone is odd, not an attacker. */
 static void test_bare_lf_client_no_smuggling(void)
 {
@@ -1990,6 +2023,7 @@ static void all_tests(void)
 	test_smuggling_refused();
 	test_etrn();
 	test_server_posture();
+	test_slow_reply();
 	test_lf_dot_read_on();
 	test_smuggling_answered_first();
 	test_smuggling_unanswered();

@@ -606,6 +606,16 @@ static void on_session(void *user, const struct smtp_session_info *si)
 	add_int(o, "server", (int64_t)si->bytes_server);
 	add(s, "bytes", o);
 	add_int(s, "duration_us", si->ts_end - si->ts_start);
+	if (si->replies_timed) {
+		o = json_object_new_object();
+		if (si->greeting_us >= 0)
+			add_int(o, "greeting_us", si->greeting_us);
+		add_str(o, "slowest_command", si->slowest_cmd);
+		add_int(o, "slowest_us", si->slowest_us);
+		add_int(o, "median_us", si->median_us);
+		add_int(o, "replies", si->replies_timed);
+		add(s, "timing", o);
+	}
 	add_str(s, "close", smtp_close_str(si->close));
 	if (f->ctx->session_transcript)
 		add(s, "transcript", transcript_json(f));

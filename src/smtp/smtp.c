@@ -260,6 +260,7 @@ struct smtp_session *smtp_session_new(const struct smtp_callbacks *cb,
 	s->rtext.max = SMTP_REPLY_MAX;
 	s->rraw.max = SMTP_REPLY_MAX;
 	s->ts_first = s->opt.ts_start;
+	s->greet_us = s->slow_us = -1;
 	if (s->opt.implicit_tls) {
 		s->tls.implicit = s->tls.accepted = true;
 		smtp_set_cstate(s, C_TLS);
@@ -409,6 +410,7 @@ void smtp_end(struct smtp_session *s, enum smtp_close reason, int64_t ts)
 	info.midstream = s->opt.midstream;
 	info.gaps = s->gaps;
 	info.gap_bytes = s->gap_bytes;
+	smtp_timing(s, &info);
 	if (s->cb->session)
 		s->cb->session(s->user, &info);
 }
@@ -434,6 +436,7 @@ void smtp_session_free(struct smtp_session *s)
 		free(s->ext[--s->n_ext]);
 	free(s->ext);
 	free(s->auth_user);
+	free(s->lat);
 	line_reset(&s->cline);
 	line_reset(&s->sline);
 	while (s->pend_len) {

@@ -19,6 +19,7 @@
 #define SMTP_EXT_MAX	  128  /* bytes of one extension line kept */
 #define SMTP_SAVED_MAX	  512  /* bytes of a reply text kept in a txn */
 #define SMTP_USER_MAX	  256  /* bytes of an AUTH user name kept */
+#define SMTP_TIMED_MAX	  512  /* reply latencies kept for the median */
 #define SMTP_LOOK_MAX	  12   /* bytes looked at after a smuggling sequence */
 
 /* RFC 5321 4.5.3.1: line limits, CRLF included. */
@@ -310,6 +311,13 @@ struct smtp_session {
 	size_t pend_cap, pend_head, pend_len;
 	/* bytes held by pending entries and live transactions (smtp_mem) */
 	size_t mem;
+	/* reply latencies (microseconds): the first SMTP_TIMED_MAX kept for
+	 * the median, the greeting's and the slowest's */
+	uint32_t *lat;
+	uint16_t n_lat;
+	bool slow_said; /* slow_reply raised (once a session) */
+	int64_t greet_us, slow_us;
+	uint8_t slow_id;      /* the slowest reply's command (enum verb) */
 	uint64_t pend_pushed; /* entries ever pushed */
 	uint64_t last_msg;    /* pend_pushed when the last <message> was */
 	uint32_t seq;
@@ -438,6 +446,8 @@ void smtp_server_line(struct smtp_session *s, struct line *l, bool bare_lf,
 		      int64_t ts);
 void smtp_reply_done(struct smtp_session *s, int64_t ts);
 void smtp_reply_reset(struct smtp_session *s);
+/* The session's timing, for its end. */
+void smtp_timing(const struct smtp_session *s, struct smtp_session_info *si);
 
 /* smtp.c: bytes of one side, decoded as if they had just come */
 void smtp_feed_side(struct smtp_session *s, enum smtp_dir dir,

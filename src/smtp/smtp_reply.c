@@ -403,6 +403,97 @@ void reply_probe(struct smtp_session *s, struct pending *p,
 	}
 }
 
+/* ---- timing ---- */
+
+/*
+ * A tenth of RFC 5321 4.5.3.2's timeouts: the client's patience is the
+ * server's budget, and a reply taking a tenth of it is worth a look.
+ */
+static int64_t slow_threshold(const struct smtp_session *s, enum verb id)
+{
+	if (s->opt.slow_reply_us)
+		return s->opt.slow_reply_us;
+	switch (id) {
+	case V_DATA: /* initiation: 2 minutes */
+		return 12 * 1000000;
+	case V_MESSAGE: /* data termination: 10 minutes */
+		return 60 * 1000000;
+	default: /* greeting, MAIL, RCPT, and the rest: 5 minutes */
+		return 30 * 1000000;
+	}
+}
+
+static void time_reply(struct smtp_session *s, const struct pending *p,
+		       const struct smtp_reply *r)
+{
+	int64_t lat = r->ts - p->ts;
+
+	if (p->ts < 0 || lat < 0 || !r->lines)
+		return;
+	if (p->id == V_GREETING && s->greet_us < 0)
+		s->greet_us = lat;
+	if (lat > s->slow_us) {
+		s->slow_us = lat;
+		s->slow_id = p->id;
+	}
+	if (s->n_lat < SMTP_TIMED_MAX) {
+		/* grown by doublings from 4: a short session keeps little */
+		if (s->n_lat >= 4 && !(s->n_lat & (s->n_lat - 1))) {
+			s->lat =
+			    xrealloc(s->lat, 2 * s->n_lat * sizeof(*s->lat));
+			s->mem += s->n_lat * sizeof(*s->lat);
+		} else if (!s->lat) {
+			s->lat = xmalloc(4 * sizeof(*s->lat));
+			s->mem += 4 * sizeof(*s->lat);
+		}
+		s->lat[s->n_lat++] =
+		    lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
+	}
+	if (lat > slow_threshold(s, p->id) && !s->slow_said) {
+		struct smtp_cmd c;
+
+		s->slow_said = true;
+		smtp_cmd_view(p, &c);
+		smtp_alert_raise(
+		    s, SMTP_ALERT_SLOW_REPLY, &c, r, r->ts,
+		    "%s answered %d after %lld.%03lld s (over %lld "
+		    "s)",
+		    c.verb, r->code, (long long)(lat / 1000000),
+		    (long long)(lat % 1000000 / 1000),
+		    (long long)(slow_threshold(s, p->id) / 1000000));
+	}
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void smtp_timing(const struct smtp_session *s, struct smtp_session_info *si)
+{
+	uint32_t *v;
+
+	si->greeting_us = s->greet_us;
+	si->slowest_us = s->slow_us;
+	/* an unknown verb is not kept: it may be anything the client sent */
+	si->slowest_cmd = s->slow_us < 0 ? NULL
+			  : s->slow_id == V_UNKNOWN
+			      ? "unknown"
+			      : smtp_verbs[s->slow_id].name;
+	si->replies_timed = s->n_lat;
+	si->median_us = -1;
+	if (!s->n_lat)
+		return;
+	v = xmalloc(s->n_lat * sizeof(*v));
+	memcpy(v, s->lat, s->n_lat * sizeof(*v));
+	qsort(v, s->n_lat, sizeof(*v), cmp_u32);
+	/* the lower middle of an even count: a latency that was seen */
+	si->median_us = v[(s->n_lat - 1) / 2];
+	free(v);
+}
+
 void smtp_reply_done(struct smtp_session *s, int64_t ts)
 {
 	char meaning[160] = "";
@@ -436,6 +527,8 @@ void smtp_reply_done(struct smtp_session *s, int64_t ts)
 	smtp_cmd_view(p, &c);
 	if (s->cb->reply)
 		s->cb->reply(s->user, &c, &r);
+	if (p != &unsolicited)
+		time_reply(s, p, &r);
 	if (smtp_verbs[p->id].on_reply)
 		smtp_verbs[p->id].on_reply(s, p, &c, &r);
 	if (s->rinvalid && s->rbadcode)
