@@ -790,10 +790,19 @@ def b_transcript_lines(h):
         if port not in blocks:
             found.append("[%s]: no -T block" % label)
             continue
-        odd = [x for x in blocks[port] if x[:3] not in ("S: ", "C: ", "** ")]
+        # what an error reply's code means: from our table, under its reply
+        meaning = [i for i, x in enumerate(blocks[port])
+                   if re.fullmatch(r"\s+\((\d\.\d{1,3}\.\d{1,3}|\d{3})\) [a-z][^\x00-\x1f]*", x)]
+        for i in meaning:
+            prev = blocks[port][i - 1] if i else ""
+            if not re.match(r"S: [45]\d\d", prev):
+                found.append("[%s]: a meaning line not under an error reply: %r after %r" %
+                             (label, blocks[port][i][:80], prev[:80]))
+        odd = [x for i, x in enumerate(blocks[port])
+               if x[:3] not in ("S: ", "C: ", "** ") and i not in meaning]
         if odd:
-            found.append("[%s]: a -T line neither S:, C: nor **: %r" % (label, odd[0][:100]))
-        want = h.wire_lines[port] + alerts.get(port, 0)
+            found.append("[%s]: a -T line neither S:, C:, ** nor a meaning: %r" % (label, odd[0][:100]))
+        want = h.wire_lines[port] + alerts.get(port, 0) + len(meaning)
         if len(blocks[port]) != want:
             found.append("[%s]: %d -T lines, expected %d (wire lines, message summaries, alerts)" %
                          (label, len(blocks[port]), want))
