@@ -18,6 +18,7 @@ struct ex_file;
 /* Where events go and what is written; one per run. */
 struct ev_ctx {
 	FILE *transcript;	  /* human transcripts, or NULL */
+	bool color;		  /* ... with ANSI colours */
 	bool commands;		  /* emit smtp_command events */
 	bool session_transcript;  /* the dialogue in each smtp_session event */
 	uint64_t pcap_cnt;	  /* number of the packet being processed */

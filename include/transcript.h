@@ -3,6 +3,7 @@
 #ifndef SMTPSCOPE_TRANSCRIPT_H
 #define SMTPSCOPE_TRANSCRIPT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -23,6 +24,7 @@ struct tr_head {
 	uint16_t src_port, dest_port;
 	const char *tunnel;	   /* "socks5"..., or NULL */
 	const char *tunnel_target; /* "host:port", or "" */
+	bool color;		   /* ANSI colours (a terminal) */
 };
 
 void tr_command(struct tr *t, const struct smtp_cmd *c);

@@ -329,6 +329,9 @@ int main(int argc, char **argv)
 	o.co.filter = o.filter;
 	o.co.ports_filter = options_ports_filter(&o.ro);
 	ctx.commands = o.commands;
+	ctx.color =
+	    o.text && (o.color > 0 || (!o.color && isatty(STDOUT_FILENO) &&
+				       !getenv("NO_COLOR")));
 	ctx.session_transcript = o.session_transcript;
 	ctx.extract_dir = o.extract_dir;
 	ctx.extract_attachments = o.extract_attachments;

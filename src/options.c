@@ -48,6 +48,7 @@ enum opt_id {
 	OPT_AUTH_FAILURES,
 	OPT_AUTH_WINDOW,
 	OPT_SLOW_REPLY,
+	OPT_COLOR,
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
@@ -87,6 +88,15 @@ static const struct opt_row {
      "print human transcripts on stdout (JSON then goes only to -o)",
      "Print human transcripts on standard output; JSON then goes only to "
      "\\fB\\-o\\fR."},
+    {OPT_COLOR, 0, "color", "WHEN",
+     "colours in -T: auto (a terminal without NO_COLOR; default), always, "
+     "never",
+     "Colour the transcripts of \\fB\\-T\\fR as grep and git do: a 5xx reply "
+     "and an\n"
+     "alert red, a 4xx yellow, client lines dim. \\fIWHEN\\fR is \\fBauto\\fR "
+     "(the\n"
+     "default: when standard output is a terminal and NO_COLOR is not set),\n"
+     "\\fBalways\\fR or \\fBnever\\fR. JSON never has colours."},
     {OPT_TRANSCRIPT, 0, "transcript", NULL,
      "add the dialogue to each smtp_session event (\"transcript\": [lines])",
      "Add the dialogue to each smtp_session event as an array of lines."},
@@ -658,6 +668,19 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_AUTH_FAILURES:
 			o->ro.smtp.auth_failures = (unsigned)parse_num(
 			    "--auth-failures", optarg, 1, 1000000);
+			break;
+		case OPT_COLOR:
+			if (!strcmp(optarg, "auto"))
+				o->color = 0;
+			else if (!strcmp(optarg, "always"))
+				o->color = 1;
+			else if (!strcmp(optarg, "never"))
+				o->color = -1;
+			else
+				die(2,
+				    "--color: '%s' is not auto, always or "
+				    "never",
+				    optarg);
 			break;
 		case OPT_SLOW_REPLY:
 			o->ro.smtp.slow_reply_us =

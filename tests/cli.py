@@ -310,6 +310,30 @@ def _():
                      r"\(550\) nor an enhanced status code \(5\.7\.1\)")
 
 
+@case("color")
+def _():
+    """-T colours: never on a pipe by default, --color=always as grep does."""
+    p = pcap("rcpt-rejections")
+    plain = run_ok(["-r", p, "-T"]).out.decode()
+    check("\x1b" not in plain, "escape codes on a pipe without --color")
+    check(run_ok(["-r", p, "-T", "--color=never"]).out.decode() == plain,
+          "--color=never differs from the plain transcript")
+    colored = run_ok(["-r", p, "-T", "--color=always"]).out.decode()
+    lines = colored.splitlines()
+    red = [l for l in lines if l.startswith("\x1b[31m")]
+    yellow = [l for l in lines if l.startswith("\x1b[33m")]
+    dim = [l for l in lines if l.startswith("\x1b[2m  C: ")]
+    check(any(l.startswith("\x1b[31m! S: 550 5.1.1") for l in red), "550 not red")
+    check(any(l.startswith("\x1b[33m! S: 454 4.7.1") for l in yellow), "454 not yellow")
+    check(any(l.startswith("\x1b[33m!      (4.7.1)") for l in yellow),
+          "the 454's meaning line not yellow")
+    check(len(dim) == plain.count("\n  C: "), "client lines not all dim")
+    check(re.sub("\x1b\\[[0-9]*m", "", colored) == plain,
+          "colours changed the text")
+    r = run(["-r", p, "-T", "--color=sometimes"])
+    expect_error(r, 2, r"smtpscope: --color: 'sometimes' is not auto, always or never")
+
+
 @case("help")
 def _():
     text = usage_text()

@@ -549,9 +549,9 @@ static void on_session(void *user, const struct smtp_session_info *si)
 	size_t i;
 
 	if (f->ctx->transcript) {
-		struct tr_head h = {f->session,	     f->src_ip,	   f->dest_ip,
-				    f->src_port,     f->dest_port, f->tunnel,
-				    f->tunnel_target};
+		struct tr_head h = {f->session,	      f->src_ip,    f->dest_ip,
+				    f->src_port,      f->dest_port, f->tunnel,
+				    f->tunnel_target, f->ctx->color};
 
 		tr_end(&f->tr, f->ctx->transcript, &h, si);
 	}

@@ -113,6 +113,38 @@ static void fmt_endpoint(char *out, size_t n, const char *ip, uint16_t port)
 		snprintf(out, n, "%s:%u", ip, port);
 }
 
+/*
+ * The dialogue with colours, as grep and git use them: a 5xx reply and
+ * an alert red, a 4xx yellow (and the meaning line under each in its
+ * reply's colour), client lines dim. The text itself has none.
+ */
+static void put_colored(FILE *out, const char *p)
+{
+	const char *color = NULL, *nl;
+
+	for (; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			nl = p + strlen(p);
+		if (!strncmp(p, "! S: 5", 6) || !strncmp(p, "! S: 0", 6) ||
+		    !strncmp(p, "! ** ", 5))
+			color = "\033[31m";
+		else if (!strncmp(p, "! S: 4", 6))
+			color = "\033[33m";
+		else if (!strncmp(p, "  C: ", 5))
+			color = "\033[2m";
+		else if (strncmp(p, "!      (", 8)) /* a meaning: as above */
+			color = NULL;
+		if (color)
+			fprintf(out, "%s%.*s\033[0m\n", color, (int)(nl - p),
+				p);
+		else
+			fprintf(out, "%.*s\n", (int)(nl - p), p);
+		if (!*nl)
+			break;
+	}
+}
+
 void tr_end(const struct tr *f, FILE *out, const struct tr_head *h,
 	    const struct smtp_session_info *si)
 {
@@ -127,7 +159,10 @@ void tr_end(const struct tr *f, FILE *out, const struct tr_head *h,
 		h->tunnel ? h->tunnel : "", h->tunnel_target[0] ? " to " : "",
 		h->tunnel ? h->tunnel_target : "", h->tunnel ? ")" : "",
 		si->midstream ? "  (capture began mid-session)" : "");
-	fputs(sb_str(&f->text), out);
+	if (h->color)
+		put_colored(out, sb_str(&f->text));
+	else
+		fputs(sb_str(&f->text), out);
 	if (f->text.truncated)
 		fputs("  ... (transcript truncated)\n", out);
 	if (si->tls.accepted && !si->tls.cleartext)
