@@ -4,6 +4,7 @@
 #define SMTPSCOPE_CAPTURE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -52,6 +53,8 @@ int cap_run(struct cap *c, cap_ip_fn fn, cap_idle_fn idle, void *user,
 /* Stop cap_run() from a signal handler. */
 void cap_break(struct cap *c);
 void cap_get_stats(struct cap *c, struct cap_stats *st);
+/* A file's read position and size (0: unknown); false when live. */
+bool cap_progress(const struct cap *c, uint64_t *pos, uint64_t *size);
 void cap_close(struct cap *c);
 /* Print the capture interfaces (-D); -1 with err on failure. */
 int cap_list_interfaces(char *err);

@@ -23,6 +23,7 @@ struct ev_ctx {
 	bool session_transcript;  /* the dialogue in each smtp_session event */
 	uint64_t pcap_cnt;	  /* number of the packet being processed */
 	uint64_t written;	  /* events written */
+	uint64_t alerts;	  /* alerts raised (for the progress line) */
 	struct authwatch *aw;	  /* AUTH failures across sessions, or NULL */
 	struct serverwatch *sw;	  /* posture alerts said per server, or NULL */
 	const char *extract_dir;  /* --extract: write messages there, or NULL */

@@ -29,6 +29,7 @@ struct options {
 	bool extract_attachments;
 	bool hash_inline; /* no hashing thread */
 	int color;	  /* -T's colours: 0 auto, 1 always, -1 never */
+	int progress;	  /* a progress line: 0 auto, 1 always, -1 never */
 	const char *extract_dir;
 	uint64_t extract_max;
 	const char *run_as;	/* -Z */

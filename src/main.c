@@ -5,6 +5,8 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <time.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +46,11 @@ static void on_signal(int sig)
 		cap_break(the_cap);
 }
 
-/* What the packet loop does between packets: rotation, stats. */
+/* What the packet loop does between packets: rotation, stats, progress. */
 struct service {
+	int progress;	   /* 0: none, 1: a redrawn line, 2: a line a while */
+	uint64_t packets;  /* seen, for the progress line */
+	int64_t t0, shown; /* wall clock: the start, the last line */
 	struct ev_ctx *ctx;
 	int64_t interval; /* --stats-interval, microseconds; 0: off */
 	int64_t last_stats;
@@ -107,11 +112,63 @@ static void service(struct service *sv, int64_t ts)
 	}
 }
 
+static int64_t wall_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/*
+ * How far the read is, on stderr: never in the events. Every 4096
+ * packets the clock is looked at; a line at most 4 times a second on a
+ * terminal (redrawn), every 5 s elsewhere. done: the last, or cleared.
+ */
+static void show_progress(struct service *sv, bool done)
+{
+	uint64_t pos, size;
+	struct rs_stats rs;
+	int64_t now = wall_us(), el;
+	double mbs, left = -1;
+	char pct[16] = "", eta[32] = "";
+
+	if (!done && now - sv->shown < (sv->progress == 1 ? 250000 : 5000000))
+		return;
+	sv->shown = now;
+	if (done && sv->progress == 1) {
+		fputs("\r\033[K", stderr);
+		return;
+	}
+	if (!cap_progress(the_cap, &pos, &size))
+		return;
+	rs_get_stats(&rs);
+	el = now - sv->t0;
+	mbs = el > 0 ? (double)pos / (double)el : 0;
+	if (size && pos <= size) {
+		snprintf(pct, sizeof(pct), " (%.0f%%)", 100.0 * pos / size);
+		if (mbs > 0)
+			left = (double)(size - pos) / mbs / 1e6;
+	}
+	if (left >= 0)
+		snprintf(eta, sizeof(eta), ", %d:%02d left", (int)left / 60,
+			 (int)left % 60);
+	fprintf(stderr,
+		"%ssmtpscope: %.1f MB%s, %" PRIu64 " packets, %" PRIu64
+		" sessions, %" PRIu64 " alerts, %.0f MB/s%s%s",
+		sv->progress == 1 ? "\r" : "", pos / 1e6, pct, sv->packets,
+		rs.sessions, sv->ctx->alerts, mbs, eta,
+		sv->progress == 1 ? "\033[K" : "\n");
+	fflush(stderr);
+}
+
 static void on_packet(void *user, int version, const uint8_t *ip, size_t caplen,
 		      size_t wirelen, int64_t ts, uint64_t pktno)
 {
 	struct service *sv = user;
 
+	if (sv->progress && !(++sv->packets & 4095))
+		show_progress(sv, false);
 	rs_packet(NULL, version, ip, caplen, wirelen, ts, pktno);
 	service(sv, ts);
 	if (sv->ctx->written != sv->written) { /* only events can fail */
@@ -358,6 +415,10 @@ int main(int argc, char **argv)
 	rc = 0;
 	sv.ctx = &ctx;
 	sv.interval = o.stats_interval * 1000000;
+	if (o.co.file &&
+	    (o.progress > 0 || (!o.progress && isatty(STDERR_FILENO))))
+		sv.progress = isatty(STDERR_FILENO) ? 1 : 2;
+	sv.t0 = sv.shown = wall_us();
 	/* a signal interrupts the read: that is a stop, not an error */
 	if (cap_run(the_cap, on_packet, on_idle, &sv, err) < 0 &&
 	    !stop_requested && !reader_gone) {
@@ -365,6 +426,8 @@ int main(int argc, char **argv)
 			o.co.file ? o.co.file : o.co.iface, err);
 		rc = 1;
 	}
+	if (sv.progress)
+		show_progress(&sv, true);
 	rs_finish(stop_requested || reader_gone ? SMTP_CLOSE_SHUTDOWN
 						: SMTP_CLOSE_EOF);
 	hq_stop();

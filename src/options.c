@@ -49,6 +49,8 @@ enum opt_id {
 	OPT_AUTH_WINDOW,
 	OPT_SLOW_REPLY,
 	OPT_COLOR,
+	OPT_PROGRESS,
+	OPT_NO_PROGRESS,
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
@@ -88,6 +90,16 @@ static const struct opt_row {
      "print human transcripts on stdout (JSON then goes only to -o)",
      "Print human transcripts on standard output; JSON then goes only to "
      "\\fB\\-o\\fR."},
+    {OPT_PROGRESS, 0, "progress", NULL,
+     "a progress line on stderr while reading a file (default: when stderr "
+     "is a terminal)",
+     "While reading a file, show on standard error how far it is: bytes read\n"
+     "and the percentage, packets, sessions, alerts, MB/s and the time left.\n"
+     "On a terminal (the default there) one line is redrawn and cleared at\n"
+     "the end; elsewhere (forced with this option, into a log) a line every\n"
+     "5 s. It never goes to the JSON outputs and never changes an event."},
+    {OPT_NO_PROGRESS, 0, "no-progress", NULL, "no progress line",
+     "No progress line, even on a terminal."},
     {OPT_COLOR, 0, "color", "WHEN",
      "colours in -T: auto (a terminal without NO_COLOR; default), always, "
      "never",
@@ -668,6 +680,12 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_AUTH_FAILURES:
 			o->ro.smtp.auth_failures = (unsigned)parse_num(
 			    "--auth-failures", optarg, 1, 1000000);
+			break;
+		case OPT_PROGRESS:
+			o->progress = 1;
+			break;
+		case OPT_NO_PROGRESS:
+			o->progress = -1;
 			break;
 		case OPT_COLOR:
 			if (!strcmp(optarg, "auto"))

@@ -334,6 +334,22 @@ def _():
     expect_error(r, 2, r"smtpscope: --color: 'sometimes' is not auto, always or never")
 
 
+@case("progress")
+def _():
+    """--progress: lines on stderr only, never a change to the events."""
+    p = pcap("two-messages")
+    plain = run_ok(["-r", p])
+    r = run(["-r", p, "--progress"])
+    check(r.rc == 0, "--progress: %s" % r.brief())
+    check(r.out == plain.out, "--progress changed the events")
+    check(len(r.err_lines) == 1 and re.fullmatch(
+        r"smtpscope: \d+\.\d MB \(100%\), 31 packets, 1 sessions, \d+ alerts, "
+        r"\d+ MB/s, 0:00 left", r.err_lines[0]) is not None,
+        "--progress on a pipe: %r" % r.err[:300])
+    check(run(["-r", p, "--progress", "--no-progress"]).err == "",
+          "--no-progress still shows progress")
+
+
 @case("help")
 def _():
     text = usage_text()

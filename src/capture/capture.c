@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "decomp.h"
@@ -76,6 +77,8 @@ struct cap {
 	int quiet;	  /* no warnings on stderr */
 	int64_t last_ts;  /* the time of the packet before; -1: none yet */
 	int warned_range, warned_back;
+	int in_fd; /* the file read (its offset is the progress), or -1 */
+	uint64_t in_size; /* its size, or 0: unknown (a pipe) */
 	volatile sig_atomic_t stop;
 };
 
@@ -616,6 +619,7 @@ struct cap *cap_open(const struct cap_options *o, char *err)
 	size_t n = 0;
 
 	c->count = o->count;
+	c->in_fd = -1;
 	c->name = o->iface ? o->iface : o->file;
 	c->quiet = o->quiet;
 	c->last_ts = -1;
@@ -631,8 +635,15 @@ struct cap *cap_open(const struct cap_options *o, char *err)
 		FILE *fp = o->fp ? peek_input(o->fp, o->file, head, &n, err)
 				 : open_input(o->file, head, &n, err);
 
-		if (fp)
+		if (fp) {
+			struct stat sb;
+
+			c->in_fd = fileno(fp);
+			if (c->in_fd >= 0 && !fstat(c->in_fd, &sb) &&
+			    S_ISREG(sb.st_mode))
+				c->in_size = (uint64_t)sb.st_size;
 			fp = open_compressed(c, fp, o->file, head, &n, err);
+		}
 		if (!fp)
 			goto fail;
 		if (n == 4 && !memcmp(head, "\x0A\x0D\x0D\x0A", 4)) {
@@ -790,6 +801,18 @@ int cap_run(struct cap *c, cap_ip_fn fn, cap_idle_fn idle, void *user,
 	if (rc == PCAP_ERROR)
 		return read_error(c, err);
 	return 0;
+}
+
+bool cap_progress(const struct cap *c, uint64_t *pos, uint64_t *size)
+{
+	off_t at;
+
+	if (!c || c->in_fd < 0)
+		return false;
+	at = lseek(c->in_fd, 0, SEEK_CUR);
+	*pos = at < 0 ? 0 : (uint64_t)at;
+	*size = c->in_size;
+	return true;
 }
 
 void cap_break(struct cap *c)

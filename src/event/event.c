@@ -450,6 +450,7 @@ static void on_alert(void *user, const struct smtp_alert *a)
 
 	if (!posture_due(f, a))
 		return;
+	f->ctx->alerts++;
 	if (tr_on(f))
 		tr_alert(&f->tr, a);
 	if (ev_json(f->ctx))
