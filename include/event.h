@@ -14,6 +14,7 @@
 
 struct json_object;
 struct ex_file;
+struct relaycheck;
 
 /* Where events go and what is written; one per run. */
 struct ev_ctx {
@@ -26,6 +27,7 @@ struct ev_ctx {
 	uint64_t alerts;	  /* alerts raised (for the progress line) */
 	struct authwatch *aw;	  /* AUTH failures across sessions, or NULL */
 	struct serverwatch *sw;	  /* posture alerts said per server, or NULL */
+	struct relaycheck *relay; /* --local-domains, --trusted-nets; NULL */
 	const char *extract_dir;  /* --extract: write messages there, or NULL */
 	bool extract_attachments; /* and each attachment, decoded */
 	struct out *sinks;	  /* where events go (files, stdout, sockets) */
@@ -53,6 +55,7 @@ struct ev_flow {
 	char community_id[48];
 	uint64_t session;
 	int64_t ts_start;
+	bool authed;	    /* an AUTH succeeded (235): relaying is its right */
 	struct tr tr;	    /* the dialogue, for -T and --transcript */
 	struct ex_file *ex; /* the message being extracted */
 	char ex_name[48];

@@ -30,6 +30,7 @@ struct options {
 	bool hash_inline; /* no hashing thread */
 	int color;	  /* -T's colours: 0 auto, 1 always, -1 never */
 	int progress;	  /* a progress line: 0 auto, 1 always, -1 never */
+	const char *local_domains, *trusted_nets; /* the relay check */
 	const char *extract_dir;
 	uint64_t extract_max;
 	const char *run_as;	/* -Z */

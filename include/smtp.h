@@ -128,6 +128,12 @@ enum smtp_close {
 	X(STARTTLS_NOT_OFFERED, "starttls_not_offered", WARNING,	\
 	  "A server on port 25 or 587 did not offer STARTTLS in its EHLO reply: mail to and from it travels in clear text.", \
 	  "RFC 3207; RFC 8314 3.3")					\
+	X(OPEN_RELAY, "open_relay", CRITICAL,				\
+	  "The server accepted a recipient in a domain that is not local (--local-domains) from a client outside the trusted networks that did not authenticate: it relays for anyone, spammers' favourite.", \
+	  "RFC 5321 3.6.2, 7.1; RFC 2505")				\
+	X(RELAY_DENIED, "relay_denied", INFO,				\
+	  "The server refused to relay (relay access denied, or 5.7.1 for a domain that is not local): someone tried, perhaps probing for an open relay.", \
+	  "RFC 5321 3.6.2; RFC 2505")					\
 	X(SLOW_REPLY, "slow_reply", WARNING,				\
 	  "The server took long to answer (a tarpit, greylisting, an overloaded content filter or a slow DNS check): past a tenth of RFC 5321's timeout for that command, or --slow-reply.", \
 	  "RFC 5321 4.5.3.2")						\

@@ -20,6 +20,7 @@
 #include "output.h"
 #include "event.h"
 #include "reassembly.h"
+#include "relaycheck.h"
 #include "serverwatch.h"
 #include "util.h"
 
@@ -395,6 +396,12 @@ int main(int argc, char **argv)
 	open_outputs(&ctx, &o);
 	ctx.aw = aw_new(o.ro.smtp.auth_failures, o.auth_window * 1000000);
 	ctx.sw = sw_new(POSTURE_INTERVAL);
+	if (o.local_domains || o.trusted_nets) {
+		ctx.relay =
+		    rc_new(o.local_domains, o.trusted_nets, err, sizeof(err));
+		if (!ctx.relay)
+			die(2, "%s", err);
+	}
 	if (ctx.extract_dir && ex_init(ctx.extract_dir, o.extract_max, err) < 0)
 		die(1, "%s", err);
 	catch_signals();
@@ -439,6 +446,7 @@ int main(int argc, char **argv)
 	cap_close(the_cap);
 	aw_free(ctx.aw);
 	sw_free(ctx.sw);
+	rc_free(ctx.relay);
 	free((char *)o.co.ports_filter);
 	options_free(&o);
 	/*

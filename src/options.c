@@ -50,6 +50,8 @@ enum opt_id {
 	OPT_SLOW_REPLY,
 	OPT_COLOR,
 	OPT_PROGRESS,
+	OPT_LOCAL_DOMAINS,
+	OPT_TRUSTED_NETS,
 	OPT_NO_PROGRESS,
 	OPT_CONFIG,
 	OPT_HELP,
@@ -280,6 +282,20 @@ static const struct opt_row {
     {OPT_AUTH_WINDOW, 0, "auth-window", "S",
      "... within S seconds (default 600)",
      "\\&... within \\fIS\\fR seconds of packet time (default 600)."},
+    {OPT_LOCAL_DOMAINS, 0, "local-domains", "LIST",
+     "the domains the servers receive mail for (example.org,.example.net: "
+     "a leading dot for subdomains); turns on open_relay",
+     "The domains the watched servers are the destination of, comma\n"
+     "separated; a leading dot takes the subdomains too. With it, a RCPT\n"
+     "accepted (2xx) for another domain from a client outside\n"
+     "\\fB\\-\\-trusted\\-nets\\fR that did not authenticate raises "
+     "open_relay\n"
+     "(critical), and a 5.7.1 refusal for another domain relay_denied (info;\n"
+     "a refusal whose text says relaying raises it without the option)."},
+    {OPT_TRUSTED_NETS, 0, "trusted-nets", "CIDR,...",
+     "client networks allowed to relay (192.0.2.0/24,2001:db8::/32)",
+     "Client networks allowed to relay through the servers (their\n"
+     "mynetworks), comma separated CIDR blocks or addresses, IPv4 or IPv6."},
     {OPT_SLOW_REPLY, 0, "slow-reply", "S",
      "slow_reply when the server takes over S seconds to answer (default "
      "by command: a tenth of RFC 5321's timeouts)",
@@ -680,6 +696,12 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_AUTH_FAILURES:
 			o->ro.smtp.auth_failures = (unsigned)parse_num(
 			    "--auth-failures", optarg, 1, 1000000);
+			break;
+		case OPT_LOCAL_DOMAINS:
+			o->local_domains = optarg;
+			break;
+		case OPT_TRUSTED_NETS:
+			o->trusted_nets = optarg;
 			break;
 		case OPT_PROGRESS:
 			o->progress = 1;

@@ -350,6 +350,28 @@ def _():
           "--no-progress still shows progress")
 
 
+@case("relay-options")
+def _():
+    """--local-domains with a leading dot takes subdomains; bad nets refused."""
+    p = pcap("relay-open")
+    def relays(args):
+        return [e for e in parse(run_ok(["-r", p] + args).out)
+                if e.get("event_type") == "smtp_alert" and
+                e["smtp"]["alert"]["kind"] == "open_relay"]
+    check(len(relays(["--local-domains", "example.test"])) == 1, "open_relay not raised")
+    check(relays(["--local-domains", "example.test,.example"]) == [],
+          "a leading-dot domain does not take its subdomains")
+    check(relays(["--local-domains", "EXAMPLE.test,ELSEWHERE.example"]) == [],
+          "domains are compared without case")
+    check(relays(["--local-domains", "example.test", "--trusted-nets",
+                  "10.0.0.0/8,127.0.0.1"]) == [], "a trusted address still alerts")
+    check(len(relays(["--local-domains", "example.test", "--trusted-nets",
+                      "127.0.0.2/32,::1/128"])) == 1, "an untrusted client was trusted")
+    for bad in ("127.0.0.0/33", "nonsense", "::1/129"):
+        expect_error(run(["-r", p, "--trusted-nets", bad]), 2,
+                     r"smtpscope: --trusted-nets: '.*' is not an address or a CIDR block")
+
+
 @case("help")
 def _():
     text = usage_text()

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "authwatch.h"
+#include "relaycheck.h"
 #include "serverwatch.h"
 #include "output.h"
 #include "extract.h"
@@ -301,6 +302,60 @@ static void on_command(void *user, const struct smtp_cmd *c)
 		tr_command(&f->tr, c);
 }
 
+static void on_alert(void *user, const struct smtp_alert *a);
+
+/*
+ * RCPT's reply and relaying: accepted for a domain not local, from a
+ * client neither trusted nor authenticated, is an open relay (with
+ * --local-domains); refused as relaying, a probe.
+ */
+static void check_relay(struct ev_flow *f, const struct smtp_cmd *c,
+			const struct smtp_reply *r)
+{
+	const struct relaycheck *rc = f->ctx->relay;
+	const char *a = c->arg, *end, *at;
+	struct smtp_alert al = {0};
+	char detail[400];
+	bool local;
+
+	if (strcmp(c->verb, "RCPT") || !r->lines)
+		return;
+	a = strchr(a, '<') ? strchr(a, '<') + 1 : a + strcspn(a, ":") + 1;
+	end = a + strcspn(a, "> ");
+	for (at = NULL; a < end; a++)
+		if (*a == '@')
+			at = a;
+	if (!at || at + 1 >= end)
+		return;
+	local = rc && rc_local(rc, at + 1, (size_t)(end - at - 1));
+	al.cmd = c;
+	al.reply = r;
+	al.ts = r->ts;
+	al.detail = detail;
+	if (r->code / 100 == 2 && rc && !local && !f->authed &&
+	    !rc_trusted(rc, f->src_ip)) {
+		al.kind = SMTP_ALERT_OPEN_RELAY;
+		snprintf(detail, sizeof(detail),
+			 "server %s:%u accepted mail for %.*s from client %s, "
+			 "not trusted and not authenticated (%d%s%s)",
+			 f->dest_ip, f->dest_port, (int)(end - at - 1), at + 1,
+			 f->src_ip, r->code, r->enhanced[0] ? " " : "",
+			 r->enhanced);
+		on_alert(f, &al);
+	} else if (r->code / 100 == 5 &&
+		   (strcasestr(r->text, "relay") ||
+		    (rc && !local && !strcmp(r->enhanced, "5.7.1")))) {
+		al.kind = SMTP_ALERT_RELAY_DENIED;
+		snprintf(detail, sizeof(detail),
+			 "server %s:%u refused to relay for %.*s from client "
+			 "%s (%d%s%s)",
+			 f->dest_ip, f->dest_port, (int)(end - at - 1), at + 1,
+			 f->src_ip, r->code, r->enhanced[0] ? " " : "",
+			 r->enhanced);
+		on_alert(f, &al);
+	}
+}
+
 static void on_reply(void *user, const struct smtp_cmd *c,
 		     const struct smtp_reply *r)
 {
@@ -309,18 +364,21 @@ static void on_reply(void *user, const struct smtp_cmd *c,
 
 	if (r->code >= 400 && r->code <= 599)
 		f->tr.errors++;
+	if (r->code == 235)
+		f->authed = true;
 	if (tr_on(f) && r->lines)
 		tr_reply(&f->tr, c, r);
-	if (!f->ctx->commands || !ev_json(f->ctx))
-		return;
-	ev = envelope(f, "smtp_command", r->lines ? r->ts : c->ts);
-	s = smtp_obj(ev, f);
-	add_command(s, c);
-	if (r->lines) {
-		add(s, "reply", reply_obj(r));
-		add_int(s, "latency_us", r->ts - c->ts);
+	if (f->ctx->commands && ev_json(f->ctx)) {
+		ev = envelope(f, "smtp_command", r->lines ? r->ts : c->ts);
+		s = smtp_obj(ev, f);
+		add_command(s, c);
+		if (r->lines) {
+			add(s, "reply", reply_obj(r));
+			add_int(s, "latency_us", r->ts - c->ts);
+		}
+		emit(f->ctx, ev);
 	}
-	emit(f->ctx, ev);
+	check_relay(f, c, r);
 }
 
 static void on_body_data(void *user, const struct smtp_txn *t, const uint8_t *p,

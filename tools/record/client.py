@@ -261,6 +261,29 @@ def mid_data_close():
     c.sock.close()
 
 
+# --- relaying (record.sh sets smtpd_relay_restrictions) --------------------
+
+def relay(want_remote):
+    """Mail to a domain the server is not the destination of, from a client
+    that did not authenticate, then to a local one: a closed server refuses
+    the first (554 5.7.1 Relay access denied), an open relay takes it."""
+    c = Raw()
+    expect("greeting", c.reply(), 220)
+    expect("EHLO", c.cmd("EHLO " + CLIENT_NAME), 250)
+    expect("MAIL", c.cmd("MAIL FROM:<%s>" % SENDER), 250)
+    expect("RCPT remote", c.cmd("RCPT TO:<carol@elsewhere.example>"),
+           want_remote)
+    expect("RCPT local", c.cmd("RCPT TO:<bob@example.test>"), 250)
+    expect("DATA", c.cmd("DATA"), 354)
+    for line in ("From: %s" % SENDER, "To: carol@elsewhere.example",
+                 "Subject: Relay test", "Message-ID: <relay-%d@client.test>"
+                 % want_remote, "", "Is this server an open relay?", "."):
+        c.send(line)
+    expect("end of data", c.reply(), 250)
+    expect("QUIT", c.cmd("QUIT"), 221)
+    c.sock.close()
+
+
 # --- SMTP smuggling (record.sh sets smtpd_forbid_bare_newline) -------------
 
 SMUGGLE_ENDS = {"lf": b"\n.\n", "lfcrlf": b"\n.\r\n", "cr": b"\r.\n"}
@@ -510,6 +533,8 @@ SCENARIOS = {
     "mime-alternative": mime_alternative,
     "mime-attached-eml": mime_attached_eml,
     "mime-encoded-headers": mime_encoded_headers,
+    "relay-denied": lambda: relay(554),
+    "relay-open": lambda: relay(250),
     "smuggle-lf": lambda: smuggle("lf"),
     "smuggle-lfcrlf": lambda: smuggle("lfcrlf"),
     "smuggle-cr": lambda: smuggle("cr"),

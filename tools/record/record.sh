@@ -16,7 +16,7 @@ ALL_SCENARIOS=(helo-plain ehlo-pipelining rcpt-rejections errors-421 rset-noop-v
                mime-attachments mime-alternative mime-attached-eml mime-encoded-headers
                smuggling-accept-lf smuggling-accept-lfcrlf smuggling-accept-cr
                smuggling-reject-lf smuggling-reject-lfcrlf smuggling-reject-cr
-               smuggling-normalize-lf)
+               smuggling-normalize-lf relay-denied relay-open)
 SMUGGLING=(smuggling-accept-lf smuggling-accept-lfcrlf smuggling-accept-cr
            smuggling-reject-lf smuggling-reject-lfcrlf smuggling-reject-cr
            smuggling-normalize-lf)
@@ -209,6 +209,28 @@ for m in accept reject normalize; do
     done
 done
 bare_newline no
+
+# Relaying: the instance's own rules refuse mail for other domains from a
+# client that did not authenticate (smtpd_relay_restrictions =
+# permit_sasl_authenticated, reject_unauth_destination); then the usual
+# open relay, a mynetworks that holds the client (here loopback: Postfix
+# refuses a rule set without reject_unauth_destination), whose mail for
+# elsewhere is discarded (the error transport would refuse it at RCPT).
+capture relay-denied "$PY" "$CLIENT" relay-denied
+relay_restrictions=$(postconf -c "$TMP/conf" -h smtpd_relay_restrictions)
+default_transport=$(postconf -c "$TMP/conf" -h default_transport)
+recipient_restrictions=$(postconf -c "$TMP/conf" -h smtpd_recipient_restrictions)
+postconf -c "$TMP/conf" -e \
+    "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination" \
+    "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination" \
+    "default_transport = discard:open relay test" \
+    "relay_transport = discard:open relay test"
+postfix -c "$TMP/conf" reload >/dev/null 2>&1
+sleep 1
+capture relay-open "$PY" "$CLIENT" relay-open
+postconf -c "$TMP/conf" -e "smtpd_relay_restrictions = $relay_restrictions" \
+    "smtpd_recipient_restrictions = $recipient_restrictions" \
+    "default_transport = $default_transport" "relay_transport = $default_transport"
 
 # Delivered mail must have stayed in the temp dir.
 say "delivered messages: $(find "$TMP/mail" -type f -path '*/new/*' | wc -l) (in \$TMP/mail, removed at exit)"
