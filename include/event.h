@@ -18,13 +18,14 @@ struct relaycheck;
 
 /* Where events go and what is written; one per run. */
 struct ev_ctx {
-	FILE *transcript;	  /* human transcripts, or NULL */
-	bool color;		  /* ... with ANSI colours */
-	bool commands;		  /* emit smtp_command events */
-	bool session_transcript;  /* the dialogue in each smtp_session event */
-	uint64_t pcap_cnt;	  /* number of the packet being processed */
-	uint64_t written;	  /* events written */
-	uint64_t alerts;	  /* alerts raised (for the progress line) */
+	FILE *transcript;	 /* human transcripts, or NULL */
+	bool color;		 /* ... with ANSI colours */
+	bool commands;		 /* emit smtp_command events */
+	bool session_transcript; /* the dialogue in each smtp_session event */
+	uint64_t pcap_cnt;	 /* number of the packet being processed */
+	uint64_t written;	 /* events written */
+	uint64_t alerts;	 /* alerts raised (for the progress line) */
+	uint64_t no_greeting, not_smtp; /* sessions that never became SMTP */
 	struct authwatch *aw;	  /* AUTH failures across sessions, or NULL */
 	struct serverwatch *sw;	  /* posture alerts said per server, or NULL */
 	struct relaycheck *relay; /* --local-domains, --trusted-nets; NULL */

@@ -20,7 +20,9 @@ enum smtp_dir { SMTP_FROM_CLIENT = 0, SMTP_FROM_SERVER = 1 };
 	X(EOF, "eof")                                                          \
 	X(GAP, "gap")                                                          \
 	X(SHUTDOWN, "shutdown")                                                \
-	X(EVICTED, "evicted")
+	X(EVICTED, "evicted")                                                  \
+	X(NO_GREETING, "no_greeting")                                          \
+	X(NOT_SMTP, "not_smtp")
 
 enum smtp_close {
 #define X(name, str) SMTP_CLOSE_##name,
@@ -134,6 +136,12 @@ enum smtp_close {
 	X(RELAY_DENIED, "relay_denied", INFO,				\
 	  "The server refused to relay (relay access denied, or 5.7.1 for a domain that is not local): someone tried, perhaps probing for an open relay.", \
 	  "RFC 5321 3.6.2; RFC 2505")					\
+	X(NO_GREETING, "no_greeting", ERROR,				\
+	  "The connection was established but the server never sent its 220 greeting before the client gave up or the session timed out: an overloaded, hung or tarpitting server.", \
+	  "RFC 5321 3.1, 4.5.3.2")					\
+	X(NOT_SMTP, "not_smtp", ERROR,					\
+	  "The server's first bytes are not an SMTP reply (a TLS record, an HTTP or SSH banner, another protocol): the wrong service on an SMTP port, or implicit TLS where STARTTLS was expected.", \
+	  "RFC 5321 4.2")						\
 	X(SLOW_REPLY, "slow_reply", WARNING,				\
 	  "The server took long to answer (a tarpit, greylisting, an overloaded content filter or a slow DNS check): past a tenth of RFC 5321's timeout for that command, or --slow-reply.", \
 	  "RFC 5321 4.5.3.2")						\

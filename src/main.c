@@ -258,6 +258,10 @@ static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx)
 	}
 	if (stats_detect || rs.tunnels)
 		N("tunnels", rs.tunnels);
+	if (ctx->no_greeting || ctx->not_smtp) { /* only when there are */
+		N("sessions_no_greeting", ctx->no_greeting);
+		N("sessions_not_smtp", ctx->not_smtp);
+	}
 	N("output_dropped", out_dropped(ctx->sinks));
 	ex_get_stats(&es);
 	N("extracted_files", es.files);

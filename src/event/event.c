@@ -607,6 +607,8 @@ static void on_session(void *user, const struct smtp_session_info *si)
 	char ver[8];
 	size_t i;
 
+	f->ctx->no_greeting += si->close == SMTP_CLOSE_NO_GREETING;
+	f->ctx->not_smtp += si->close == SMTP_CLOSE_NOT_SMTP;
 	if (f->ctx->transcript) {
 		struct tr_head h = {f->session,	      f->src_ip,    f->dest_ip,
 				    f->src_port,      f->dest_port, f->tunnel,

@@ -209,11 +209,45 @@ static void feed_client(struct smtp_session *s, const uint8_t *buf, size_t len,
 	}
 }
 
+/* What the server's first bytes look like, when they are not SMTP. */
+static void not_smtp(struct smtp_session *s, const uint8_t *buf, size_t len,
+		     int64_t ts)
+{
+	char seen[48];
+	size_t i, n = len < 24 ? len : 24;
+
+	for (i = 0; i < n; i++) /* shown as text: control bytes as '.' */
+		seen[i] = buf[i] >= 0x20 && buf[i] < 0x7f ? (char)buf[i] : '.';
+	seen[n] = '\0';
+	s->not_smtp = true;
+	smtp_alert_raise(
+	    s, SMTP_ALERT_NOT_SMTP, NULL, NULL, ts, "%s: \"%s\"",
+	    buf[0] == 0x16 && len > 1 && buf[1] == 0x03 ? "a TLS record"
+	    : len >= 5 && !memcmp(buf, "HTTP/", 5)	? "an HTTP reply"
+	    : len >= 4 && !memcmp(buf, "SSH-", 4)	? "an SSH banner"
+	    : len >= 3 && !memcmp(buf, "+OK", 3)	? "a POP3 greeting"
+	    : len >= 4 && !memcmp(buf, "* OK", 4)	? "an IMAP greeting"
+							: "not a reply",
+	    seen);
+}
+
 static void feed_server(struct smtp_session *s, const uint8_t *buf, size_t len,
 			int64_t ts)
 {
+	uint64_t before = s->bytes[SMTP_FROM_SERVER] - len;
 	bool done, bare_lf;
-	size_t n;
+	size_t n, i;
+
+	/* the first bytes of a connection seen from its start: a reply? */
+	for (i = 0; before + i < 3 && i < len && s->sstate == S_REPLY &&
+		    s->pend_len && smtp_pend_at(s, 0)->id == V_GREETING;
+	     i++)
+		if (!smtp_is_digit(buf[i])) {
+			not_smtp(s, buf, len, ts);
+			break;
+		}
+	if (s->not_smtp)
+		return; /* nothing more of it is read */
 
 	while (len && s->sstate != S_TLS) {
 		n = line_take(&s->sline, buf, len, &done, &bare_lf);
@@ -289,6 +323,8 @@ void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *buf,
 	}
 	s->ts_last = ts;
 	s->bytes[dir] += len;
+	if (s->not_smtp)
+		return;
 	if (dir == SMTP_FROM_CLIENT)
 		feed_client(s, buf, len, ts);
 	else
@@ -388,6 +424,22 @@ void smtp_end(struct smtp_session *s, enum smtp_close reason, int64_t ts)
 	}
 	if (reason == SMTP_CLOSE_FIN && s->quit_sent)
 		reason = SMTP_CLOSE_QUIT;
+	/* established, and the server never said a word: nor did the
+	 * client (a one-sided capture shows the client's commands) */
+	if (!s->bytes[SMTP_FROM_SERVER] && !s->opt.midstream &&
+	    !s->opt.implicit_tls && !s->commands && !s->gaps &&
+	    reason != SMTP_CLOSE_SHUTDOWN && reason != SMTP_CLOSE_EOF) {
+		smtp_alert_raise(
+		    s, SMTP_ALERT_NO_GREETING, NULL, NULL, ts,
+		    "no 220 in %lld.%03lld s; the connection "
+		    "ended (%s)",
+		    (long long)((ts - s->ts_first) / 1000000),
+		    (long long)((ts - s->ts_first) % 1000000 / 1000),
+		    smtp_close_str(reason));
+		reason = SMTP_CLOSE_NO_GREETING;
+	}
+	if (s->not_smtp)
+		reason = SMTP_CLOSE_NOT_SMTP;
 
 	memset(&info, 0, sizeof(info));
 	info.banner = s->banner;

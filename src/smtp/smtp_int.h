@@ -316,6 +316,7 @@ struct smtp_session {
 	uint32_t *lat;
 	uint16_t n_lat;
 	bool slow_said; /* slow_reply raised (once a session) */
+	bool not_smtp;	/* the server's first bytes were not a reply */
 	int64_t greet_us, slow_us;
 	uint8_t slow_id;      /* the slowest reply's command (enum verb) */
 	uint64_t pend_pushed; /* entries ever pushed */

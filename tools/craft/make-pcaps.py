@@ -503,6 +503,26 @@ def not_smtp(p):
     c.server(bytes(range(255, -1, -1)) * 12)
     c.close()
 
+def no_greeting(p):
+    """Connections that never became SMTP on port 25: one established
+    whose server never says 220 (the client gives up after 30 s), one
+    answered with a TLS ServerHello (implicit TLS on 25), one with an
+    SSH banner."""
+    c = Conn(p, client=("192.0.2.81", 40081))
+    c.handshake()
+    p.tick(30 * 1000000)
+    c.close()
+    c = Conn(p, client=("192.0.2.82", 40082), server=("198.51.100.26", 25))
+    c.handshake()
+    c.server(b"\x16\x03\x03\x00\x2a\x02\x00\x00\x26\x03\x03" + bytes(38))
+    c.client(b"EHLO client.test\r\n")
+    c.close()
+    c = Conn(p, client=("192.0.2.83", 40083), server=("198.51.100.27", 25))
+    c.handshake()
+    c.server(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+    c.close(first="server")
+
+
 CAPTURES = [
     ("midstream.pcap", midstream),
     ("no-syn.pcap", no_syn),
@@ -526,6 +546,7 @@ CAPTURES = [
     ("socks5-auth.pcap", socks5_auth),
     ("socks4.pcap", socks4),
     ("not-smtp.pcap", not_smtp),
+    ("no-greeting.pcap", no_greeting),
 ]
 
 
