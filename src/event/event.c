@@ -320,7 +320,11 @@ static void check_relay(struct ev_flow *f, const struct smtp_cmd *c,
 
 	if (strcmp(c->verb, "RCPT") || !r->lines)
 		return;
-	a = strchr(a, '<') ? strchr(a, '<') + 1 : a + strcspn(a, ":") + 1;
+	/* "TO:<user@domain> params", or without the brackets */
+	if (strchr(a, '<'))
+		a = strchr(a, '<') + 1;
+	else if (strchr(a, ':'))
+		a = strchr(a, ':') + 1;
 	end = a + strcspn(a, "> ");
 	for (at = NULL; a < end; a++)
 		if (*a == '@')
