@@ -312,7 +312,11 @@ def _():
     s = ss[0]["smtp"]
     check(s["commands"] == 0 and "tunnel" not in s and "banner" not in s,
           "session %r" % s)
-    check(len(session_events(ev)) == 1, "other events")
+    # the server never greeted: no_greeting, the session's only alert
+    kinds = [e["smtp"]["alert"]["kind"] for e in of(ev, "smtp_alert")]
+    check(s["close"] == "no_greeting" and kinds == ["no_greeting"],
+          "close %r, alerts %r" % (s["close"], kinds))
+    check(len(session_events(ev)) == 2, "other events")
 
 
 def broken(name, client, server, port=1080, more=None):
@@ -390,7 +394,10 @@ def _():
     corpus = Path(os.environ.get("SMTPSCOPE_CORPUS", ROOT.parent / "shared" / "corpus" / "zeek"))
     traces = sorted(p for p in corpus.glob("*.pcap*")) if corpus.is_dir() else []
     traces += sorted(ROOT.glob("pcaps/*.pcap")) + sorted(CRAFTED.glob("*.pcap"))
-    ours = {"any-port", "any-port-midstream", "http-connect", "socks4", "socks5-auth"}
+    ours = {"any-port", "any-port-midstream", "http-connect", "socks4", "socks5-auth",
+            # connections that never became SMTP: on the SMTP port they
+            # end as no_greeting or not_smtp; by content, they are none
+            "no-greeting"}
     n = 0
     for t in traces:
         if t.name == "connect-with-smtp.pcap" or t.stem in ours:
