@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.dont_write_bytecode = True   # leave no __pycache__ in tests/
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import SANITIZER_RE, Fail, Skip, Suite, check  # noqa: E402
+from harness import SANITIZER_RE, Fail, Result, Skip, Suite, check  # noqa: E402
 sys.path.insert(0, str(ROOT / "tests"))
 import pcaptool as pt  # noqa: E402
 
@@ -50,17 +50,6 @@ case = SUITE.case
 
 
 # ---- running the binary ----
-
-class Result:
-    def __init__(self, rc, out, err):
-        self.rc = rc
-        self.out = out              # bytes
-        self.err = err              # str
-        self.err_lines = err.splitlines()
-
-    def brief(self):
-        return "exit %s, stderr %r" % (self.rc, self.err[:300])
-
 
 def run(args, stdin=None, data=None):
     """Run the binary on args; data goes to its standard input, a pipe."""

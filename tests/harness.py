@@ -35,6 +35,19 @@ class Skip(Exception):
     pass
 
 
+class Result:
+    """One run of the binary: exit status, stdout (bytes), stderr (text)."""
+
+    def __init__(self, rc, out, err):
+        self.rc = rc
+        self.out = out
+        self.err = err
+        self.err_lines = err.splitlines()
+
+    def brief(self):
+        return "exit %s, stderr %r" % (self.rc, self.err[:300])
+
+
 def check(cond, why):
     if not cond:
         raise Fail(why)

@@ -209,8 +209,7 @@ static void check_ehlo_posture(struct smtp_session *s, const struct smtp_cmd *c,
 
 		if ((smtp_ieq_prefix(e, strlen(e), "AUTH ") ||
 		     smtp_ieq_prefix(e, strlen(e), "AUTH=")) &&
-		    (strstr(e, "PLAIN") || strstr(e, "LOGIN") ||
-		     strstr(e, "plain") || strstr(e, "login"))) {
+		    (strcasestr(e, "PLAIN") || strcasestr(e, "LOGIN"))) {
 			s->seen |= SEEN_AUTH_CLEAR;
 			smtp_alert_raise(s, SMTP_ALERT_AUTH_WITHOUT_TLS, c, r,
 					 r->ts, "offered before TLS: %s", e);
