@@ -2,9 +2,12 @@
 # Makefile - build smtpscope, run the demo, the tests and the benchmark.
 
 CC ?= cc
-PKGS := libpcap json-c nettle hiredis rdkafka zlib libzstd liblz4
+PKGS := libpcap nettle hiredis rdkafka zlib libzstd liblz4
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# The tests read events back with json-c; smtpscope writes them itself.
+JSONC_CFLAGS = $(shell pkg-config --cflags json-c 2>/dev/null)
+JSONC_LIBS = $(shell pkg-config --libs json-c 2>/dev/null)
 # libnids has no pkg-config file; Debian's libnids.so records its own needs.
 NIDS_LIBS = -lnids
 
@@ -81,7 +84,8 @@ build/smtpscope-tsan: $(TSAN_OBJS)
 	$(CC) -fsanitize=thread -o $@ $(TSAN_OBJS) $(LIBS)
 
 build/test_%: tests/test_%.c $(LIB_SAN_OBJS)
-	$(CC) $(SAN_CFLAGS) $(DEPFLAGS) -o $@ $< $(LIB_SAN_OBJS) $(LIBS)
+	$(CC) $(SAN_CFLAGS) $(JSONC_CFLAGS) $(DEPFLAGS) -o $@ $< \
+		$(LIB_SAN_OBJS) $(LIBS) $(JSONC_LIBS)
 
 build/kafka_check: tests/kafka_check.c | build
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -o $@ tests/kafka_check.c \
@@ -171,12 +175,12 @@ HAVE_CLANG = command -v clang >/dev/null || { echo "the fuzz targets" \
 build/fuzz_smtp: tests/fuzz_smtp.c $(DECODER_SRCS) $(HDRS) | build
 	@$(HAVE_CLANG)
 	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz_smtp.c $(DECODER_SRCS) \
-		$(shell pkg-config --libs json-c nettle) -pthread
+		$(shell pkg-config --libs nettle) -pthread
 
 build/fuzz_message: tests/fuzz_message.c $(MESSAGE_SRCS) $(HDRS) | build
 	@$(HAVE_CLANG)
-	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz_message.c $(MESSAGE_SRCS) \
-		$(shell pkg-config --libs json-c nettle)
+	clang $(FUZZ_CFLAGS) $(JSONC_CFLAGS) -o $@ tests/fuzz_message.c \
+		$(MESSAGE_SRCS) $(shell pkg-config --libs nettle) $(JSONC_LIBS)
 
 build/fuzz_capture: tests/fuzz_capture.c $(PIPELINE_SRCS) $(HDRS) | build
 	@$(HAVE_CLANG)

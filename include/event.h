@@ -12,7 +12,6 @@
 #include "transcript.h"
 #include "util.h"
 
-struct json_object;
 struct ex_file;
 struct relaycheck;
 
@@ -78,8 +77,9 @@ void ev_flow_init(struct ev_flow *f, struct ev_ctx *ctx, uint64_t session,
 		  uint16_t cport, uint16_t sport, int64_t ts);
 void ev_flow_free(struct ev_flow *f);
 
-/* Write a "stats" event; takes ownership of stats. */
-void ev_write_stats(struct ev_ctx *ctx, int64_t ts, struct json_object *stats);
+/* Write a "stats" event; stats: its object, as JSON text of n bytes. */
+void ev_write_stats(struct ev_ctx *ctx, int64_t ts, const char *stats,
+		    size_t n);
 
 /* ISO 8601 UTC with microseconds and +0000 (out: at least 32 bytes). */
 

@@ -5,19 +5,19 @@
 
 #include "message.h"
 
-struct json_object;
+struct jw;
 
 /*
- * A new "email" object (ECS-like: from.address[], to.address[], subject,
- * message_id, origination_timestamp, x_mailer, attachments[].file.*, …,
- * local_id if not NULL); the caller owns it. It is written as text, at
- * once: json-c prints it as it is, but it has no members to look up.
- * Wire text is escaped (util.h wire_escape).
+ * The "email" object as member key of w (ECS-like: from.address[],
+ * to.address[], subject, message_id, origination_timestamp, x_mailer,
+ * attachments[].file.*, …, local_id if not NULL). Wire text is escaped
+ * (util.h wire_escape).
  */
-struct json_object *msg_email_json(const struct msg *m, const char *local_id);
+void msg_email_write(struct jw *w, const char *key, const struct msg *m,
+		     const char *local_id);
 /*
  * The email object rendered now, after msg_end() (the parser takes no
- * more octets then), on the thread that parsed m: msg_email_json() then
+ * more octets then), on the thread that parsed m: msg_email_write() then
  * copies it.
  */
 void msg_render(struct msg *m);

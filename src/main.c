@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* main.c - smtpscope's command line, signals and wiring. */
 #include <errno.h>
-#include <json-c/json.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -59,14 +58,14 @@ struct service {
 	uint64_t written; /* events written when the sinks were last checked */
 };
 
-static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx);
+static void stats_event(struct cap *c, struct ev_ctx *ctx, int64_t ts);
 
 static void write_stats(struct service *sv, int64_t ts)
 {
 	struct cap_stats cs;
 
 	out_flush(sv->ctx->sinks); /* output_dropped: every event before */
-	ev_write_stats(sv->ctx, ts, stats_json(the_cap, sv->ctx));
+	stats_event(the_cap, sv->ctx, ts);
 	out_flush(sv->ctx->sinks);
 	cap_get_stats(the_cap, &cs);
 	if (cs.kernel_drop + cs.if_drop > sv->drops_seen) {
@@ -213,17 +212,19 @@ static void drop_privileges(const char *user)
 /* --detect or --ports any: the stats event has the detection counters */
 static bool stats_detect;
 
-static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx)
+/* The "stats" event: the counters of every module. */
+static void stats_event(struct cap *c, struct ev_ctx *ctx, int64_t ts)
 {
-	struct json_object *o = json_object_new_object();
+	static struct jw w;
 	struct cap_stats cs;
 	struct rs_stats rs;
 	struct ex_stats es;
 
 	cap_get_stats(c, &cs);
 	rs_get_stats(&rs);
-#define N(k, v)                                                                \
-	json_object_object_add(o, k, json_object_new_int64((int64_t)(v)))
+	jw_reset(&w);
+	jw_open(&w, NULL, '{');
+#define N(k, v) jw_int(&w, k, (int64_t)(v))
 	N("packets", cs.packets);
 	N("bytes", cs.bytes);
 	N("ipv4", cs.ipv4);
@@ -273,7 +274,8 @@ static struct json_object *stats_json(struct cap *c, struct ev_ctx *ctx)
 	}
 	N("events", ctx->written + 1);
 #undef N
-	return o;
+	jw_close(&w, '}');
+	ev_write_stats(ctx, ts, w.b.p, w.b.len);
 }
 
 /* The -o options: one file (the command line's wins) and the sinks. */
@@ -444,7 +446,7 @@ int main(int argc, char **argv)
 	hq_stop();
 	if (ev_json(&ctx)) {
 		out_flush(ctx.sinks);
-		ev_write_stats(&ctx, rs_last_ts(), stats_json(the_cap, &ctx));
+		stats_event(the_cap, &ctx, rs_last_ts());
 	}
 	final_warnings();
 	cap_close(the_cap);

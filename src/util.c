@@ -16,6 +16,14 @@ static void oom(void)
 	abort();
 }
 
+static char *two_digits(char *p, char sep, int v)
+{
+	p[0] = sep;
+	p[1] = (char)('0' + v / 10);
+	p[2] = (char)('0' + v % 10);
+	return p + 3;
+}
+
 void format_time(char *out, size_t n, int64_t ts)
 {
 	time_t sec = (time_t)(ts / 1000000);
@@ -27,6 +35,26 @@ void format_time(char *out, size_t n, int64_t ts)
 		sec--;
 	}
 	gmtime_r(&sec, &tm);
+	if (n >= 32 && tm.tm_year >= -1900 && tm.tm_year < 10000 - 1900) {
+		/* the format below, without printf's cost (once an event) */
+		char *p = out;
+		int y = tm.tm_year + 1900;
+
+		*p++ = (char)('0' + y / 1000);
+		*p++ = (char)('0' + y / 100 % 10);
+		*p++ = (char)('0' + y / 10 % 10);
+		*p++ = (char)('0' + y % 10);
+		p = two_digits(p, '-', tm.tm_mon + 1);
+		p = two_digits(p, '-', tm.tm_mday);
+		p = two_digits(p, 'T', tm.tm_hour);
+		p = two_digits(p, ':', tm.tm_min);
+		p = two_digits(p, ':', tm.tm_sec);
+		*p++ = '.';
+		for (int i = 5; i >= 0; i--, usec /= 10)
+			p[i] = (char)('0' + usec % 10);
+		memcpy(p + 6, "+0000", 6);
+		return;
+	}
 	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%06ld+0000",
 		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 		 tm.tm_min, tm.tm_sec, usec);
@@ -102,7 +130,7 @@ void sb_reserve(struct sbuf *b, size_t n)
 	b->cap = cap;
 }
 
-void sb_append(struct sbuf *b, const void *data, size_t n)
+void sb_append_slow(struct sbuf *b, const void *data, size_t n)
 {
 	if (b->max && b->len + n > b->max) {
 		b->truncated = 1;
@@ -193,6 +221,14 @@ enum esc_mode {
 		     escaped too */
 };
 
+/* Is ASCII octet c written as it is? (plain() for one octet) */
+static inline bool ascii_plain(uint8_t c, enum esc_mode m)
+{
+	if (c >= 0x20 && c != 0x7f)
+		return !(m == ESC_JSON && (c == '"' || c == '\\'));
+	return c == '\n' && m == ESC_WIRE;
+}
+
 /* Does the character at p need no escape? k: its UTF-8 length, 0 if bad. */
 static bool plain(const uint8_t *p, size_t k, uint32_t cp, enum esc_mode m)
 {
@@ -219,6 +255,12 @@ static void escape(struct sbuf *out, const void *data, size_t n,
 
 		/* copy the longest run that needs no escaping at once */
 		for (; p < end; p += k) {
+			k = 1;
+			if (*p < 0x80) { /* most text: no decoding */
+				if (!ascii_plain(*p, m))
+					break;
+				continue;
+			}
 			k = utf8_len(p, end - p, &cp);
 			if (!plain(p, k, cp, m))
 				break;
@@ -271,6 +313,105 @@ void text_escape(struct sbuf *out, const void *data, size_t n)
 	escape(out, data, n, ESC_TEXT);
 }
 
+void jw_reset(struct jw *w)
+{
+	sb_reset(&w->b);
+	w->depth = 0;
+	w->more[0] = 0;
+	w->keyed = 0;
+}
+
+/* A member's key (none in an array), after a comma if one came before. */
+static void jw_key(struct jw *w, const char *key)
+{
+	if (w->keyed) { /* after jw_key_wire(): the value */
+		w->keyed = 0;
+		return;
+	}
+	if (w->more[w->depth])
+		sb_append(&w->b, ",", 1);
+	w->more[w->depth] = 1;
+	if (key) {
+		sb_append(&w->b, "\"", 1);
+		sb_append(&w->b, key, strlen(key));
+		sb_append(&w->b, "\":", 2);
+	}
+}
+
+void jw_key_wire(struct jw *w, const char *key, size_t n)
+{
+	jw_key(w, NULL);
+	sb_append(&w->b, "\"", 1);
+	json_wire_escape(&w->b, key, n);
+	sb_append(&w->b, "\":", 2);
+	w->keyed = 1;
+}
+
+void jw_open(struct jw *w, const char *key, char c)
+{
+	jw_key(w, key);
+	sb_append(&w->b, &c, 1);
+	if (w->depth + 1 < sizeof(w->more))
+		w->depth++;
+	w->more[w->depth] = 0;
+}
+
+void jw_close(struct jw *w, char c)
+{
+	if (w->depth)
+		w->depth--;
+	sb_append(&w->b, &c, 1);
+}
+
+void jw_strn(struct jw *w, const char *key, const void *s, size_t n)
+{
+	jw_key(w, key);
+	sb_append(&w->b, "\"", 1);
+	json_wire_escape(&w->b, s, n);
+	sb_append(&w->b, "\"", 1);
+}
+
+void jw_str(struct jw *w, const char *key, const char *s)
+{
+	if (s)
+		jw_strn(w, key, s, strlen(s));
+}
+
+void jw_int(struct jw *w, const char *key, int64_t v)
+{
+	char d[24], *e = d + sizeof(d), *p = e;
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	jw_key(w, key);
+	sb_append(&w->b, p, (size_t)(e - p));
+}
+
+void jw_bool(struct jw *w, const char *key, int v)
+{
+	jw_key(w, key);
+	sb_append(&w->b, v ? "true" : "false", v ? 4 : 5);
+}
+
+void jw_raw(struct jw *w, const char *key, const char *json, size_t n)
+{
+	jw_key(w, key);
+	sb_append(&w->b, json, n);
+}
+
+void jw_open_raw(struct jw *w, const char *key, const char *json, size_t n)
+{
+	jw_key(w, key);
+	sb_append(&w->b, json, n - 1);
+	if (w->depth + 1 < sizeof(w->more))
+		w->depth++;
+	w->more[w->depth] = n > 2;
+}
+
 char *wire_strndup(const void *data, size_t n)
 {
 	struct sbuf b = {0};
@@ -288,6 +429,16 @@ size_t utf8_valid(const void *data, size_t n)
 	uint32_t cp;
 
 	while (i < n) {
+		uint64_t w;
+
+		/* ASCII, eight octets at a time */
+		if (n - i >= 8) {
+			memcpy(&w, p + i, 8);
+			if (!(w & UINT64_C(0x8080808080808080))) {
+				i += 8;
+				continue;
+			}
+		}
 		if (p[i] < 0x80) {
 			i++;
 			continue;

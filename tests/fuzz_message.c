@@ -2,10 +2,12 @@
 /* fuzz_message.c - libFuzzer harness: message bytes to the email object. */
 #include <json-c/json.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "message.h"
 #include "message_json.h"
+#include "util.h"
 
 static void on_data(void *u, const struct msg_part *p, unsigned index,
 		    const uint8_t *d, size_t n)
@@ -46,6 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					       .alerts = 2};
 	struct msg_hooks h = {.data = on_data, .end = on_end};
 	struct msg *m = msg_new(size & 1 ? &tiny : NULL);
+	static struct jw w;
+	struct json_tokener *tok;
 	struct json_object *o;
 	size_t off = 0, n, step = 1;
 
@@ -60,10 +64,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	msg_end(m, !(size & 2));
 	msg_check_from(m, "sender@example.org");
 	msg_render(m);
-	o = msg_email_json(m, size & 4 ? "4XyZ" : NULL);
-	(void)json_object_to_json_string_ext(
-	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	jw_reset(&w);
+	msg_email_write(&w, NULL, m, size & 4 ? "4XyZ" : NULL);
+	/* whatever the message, the object is strict JSON in UTF-8 */
+	tok = json_tokener_new();
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+					JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, w.b.p, (int)w.b.len);
+	if (!o || json_tokener_get_parse_end(tok) != w.b.len)
+		abort();
 	json_object_put(o);
+	json_tokener_free(tok);
 	msg_free(m);
 	return 0;
 }

@@ -4,7 +4,6 @@
 
 #include <arpa/inet.h>
 #include <inttypes.h>
-#include <json-c/json.h>
 #include <nettle/base64.h>
 #include <nettle/sha1.h>
 #include <stdlib.h>
@@ -126,78 +125,48 @@ void ev_flow_free(struct ev_flow *f)
 
 /* ---- JSON helpers ---- */
 
-/* Wire text as a JSON string: escaped once, in wire_escape(). */
-static struct json_object *jstr(const char *s, size_t n)
-{
-	static struct sbuf b; /* reused: events are built one at a time */
-	size_t i;
+/* The event being written: events are built one at a time. */
+static struct jw J;
 
-	/* the common case, printable ASCII, needs no escaping */
-	for (i = 0; i < n && (uint8_t)s[i] >= 0x20 && (uint8_t)s[i] < 0x7f; i++)
-		;
-	if (i == n)
-		return json_object_new_string_len(s, (int)n);
-	sb_reset(&b);
-	wire_escape(&b, s, n);
-	return json_object_new_string_len(b.p, (int)b.len);
-}
-
-static void add(struct json_object *o, const char *key, struct json_object *v)
+static struct jw *envelope(const struct ev_flow *f, const char *type,
+			   int64_t ts)
 {
-	json_object_object_add(o, key, v);
-}
-
-static void add_str(struct json_object *o, const char *key, const char *s)
-{
-	if (s)
-		add(o, key, jstr(s, strlen(s)));
-}
-
-static void add_int(struct json_object *o, const char *key, int64_t v)
-{
-	add(o, key, json_object_new_int64(v));
-}
-
-static struct json_object *envelope(const struct ev_flow *f, const char *type,
-				    int64_t ts)
-{
-	struct json_object *o = json_object_new_object();
+	struct jw *w = &J;
 	char t[40];
 
+	jw_reset(w);
+	jw_open(w, NULL, '{');
 	format_time(t, sizeof(t), ts);
-	add(o, "timestamp", json_object_new_string(t));
-	add_int(o, "flow_id", (int64_t)f->flow_id);
-	add(o, "event_type", json_object_new_string(type));
-	add(o, "src_ip", json_object_new_string(f->src_ip));
-	add_int(o, "src_port", f->src_port);
-	add(o, "dest_ip", json_object_new_string(f->dest_ip));
-	add_int(o, "dest_port", f->dest_port);
-	add(o, "proto", json_object_new_string("TCP"));
-	add(o, "app_proto", json_object_new_string("smtp"));
-	add(o, "community_id", json_object_new_string(f->community_id));
+	jw_str(w, "timestamp", t);
+	jw_int(w, "flow_id", (int64_t)f->flow_id);
+	jw_str(w, "event_type", type);
+	jw_str(w, "src_ip", f->src_ip);
+	jw_int(w, "src_port", f->src_port);
+	jw_str(w, "dest_ip", f->dest_ip);
+	jw_int(w, "dest_port", f->dest_port);
+	jw_str(w, "proto", "TCP");
+	jw_str(w, "app_proto", "smtp");
+	jw_str(w, "community_id", f->community_id);
 	if (f->ctx->pcap_cnt)
-		add_int(o, "pcap_cnt", (int64_t)f->ctx->pcap_cnt);
-	return o;
+		jw_int(w, "pcap_cnt", (int64_t)f->ctx->pcap_cnt);
+	return w;
 }
 
-static struct json_object *smtp_obj(struct json_object *ev,
-				    const struct ev_flow *f)
+/* The event's "smtp" object, left open for the caller's members. */
+static void smtp_obj(struct jw *w, const struct ev_flow *f)
 {
-	struct json_object *s = json_object_new_object();
-
-	add_int(s, "session", (int64_t)f->session);
-	add_str(s, "tunnel", f->tunnel);
-	add(ev, "smtp", s);
-	return s;
+	jw_open(w, "smtp", '{');
+	jw_int(w, "session", (int64_t)f->session);
+	jw_str(w, "tunnel", f->tunnel);
 }
 
 /*
  * The line as written: valid UTF-8 whatever a string in it held. Every
- * string is escaped when it is added (jstr, the email text), so this
+ * string is escaped when it is added (jw_str, the email text), so this
  * finds nothing; it is the guarantee that one forgotten string cannot
  * make a strict JSON reader drop the line. Bytes outside strings are
- * json-c's ASCII, so an invalid byte is inside a string, and becomes
- * the "\\xHH" jstr would have written.
+ * ASCII, so an invalid byte is inside a string, and becomes the "\\xHH"
+ * jw_str would have written.
  */
 static const char *valid_line(const char *line, size_t *n)
 {
@@ -219,58 +188,131 @@ static const char *valid_line(const char *line, size_t *n)
 	return b.p;
 }
 
-static void emit(struct ev_ctx *ctx, struct json_object *o)
+/*
+ * Closes the event's objects and writes it; flow: its flow_id keys it for
+ * a sink that partitions by the flow (the stats event has none).
+ */
+static void emit(struct ev_ctx *ctx, struct jw *w, const struct ev_flow *flow)
 {
-	struct json_object *fid;
-	const char *line, *key = "";
+	const char *line;
+	char key[24] = "";
 	size_t n;
 
-	if (ev_json(ctx)) {
-		line = json_object_to_json_string_ext(
-		    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-		n = strlen(line);
-		line = valid_line(line, &n);
-		/* the flow as a string only for a sink that partitions by it */
-		if (out_keyed(ctx->sinks) &&
-		    json_object_object_get_ex(o, "flow_id", &fid))
-			key = json_object_get_string(fid);
-		out_write(ctx->sinks, line, n, key, strlen(key));
-		ctx->written++;
+	if (!ev_json(ctx))
+		return;
+	while (w->depth)
+		jw_close(w, '}');
+	n = w->b.len;
+	line = valid_line(w->b.p, &n);
+	if (flow && out_keyed(ctx->sinks))
+		snprintf(key, sizeof(key), "%" PRIu64, flow->flow_id);
+	out_write(ctx->sinks, line, n, key, strlen(key));
+	ctx->written++;
+}
+
+static void reply_obj(struct jw *w, const char *key, const struct smtp_reply *r)
+{
+	jw_open(w, key, '{');
+	jw_int(w, "code", r->code);
+	if (r->enhanced[0])
+		jw_str(w, "enhanced", r->enhanced);
+	jw_strn(w, "text", r->text, r->text_len);
+	jw_int(w, "lines", r->lines);
+	jw_close(w, '}');
+}
+
+static void saved_obj(struct jw *w, const char *key,
+		      const struct smtp_saved_reply *r)
+{
+	jw_open(w, key, '{');
+	jw_int(w, "code", r->code);
+	if (r->enhanced[0])
+		jw_str(w, "enhanced", r->enhanced);
+	jw_str(w, "text", r->text ? r->text : "");
+	jw_close(w, '}');
+}
+
+static void add_command(struct jw *w, const struct smtp_cmd *c)
+{
+	if (c->seq)
+		jw_int(w, "seq", c->seq);
+	jw_str(w, "command", c->verb);
+	jw_strn(w, "argument", c->arg, c->arg_len);
+	if (c->seq)
+		jw_bool(w, "pipelined", c->pipelined);
+}
+
+/* A parameter key as written (its escaped form), and where it was. */
+struct pkey {
+	size_t off, len, index;
+	const char *text;
+};
+
+static int pkey_cmp(const void *a, const void *b)
+{
+	const struct pkey *x = a, *y = b;
+	int c = x->len == y->len
+		    ? memcmp(x->text + x->off, y->text + y->off, x->len)
+		    : (x->len < y->len ? -1 : 1);
+
+	if (c)
+		return c;
+	return x->index < y->index ? -1 : 1;
+}
+
+/*
+ * MAIL's parameters as an object. A key is wire text as much as a value;
+ * a key given twice is one member, where it first came, with the last
+ * value (what a JSON reader would keep of two, and what the events
+ * always said).
+ */
+static void mail_params(struct jw *w, const struct smtp_txn *t)
+{
+	static struct sbuf keys;
+	static struct pkey *pk;
+	static size_t *last, cap;
+	size_t i, j, n = t->n_params;
+
+	jw_open(w, "mail_params", '{');
+	if (n > cap) {
+		pk = xrealloc(pk, n * sizeof(*pk));
+		last = xrealloc(last, n * sizeof(*last));
+		cap = n;
 	}
-	json_object_put(o);
-}
+	sb_reset(&keys);
+	for (i = 0; i < n; i++) {
+		pk[i].off = keys.len;
+		json_wire_escape(&keys, t->params[i].key,
+				 strlen(t->params[i].key));
+		pk[i].len = keys.len - pk[i].off;
+		pk[i].index = i;
+		last[i] = SIZE_MAX; /* not the first of its key */
+	}
+	for (i = 0; i < n; i++)
+		pk[i].text = keys.p;
+	if (n)
+		qsort(pk, n, sizeof(*pk), pkey_cmp);
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1;
+		     j < n && pk[j].len == pk[i].len &&
+		     !memcmp(keys.p + pk[j].off, keys.p + pk[i].off, pk[i].len);
+		     j++)
+			;
+		last[pk[i].index] = pk[j - 1].index;
+	}
+	for (i = 0; i < n; i++) {
+		const struct smtp_param *prm;
 
-static struct json_object *reply_obj(const struct smtp_reply *r)
-{
-	struct json_object *o = json_object_new_object();
-
-	add_int(o, "code", r->code);
-	if (r->enhanced[0])
-		add_str(o, "enhanced", r->enhanced);
-	add(o, "text", jstr(r->text, r->text_len));
-	add_int(o, "lines", r->lines);
-	return o;
-}
-
-static struct json_object *saved_obj(const struct smtp_saved_reply *r)
-{
-	struct json_object *o = json_object_new_object();
-
-	add_int(o, "code", r->code);
-	if (r->enhanced[0])
-		add_str(o, "enhanced", r->enhanced);
-	add_str(o, "text", r->text ? r->text : "");
-	return o;
-}
-
-static void add_command(struct json_object *s, const struct smtp_cmd *c)
-{
-	if (c->seq)
-		add_int(s, "seq", c->seq);
-	add(s, "command", jstr(c->verb, strlen(c->verb)));
-	add(s, "argument", jstr(c->arg, c->arg_len));
-	if (c->seq)
-		add(s, "pipelined", json_object_new_boolean(c->pipelined));
+		if (last[i] == SIZE_MAX)
+			continue;
+		prm = &t->params[last[i]];
+		jw_key_wire(w, t->params[i].key, strlen(t->params[i].key));
+		if (prm->value)
+			jw_strn(w, NULL, prm->value, strlen(prm->value));
+		else
+			jw_bool(w, NULL, 1);
+	}
+	jw_close(w, '}');
 }
 
 /* ---- decoder callbacks ---- */
@@ -282,16 +324,16 @@ static bool tr_on(const struct ev_flow *f)
 }
 
 /* The collected dialogue as an array of lines, without the margin. */
-static struct json_object *transcript_json(const struct ev_flow *f)
+static void transcript_json(struct jw *w, const struct ev_flow *f)
 {
-	struct json_object *a = json_object_new_array();
 	const char *p = sb_str(&f->tr.text), *nl;
 
+	jw_open(w, "transcript", '[');
+	/* escaped by the transcript: printable, so written as it is */
 	for (; (nl = strchr(p, '\n')); p = nl + 1)
-		if (nl - p > 2) /* already escaped by the transcript */
-			json_object_array_add(
-			    a, json_object_new_string_len(p + 2, nl - p - 2));
-	return a;
+		if (nl - p > 2)
+			jw_strn(w, NULL, p + 2, (size_t)(nl - p - 2));
+	jw_close(w, ']');
 }
 
 static void on_command(void *user, const struct smtp_cmd *c)
@@ -364,7 +406,7 @@ static void on_reply(void *user, const struct smtp_cmd *c,
 		     const struct smtp_reply *r)
 {
 	struct ev_flow *f = user;
-	struct json_object *ev, *s;
+	struct jw *w;
 
 	if (r->code >= 400 && r->code <= 599)
 		f->tr.errors++;
@@ -373,14 +415,14 @@ static void on_reply(void *user, const struct smtp_cmd *c,
 	if (tr_on(f) && r->lines)
 		tr_reply(&f->tr, c, r);
 	if (f->ctx->commands && ev_json(f->ctx)) {
-		ev = envelope(f, "smtp_command", r->lines ? r->ts : c->ts);
-		s = smtp_obj(ev, f);
-		add_command(s, c);
+		w = envelope(f, "smtp_command", r->lines ? r->ts : c->ts);
+		smtp_obj(w, f);
+		add_command(w, c);
 		if (r->lines) {
-			add(s, "reply", reply_obj(r));
-			add_int(s, "latency_us", r->ts - c->ts);
+			reply_obj(w, "reply", r);
+			jw_int(w, "latency_us", r->ts - c->ts);
 		}
-		emit(f->ctx, ev);
+		emit(f->ctx, w, f);
 	}
 	check_relay(f, c, r);
 }
@@ -463,22 +505,20 @@ static void on_body(void *user, const struct smtp_txn *t)
 
 static void write_alert(struct ev_flow *f, const struct smtp_alert *a)
 {
-	struct json_object *ev, *s, *al;
+	struct jw *w = envelope(f, "smtp_alert", a->ts);
 
-	ev = envelope(f, "smtp_alert", a->ts);
-	s = smtp_obj(ev, f);
-	al = json_object_new_object();
-	add_str(al, "kind", smtp_alert_kind_str(a->kind));
-	add_str(al, "severity",
-		smtp_severity_str(smtp_alert_severity(a->kind)));
-	add_str(al, "message", smtp_alert_text(a->kind));
-	add_str(al, "detail", a->detail);
-	add(s, "alert", al);
+	smtp_obj(w, f);
+	jw_open(w, "alert", '{');
+	jw_str(w, "kind", smtp_alert_kind_str(a->kind));
+	jw_str(w, "severity", smtp_severity_str(smtp_alert_severity(a->kind)));
+	jw_str(w, "message", smtp_alert_text(a->kind));
+	jw_str(w, "detail", a->detail);
+	jw_close(w, '}');
 	if (a->cmd)
-		add_command(s, a->cmd);
+		add_command(w, a->cmd);
 	if (a->reply && a->reply->lines)
-		add(s, "reply", reply_obj(a->reply));
-	emit(f->ctx, ev);
+		reply_obj(w, "reply", a->reply);
+	emit(f->ctx, w, f);
 }
 
 /*
@@ -537,9 +577,8 @@ static void on_alert(void *user, const struct smtp_alert *a)
 
 static void on_transaction(void *user, const struct smtp_txn *t)
 {
-	static struct sbuf key; /* reused: events are built one at a time */
 	struct ev_flow *f = user;
-	struct json_object *ev, *s, *arr, *o;
+	struct jw *w;
 	char hex[65];
 	size_t i;
 
@@ -547,67 +586,56 @@ static void on_transaction(void *user, const struct smtp_txn *t)
 		f->tr.messages++;
 	if (!ev_json(f->ctx))
 		return;
-	ev = envelope(f, "smtp_transaction", t->ts_end);
-	s = smtp_obj(ev, f);
-	add_int(s, "transaction", t->index);
-	add_str(s, "helo", t->helo);
-	add_str(s, "mail_from", t->mail_from);
-	o = json_object_new_object();
-	for (i = 0; i < t->n_params; i++) {
-		const struct smtp_param *prm = &t->params[i];
-
-		/* a key is wire text as much as a value */
-		sb_reset(&key);
-		wire_escape(&key, prm->key, strlen(prm->key));
-		add(o, key.p,
-		    prm->value ? jstr(prm->value, strlen(prm->value))
-			       : json_object_new_boolean(1));
-	}
-	add(s, "mail_params", o);
+	w = envelope(f, "smtp_transaction", t->ts_end);
+	smtp_obj(w, f);
+	jw_int(w, "transaction", t->index);
+	jw_str(w, "helo", t->helo);
+	jw_str(w, "mail_from", t->mail_from);
+	mail_params(w, t);
 	if (t->mail_reply.code)
-		add(s, "mail_reply", saved_obj(&t->mail_reply));
-	arr = json_object_new_array();
+		saved_obj(w, "mail_reply", &t->mail_reply);
+	jw_open(w, "rcpt_to", '[');
 	for (i = 0; i < t->n_rcpts; i++) {
 		const struct smtp_rcpt *r = &t->rcpts[i];
 
-		o = json_object_new_object();
-		add_str(o, "address", r->address);
+		jw_open(w, NULL, '{');
+		jw_str(w, "address", r->address);
 		if (r->code) {
-			add_int(o, "code", r->code);
+			jw_int(w, "code", r->code);
 			if (r->enhanced[0])
-				add_str(o, "enhanced", r->enhanced);
-			add_str(o, "text", r->text);
+				jw_str(w, "enhanced", r->enhanced);
+			jw_str(w, "text", r->text);
 		}
-		json_object_array_add(arr, o);
+		jw_close(w, '}');
 	}
-	add(s, "rcpt_to", arr);
-	add_int(s, "accepted_rcpts", (int64_t)t->accepted_rcpts);
+	jw_close(w, ']');
+	jw_int(w, "accepted_rcpts", (int64_t)t->accepted_rcpts);
 	if (t->dropped_rcpts)
-		add_int(s, "dropped_rcpts", (int64_t)t->dropped_rcpts);
+		jw_int(w, "dropped_rcpts", (int64_t)t->dropped_rcpts);
 	if (t->data_reply.code)
-		add(s, "data_reply", saved_obj(&t->data_reply));
-	add_str(s, "queue_id", t->queue_id);
-	add_str(s, "status", smtp_status_str(t->status));
+		saved_obj(w, "data_reply", &t->data_reply);
+	jw_str(w, "queue_id", t->queue_id);
+	jw_str(w, "status", smtp_status_str(t->status));
 	if (t->has_body) {
-		add_str(s, "body", t->bdat ? "bdat" : "data");
-		add_int(s, "size", (int64_t)t->size);
+		jw_str(w, "body", t->bdat ? "bdat" : "data");
+		jw_int(w, "size", (int64_t)t->size);
 		if (t->gap)
-			add(s, "gap", json_object_new_boolean(1));
+			jw_bool(w, "gap", 1);
 		hex_encode(hex, t->sha256, 32);
 		if (!t->gap) /* the hash of part of a message would mislead */
-			add_str(s, "sha256", hex);
+			jw_str(w, "sha256", hex);
 	}
-	if (t->msg) {
-		/* strings of the email object are escaped by the parser */
-		add(ev, "email", msg_email_json(t->msg, t->queue_id));
-	}
-	emit(f->ctx, ev);
+	jw_close(w, '}'); /* smtp */
+	/* strings of the email object are escaped by the parser */
+	if (t->msg)
+		msg_email_write(w, "email", t->msg, t->queue_id);
+	emit(f->ctx, w, f);
 }
 
 static void on_session(void *user, const struct smtp_session_info *si)
 {
 	struct ev_flow *f = user;
-	struct json_object *ev, *s, *o;
+	struct jw *w;
 	char ver[8];
 	size_t i;
 
@@ -622,77 +650,76 @@ static void on_session(void *user, const struct smtp_session_info *si)
 	}
 	if (!ev_json(f->ctx))
 		return;
-	ev = envelope(f, "smtp_session", si->ts_end);
-	s = smtp_obj(ev, f);
+	w = envelope(f, "smtp_session", si->ts_end);
+	smtp_obj(w, f);
 	if (f->tunnel_target[0])
-		add_str(s, "tunnel_target", f->tunnel_target);
-	add_str(s, "banner", si->banner);
-	add_str(s, "helo", si->helo);
-	o = json_object_new_array();
+		jw_str(w, "tunnel_target", f->tunnel_target);
+	jw_str(w, "banner", si->banner);
+	jw_str(w, "helo", si->helo);
+	jw_open(w, "extensions", '[');
 	for (i = 0; i < si->n_extensions; i++)
-		json_object_array_add(
-		    o, jstr(si->extensions[i], strlen(si->extensions[i])));
-	add(s, "extensions", o);
-	o = json_object_new_object();
-	add(o, "offered", json_object_new_boolean(si->tls.offered));
-	add(o, "requested", json_object_new_boolean(si->tls.requested));
-	add(o, "accepted", json_object_new_boolean(si->tls.accepted));
+		jw_str(w, NULL, si->extensions[i]);
+	jw_close(w, ']');
+	jw_open(w, "tls", '{');
+	jw_bool(w, "offered", si->tls.offered);
+	jw_bool(w, "requested", si->tls.requested);
+	jw_bool(w, "accepted", si->tls.accepted);
 	if (si->tls.implicit)
-		add(o, "implicit", json_object_new_boolean(1));
+		jw_bool(w, "implicit", 1);
 	if (si->tls.cleartext)
-		add(o, "cleartext", json_object_new_boolean(1));
+		jw_bool(w, "cleartext", 1);
 	if (si->tls.client_version)
-		add_str(o, "client_version",
-			smtp_tls_version_str(si->tls.client_version, ver));
+		jw_str(w, "client_version",
+		       smtp_tls_version_str(si->tls.client_version, ver));
 	if (si->tls.version)
-		add_str(o, "version",
-			smtp_tls_version_str(si->tls.version, ver));
-	add_str(o, "sni", si->tls.sni);
-	add(s, "tls", o);
+		jw_str(w, "version",
+		       smtp_tls_version_str(si->tls.version, ver));
+	jw_str(w, "sni", si->tls.sni);
+	jw_close(w, '}');
 	if (si->auth_mechanism) {
-		o = json_object_new_object();
-		add_str(o, "mechanism", si->auth_mechanism);
-		add_str(o, "result", si->auth_result);
+		jw_open(w, "auth", '{');
+		jw_str(w, "mechanism", si->auth_mechanism);
+		jw_str(w, "result", si->auth_result);
 		if (si->auth_code)
-			add_int(o, "code", si->auth_code);
-		add_str(o, "user", si->auth_user);
-		add(s, "auth", o);
+			jw_int(w, "code", si->auth_code);
+		jw_str(w, "user", si->auth_user);
+		jw_close(w, '}');
 	}
-	add_int(s, "transactions", si->transactions);
-	add_int(s, "commands", si->commands);
-	o = json_object_new_object();
-	add_int(o, "2xx", si->replies[0]);
-	add_int(o, "3xx", si->replies[1]);
-	add_int(o, "4xx", si->replies[2]);
-	add_int(o, "5xx", si->replies[3]);
-	add(s, "replies", o);
-	o = json_object_new_object();
-	add_int(o, "client", (int64_t)si->bytes_client);
-	add_int(o, "server", (int64_t)si->bytes_server);
-	add(s, "bytes", o);
-	add_int(s, "duration_us", si->ts_end - si->ts_start);
+	jw_int(w, "transactions", si->transactions);
+	jw_int(w, "commands", si->commands);
+	jw_open(w, "replies", '{');
+	jw_int(w, "2xx", si->replies[0]);
+	jw_int(w, "3xx", si->replies[1]);
+	jw_int(w, "4xx", si->replies[2]);
+	jw_int(w, "5xx", si->replies[3]);
+	jw_close(w, '}');
+	jw_open(w, "bytes", '{');
+	jw_int(w, "client", (int64_t)si->bytes_client);
+	jw_int(w, "server", (int64_t)si->bytes_server);
+	jw_close(w, '}');
+	jw_int(w, "duration_us", si->ts_end - si->ts_start);
 	if (si->replies_timed) {
-		o = json_object_new_object();
+		jw_open(w, "timing", '{');
 		if (si->greeting_us >= 0)
-			add_int(o, "greeting_us", si->greeting_us);
-		add_str(o, "slowest_command", si->slowest_cmd);
-		add_int(o, "slowest_us", si->slowest_us);
-		add_int(o, "median_us", si->median_us);
-		add_int(o, "replies", si->replies_timed);
-		add(s, "timing", o);
+			jw_int(w, "greeting_us", si->greeting_us);
+		jw_str(w, "slowest_command", si->slowest_cmd);
+		jw_int(w, "slowest_us", si->slowest_us);
+		jw_int(w, "median_us", si->median_us);
+		jw_int(w, "replies", si->replies_timed);
+		jw_close(w, '}');
 	}
-	add_str(s, "close", smtp_close_str(si->close));
+	jw_str(w, "close", smtp_close_str(si->close));
 	if (f->ctx->session_transcript)
-		add(s, "transcript", transcript_json(f));
+		transcript_json(w, f);
 	if (si->midstream)
-		add(s, "midstream", json_object_new_boolean(1));
+		jw_bool(w, "midstream", 1);
 	if (si->gaps) {
-		o = json_object_new_object();
-		add_int(o, "count", (int64_t)si->gaps);
-		add_int(o, "bytes", (int64_t)si->gap_bytes);
-		add(s, "gaps", o);
+		jw_open(w, "gaps", '{');
+		jw_int(w, "count", (int64_t)si->gaps);
+		jw_int(w, "bytes", (int64_t)si->gap_bytes);
+		jw_close(w, '}');
 	}
-	emit(f->ctx, ev);
+	emit(f->ctx, w, f);
 }
 
 const struct smtp_callbacks ev_smtp_callbacks = {
@@ -707,14 +734,16 @@ const struct smtp_callbacks ev_smtp_callbacks = {
     .session = on_session,
 };
 
-void ev_write_stats(struct ev_ctx *ctx, int64_t ts, struct json_object *stats)
+void ev_write_stats(struct ev_ctx *ctx, int64_t ts, const char *stats, size_t n)
 {
-	struct json_object *o = json_object_new_object();
+	struct jw *w = &J;
 	char t[40];
 
+	jw_reset(w);
+	jw_open(w, NULL, '{');
 	format_time(t, sizeof(t), ts);
-	add(o, "timestamp", json_object_new_string(t));
-	add(o, "event_type", json_object_new_string("stats"));
-	add(o, "stats", stats);
-	emit(ctx, o);
+	jw_str(w, "timestamp", t);
+	jw_str(w, "event_type", "stats");
+	jw_raw(w, "stats", stats, n);
+	emit(ctx, w, NULL);
 }
