@@ -69,11 +69,8 @@ void msg_alert(struct msg *m, enum msg_alert_kind kind, const char *fmt, ...)
 
 struct msg *msg_new(const struct msg_limits *lim)
 {
-	struct msg *m = xmalloc(sizeof(*m));
+	struct msg *m = xcalloc(1, sizeof(*m));
 
-	/* all but the decoding buffer, which needs no clearing */
-	memset(m, 0, offsetof(struct msg, out));
-	m->out.n = 0;
 	if (lim)
 		m->lim = *lim;
 	if (!m->lim.header_bytes)
@@ -693,14 +690,12 @@ static void bulk(struct msg *m, const uint8_t *p, size_t k)
 	m->first_line = false;
 }
 
-void msg_feed(struct msg *m, const uint8_t *p, size_t n)
+static void feed(struct msg *m, const uint8_t *p, size_t n)
 {
 	const uint8_t *lf;
 	size_t take, room, len;
 	uint8_t eol;
 
-	if (m->done || !n)
-		return;
 	if (!m->eightbit)
 		m->eightbit = has_8bit(p, n);
 	while (n) {
@@ -764,6 +759,15 @@ void msg_feed(struct msg *m, const uint8_t *p, size_t n)
 	}
 }
 
+void msg_feed(struct msg *m, const uint8_t *p, size_t n)
+{
+	if (m->done || !n)
+		return;
+	msg_out_begin(m);
+	feed(m, p, n);
+	msg_out_flush(m);
+}
+
 void msg_end(struct msg *m, bool complete)
 {
 	size_t len = m->llen;
@@ -772,6 +776,7 @@ void msg_end(struct msg *m, bool complete)
 
 	if (m->done)
 		return;
+	msg_out_begin(m);
 	m->complete = complete;
 	if (len) {
 		if (m->line[len - 1] == '\r')

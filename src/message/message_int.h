@@ -148,9 +148,12 @@ struct msg {
 	size_t held;	  /* bytes allocated for results */
 	struct sbuf json; /* the email object, from msg_render() */
 	/* decoded octets of the current leaf not yet sunk (hashed, hooked,
-	 * scanned) a buffer at a time; last: msg_new() does not clear it */
+	 * scanned), a buffer at a time, in the calling thread's buffer
+	 * (DECODE_BUF octets): all sunk before msg_feed() returns, so a
+	 * message keeps none between calls, and a thread needs one buffer
+	 * whatever the number of messages open */
 	struct obuf {
-		uint8_t b[DECODE_BUF];
+		uint8_t *b;
 		size_t n;
 	} out;
 };
@@ -174,6 +177,9 @@ void msg_leaf_line(struct msg *m, const uint8_t *s, size_t len, uint8_t eol);
  */
 void msg_leaf_raw(struct msg *m, const uint8_t *p, size_t n);
 void msg_leaf_end(struct msg *m, bool truncated, bool eol);
+/* Around every call that may decode: the thread's buffer, then sunk. */
+void msg_out_begin(struct msg *m);
+void msg_out_flush(struct msg *m);
 /* A part's content is over: its SHA-256 is final, the end hook called. */
 void msg_part_done(struct msg *m, int rec);
 

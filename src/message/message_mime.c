@@ -280,7 +280,7 @@ static int hex(uint8_t c)
 static void put(struct msg *m, struct obuf *o, uint8_t c)
 {
 	o->b[o->n++] = c;
-	if (o->n == sizeof(o->b)) {
+	if (o->n == DECODE_BUF) {
 		sink(m, o->b, o->n);
 		o->n = 0;
 	}
@@ -383,7 +383,7 @@ static void dec_eol(struct msg *m, struct obuf *o, uint8_t eol)
 /* Three octets of a base64 quantum; o->n stays below the size, as put(). */
 static void put3(struct msg *m, struct obuf *o, uint32_t w)
 {
-	if (o->n + 3 > sizeof(o->b)) {
+	if (o->n + 3 > DECODE_BUF) {
 		sink(m, o->b, o->n);
 		o->n = 0;
 	}
@@ -391,7 +391,7 @@ static void put3(struct msg *m, struct obuf *o, uint32_t w)
 	o->b[o->n + 1] = (uint8_t)(w >> 8);
 	o->b[o->n + 2] = (uint8_t)w;
 	o->n += 3;
-	if (o->n == sizeof(o->b)) {
+	if (o->n == DECODE_BUF) {
 		sink(m, o->b, o->n);
 		o->n = 0;
 	}
@@ -405,7 +405,7 @@ static void put3(struct msg *m, struct obuf *o, uint32_t w)
 static void b64_quanta(struct msg *m, struct obuf *o, const uint8_t *p,
 		       size_t n, size_t *i)
 {
-	size_t k = (n - *i) / 4, room = (sizeof(o->b) - o->n) / 3;
+	size_t k = (n - *i) / 4, room = (DECODE_BUF - o->n) / 3;
 	const uint8_t *s = p + *i;
 	uint8_t *q = o->b + o->n;
 	uint32_t w;
@@ -425,7 +425,7 @@ static void b64_quanta(struct msg *m, struct obuf *o, const uint8_t *p,
 	}
 	*i = (size_t)(s - p);
 	o->n = (size_t)(q - o->b);
-	if (o->n == sizeof(o->b)) {
+	if (o->n == DECODE_BUF) {
 		sink(m, o->b, o->n);
 		o->n = 0;
 	}
@@ -471,21 +471,21 @@ static void copy_out(struct msg *m, struct obuf *o, const uint8_t *p, size_t n)
 {
 	size_t k;
 
-	if (o->n + n > sizeof(o->b)) {
-		k = sizeof(o->b) - o->n;
+	if (o->n + n > DECODE_BUF) {
+		k = DECODE_BUF - o->n;
 		memcpy(o->b + o->n, p, k);
-		sink(m, o->b, sizeof(o->b));
+		sink(m, o->b, DECODE_BUF);
 		o->n = 0;
 		p += k;
 		n -= k;
-		if (n >= sizeof(o->b)) {
+		if (n >= DECODE_BUF) {
 			sink(m, p, n);
 			return;
 		}
 	}
 	memcpy(o->b + o->n, p, n);
 	o->n += n;
-	if (o->n == sizeof(o->b)) { /* full: put() writes at o->n */
+	if (o->n == DECODE_BUF) { /* full: put() writes at o->n */
 		sink(m, o->b, o->n);
 		o->n = 0;
 	}
@@ -508,6 +508,19 @@ static void dec_data(struct msg *m, struct obuf *o, const uint8_t *p, size_t n)
 			qp_byte(m, o, p[i]);
 		break;
 	}
+}
+
+void msg_out_begin(struct msg *m)
+{
+	static _Thread_local uint8_t b[DECODE_BUF];
+
+	m->out.b = b;
+}
+
+void msg_out_flush(struct msg *m)
+{
+	sink(m, m->out.b, m->out.n);
+	m->out.n = 0;
 }
 
 void msg_leaf_line(struct msg *m, const uint8_t *s, size_t len, uint8_t eol)
