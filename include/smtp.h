@@ -145,6 +145,9 @@ enum smtp_close {
 	X(SLOW_REPLY, "slow_reply", WARNING,				\
 	  "The server took long to answer (a tarpit, greylisting, an overloaded content filter or a slow DNS check): past a tenth of RFC 5321's timeout for that command, or --slow-reply.", \
 	  "RFC 5321 4.5.3.2")						\
+	X(CLIENT_GAVE_UP, "client_gave_up", WARNING,			\
+	  "The client closed the connection while a command still waited for its reply (not after QUIT): it stopped waiting for a tarpit, greylisting, an overloaded content filter or a hung server; the mail is retried later, or lost.", \
+	  "RFC 5321 4.5.3.2")						\
 	X(ETRN_REQUEST, "etrn_request", INFO,				\
 	  "The client asked the server to deliver the mail it queues for a domain (ETRN); from a client that is not that domain's mail server it probes which domains the server holds mail for.", \
 	  "RFC 1985")							\
@@ -396,6 +399,12 @@ void smtp_feed(struct smtp_session *s, enum smtp_dir dir, const uint8_t *buf,
  */
 void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len,
 	      int64_t ts);
+/*
+ * dir sent a FIN or a RST (the first one counts): which side ended the
+ * connection, for client_gave_up. Called before the packet's data.
+ */
+void smtp_closing(struct smtp_session *s, enum smtp_dir dir, bool reset,
+		  int64_t ts);
 /* End the session: flush what is pending, emit the session event. */
 void smtp_end(struct smtp_session *s, enum smtp_close reason, int64_t ts);
 void smtp_session_free(struct smtp_session *s);

@@ -1192,6 +1192,9 @@ static void known_flow(struct tcp_stream *t, struct rs_session *s,
 	int d;
 
 	rs.cur = s;
+	if (p->flags & (TH_FIN | TH_RST) && s->smtp)
+		smtp_closing(s->smtp, (enum smtp_dir)(dir ^ s->swap),
+			     p->flags & TH_RST, rs.ts);
 	if (!s->seen[dir]) {
 		s->seen[dir] = true;
 		if (s->guess[dir])

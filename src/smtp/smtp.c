@@ -294,6 +294,7 @@ struct smtp_session *smtp_session_new(const struct smtp_callbacks *cb,
 	s->rtext.max = SMTP_REPLY_MAX;
 	s->rraw.max = SMTP_REPLY_MAX;
 	s->ts_first = s->opt.ts_start;
+	s->closer = -1;
 	s->greet_us = s->slow_us = -1;
 	if (s->opt.implicit_tls) {
 		s->tls.implicit = s->tls.accepted = true;
@@ -344,6 +345,55 @@ static void drop_pending(struct smtp_session *s)
 		}
 		smtp_pend_drop_oldest(s);
 	}
+}
+
+void smtp_closing(struct smtp_session *s, enum smtp_dir dir, bool reset,
+		  int64_t ts)
+{
+	if (s->closer >= 0 || s->ended)
+		return;
+	s->closer = (int8_t)dir;
+	s->closer_rst = reset;
+	s->close_ts = ts;
+}
+
+/*
+ * The client closed first with a command unanswered, and not after
+ * QUIT (a client that said QUIT meant to go): it stopped waiting. The
+ * oldest command it waited for is named, and for how long.
+ */
+static void gave_up(struct smtp_session *s)
+{
+	struct pending *p = NULL;
+	struct smtp_cmd c;
+	size_t i, n = 0;
+	int64_t waited;
+
+	/* encrypted from STARTTLS on, or bytes lost: replies unseen */
+	if (s->closer != SMTP_FROM_CLIENT || s->quit_sent || s->tls.accepted ||
+	    s->opt.implicit_tls || s->gaps)
+		return;
+	for (i = 0; i < s->pend_len; i++) {
+		struct pending *q = smtp_pend_at(s, i);
+
+		if (q->id == V_GREETING) /* no_greeting says it */
+			continue;
+		if (!p)
+			p = q;
+		n++;
+	}
+	/* sent with the FIN itself: it hung up, it did not wait */
+	if (!p || (waited = s->close_ts - p->ts) <= 0)
+		return;
+	smtp_cmd_view(p, &c);
+	smtp_alert_raise(s, SMTP_ALERT_CLIENT_GAVE_UP, &c, NULL, s->close_ts,
+			 "the client closed the connection (%s) %lld.%03lld s "
+			 "after %s, still unanswered (%zu command%s waiting)",
+			 s->closer_rst ? "RST" : "FIN",
+			 (long long)(waited / 1000000),
+			 (long long)(waited % 1000000 / 1000),
+			 p->id == V_MESSAGE ? "the end of its message" : c.verb,
+			 n, n == 1 ? "" : "s");
 }
 
 void smtp_gap(struct smtp_session *s, enum smtp_dir dir, uint64_t len,
@@ -417,6 +467,7 @@ void smtp_end(struct smtp_session *s, enum smtp_close reason, int64_t ts)
 	    s->cstate == C_CHUNK || s->cstate == C_BDAT_OPEN)
 		smtp_body_end(s, false, ts);
 	smtp_shadow_settle(s); /* no reply told: the decoder's reading */
+	gave_up(s);
 	drop_pending(s);
 	while (s->txns) {
 		s->txns->detached = true;

@@ -328,6 +328,10 @@ struct smtp_session {
 	/* a fact for the close reason, not a state: lines after QUIT are
 	 * parsed as before it */
 	bool quit_sent;
+	/* the first FIN or RST: its side (-1: none yet), kind and time */
+	int8_t closer;
+	bool closer_rst;
+	int64_t close_ts;
 	char early_verb[SMTP_VERB_MAX + 1]; /* a command before the greeting */
 	bool pipelining; /* the server advertised PIPELINING */
 	bool ext_known;	 /* a HELO/EHLO reply was seen */

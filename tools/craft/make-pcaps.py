@@ -522,6 +522,53 @@ def no_greeting(p):
     c.server(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
     c.close(first="server")
 
+def gave_up(p):
+    """Clients that stop waiting: one sends its message and closes after
+    60 s with no reply to it (a tarpit, a slow content filter); one resets
+    30 s after RCPT; one says QUIT and closes before the 221 (no alert);
+    and a server that closes with MAIL unanswered (the client did not
+    give up: no alert)."""
+    c = Conn(p, client=("192.0.2.91", 40091), server=("198.51.100.31", 25))
+    c.handshake()
+    c.server(b"220 mx.example.test ESMTP\r\n")
+    c.client(b"EHLO client.test\r\n")
+    c.server(b"250-mx.example.test\r\n250 PIPELINING\r\n")
+    c.client(b"MAIL FROM:<a@client.test>\r\n")
+    c.server(b"250 2.1.0 Ok\r\n")
+    c.client(b"RCPT TO:<b@example.test>\r\n")
+    c.server(b"250 2.1.5 Ok\r\n")
+    c.client(b"DATA\r\n")
+    c.server(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+    c.client(b"Subject: waiting\r\n\r\nhello\r\n.\r\n")
+    p.tick(60 * 1000000)
+    c.close()
+    c = Conn(p, client=("192.0.2.92", 40092), server=("198.51.100.31", 25))
+    c.handshake()
+    c.server(b"220 mx.example.test ESMTP\r\n")
+    c.client(b"EHLO client.test\r\n")
+    c.server(b"250 mx.example.test\r\n")
+    c.client(b"MAIL FROM:<a@client.test>\r\n")
+    c.server(b"250 2.1.0 Ok\r\n")
+    c.client(b"RCPT TO:<c@example.test>\r\n")
+    p.tick(30 * 1000000)
+    c.rst("client")
+    c = Conn(p, client=("192.0.2.93", 40093), server=("198.51.100.31", 25))
+    c.handshake()
+    c.server(b"220 mx.example.test ESMTP\r\n")
+    c.client(b"HELO client.test\r\n")
+    c.server(b"250 mx.example.test\r\n")
+    c.client(b"QUIT\r\n")
+    p.tick(1000000)
+    c.close()
+    c = Conn(p, client=("192.0.2.94", 40094), server=("198.51.100.31", 25))
+    c.handshake()
+    c.server(b"220 mx.example.test ESMTP\r\n")
+    c.client(b"HELO client.test\r\n")
+    c.server(b"250 mx.example.test\r\n")
+    c.client(b"MAIL FROM:<a@client.test>\r\n")
+    p.tick(5 * 1000000)
+    c.close(first="server")
+
 
 CAPTURES = [
     ("midstream.pcap", midstream),
@@ -547,6 +594,7 @@ CAPTURES = [
     ("socks4.pcap", socks4),
     ("not-smtp.pcap", not_smtp),
     ("no-greeting.pcap", no_greeting),
+    ("gave-up.pcap", gave_up),
 ]
 
 
