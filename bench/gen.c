@@ -986,7 +986,7 @@ int main(int argc, char **argv)
 		if (argc != 4)
 			usage();
 		single = parse_num(argv[3]);
-		if (!single || single > 1000000000)
+		if (!single || single > UINT64_C(4) << 30)
 			usage();
 		max_active = 1;
 	} else {
